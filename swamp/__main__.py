@@ -1,0 +1,3 @@
+from swamp.cli import main
+
+raise SystemExit(main())

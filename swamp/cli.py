@@ -1,0 +1,776 @@
+"""The command line: parse arguments, call one function per command.
+
+Heavy libraries (jsonschema, jinja2, git, httpx) are imported by the
+commands that need them, never here, so `swamp --help` stays quick.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from swamp import __version__
+
+app = typer.Typer(
+    name="swamp",
+    help=(
+        "swamp: stage risky operational work as reviewed YAML, run it later, "
+        "record every result in git.\n\n"
+        "Example:\n\n"
+        "  swamp validate\n\n"
+        "  swamp method run ad-account create --input user=jsmith"
+    ),
+    no_args_is_help=True,
+    rich_markup_mode=None,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+method_app = typer.Typer(
+    help="Run a model's method now.\n\nExample:\n\n  swamp method run vpn add-to-group "
+    "--input user=jsmith --input group=engineering",
+    no_args_is_help=True,
+)
+workflow_app = typer.Typer(
+    help="Run workflows, release held jobs, draw graphs.\n\nExample:\n\n"
+    "  swamp workflow run ship-binary\n\n  swamp workflow release ship-binary",
+    no_args_is_help=True,
+)
+run_app = typer.Typer(
+    help="Inspect and control runs: list, show, resume, pause, stop, retry, delete.\n\n"
+    "Example:\n\n  swamp run list --state failed\n\n"
+    "  swamp run resume 20261123-020000-db-migration-1a2b3c",
+    no_args_is_help=True,
+)
+queue_app = typer.Typer(
+    help="The queue: staged work, listed, executed or purged.\n\nExample:\n\n"
+    "  swamp queue list\n\n  swamp queue execute --all\n\n  swamp queue purge --workflow "
+    "teardown-dns",
+    no_args_is_help=True,
+)
+app.add_typer(method_app, name="method")
+app.add_typer(workflow_app, name="workflow")
+app.add_typer(queue_app, name="queue")
+app.add_typer(run_app, name="run")
+
+_state: dict[str, Path | None] = {"repo": None}
+
+RepoOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--repo",
+        "-C",
+        metavar="PATH",
+        help="The swamp repository (default: the nearest folder with swamp.yaml, or $SWAMP_REPO).",
+        show_default=False,
+    ),
+]
+ByOption = Annotated[
+    str | None,
+    typer.Option(
+        "--by",
+        metavar="NAME",
+        help="Who is acting, for the record (default: $GITHUB_ACTOR, else git's user.name).",
+        show_default=False,
+    ),
+]
+ConcurrencyOption = Annotated[
+    int | None,
+    typer.Option(
+        "--concurrency",
+        min=1,
+        metavar="N",
+        help="How many independent jobs run at once (default: swamp.yaml defaults, else 4).",
+        show_default=False,
+    ),
+]
+NoteOption = Annotated[
+    str | None,
+    typer.Option(
+        "--note", metavar="TEXT", help="Why this is staged, for the reviewer.", show_default=False
+    ),
+]
+NotBeforeOption = Annotated[
+    str | None,
+    typer.Option(
+        "--not-before",
+        metavar="TIME",
+        help="Do not run before TIME (ISO 8601 such as 2026-11-24T02:00:00Z, or +2h).",
+        show_default=False,
+    ),
+]
+NotAfterOption = Annotated[
+    str | None,
+    typer.Option(
+        "--not-after",
+        metavar="TIME",
+        help="Expire the item if it has not run by TIME.",
+        show_default=False,
+    ),
+]
+WindowOption = Annotated[
+    str | None,
+    typer.Option(
+        "--window",
+        metavar="NAME",
+        help="Run only while this window of swamp.yaml is open.",
+        show_default=False,
+    ),
+]
+DryRunOption = Annotated[
+    bool, typer.Option("--dry-run", help="Say what would happen; change nothing.")
+]
+SelAll = Annotated[bool, typer.Option("--all", help="Every item.")]
+SelWorkflows = Annotated[bool, typer.Option("--workflows", help="Every workflow item.")]
+SelMethods = Annotated[bool, typer.Option("--methods", help="Every method item.")]
+SelWorkflow = Annotated[
+    str | None,
+    typer.Option("--workflow", metavar="NAME", help="Items of this workflow.", show_default=False),
+]
+SelMethod = Annotated[
+    str | None,
+    typer.Option(
+        "--method",
+        metavar="NAME",
+        help="Items of this method: a method name (swap) or model.method.",
+        show_default=False,
+    ),
+]
+SelItem = Annotated[
+    str | None,
+    typer.Option(
+        "--item",
+        metavar="ID",
+        help="One item, by id; also resumes a failed one.",
+        show_default=False,
+    ),
+]
+RunIdArgument = Annotated[
+    str, typer.Argument(help="The run's id, or a unique part of it.", metavar="RUN")
+]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
+InputOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--input",
+        "-i",
+        metavar="NAME=VALUE",
+        help="An input as NAME=VALUE (a string), or NAME:json=VALUE for a typed value "
+        "(number, list, object). Repeat for several.",
+        show_default=False,
+    ),
+]
+InputFileOption = Annotated[
+    list[Path] | None,
+    typer.Option(
+        "--input-file",
+        metavar="FILE",
+        help="A YAML or JSON file mapping input names to values; --input overrides it.",
+        show_default=False,
+    ),
+]
+
+
+def _version(value: bool) -> None:
+    if value:
+        sys.stdout.write(f"swamp {__version__}\n")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    repo: RepoOption = None,
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_version, is_eager=True, help="Print the version."),
+    ] = False,
+) -> None:
+    _state["repo"] = repo
+
+
+def _run(func: Callable[..., int], *args: Any, **kwargs: Any) -> None:
+    """The one boundary that turns exceptions into messages and exit codes."""
+    from swamp.errors import InvalidFiles, SwampError
+
+    try:
+        code = func(*args, **kwargs)
+    except InvalidFiles as e:
+        from swamp import output
+
+        for p in e.problems:
+            output.err(str(p))
+        output.error(f"{len(e.problems)} problem(s) in the definitions; nothing was run")
+        code = e.exit_code
+    except SwampError as e:
+        from swamp import output
+
+        output.error(str(e))
+        code = e.exit_code
+    except KeyboardInterrupt:
+        sys.stderr.write("swamp: interrupted\n")
+        code = 130
+    except Exception as e:  # the last resort: no traceback on the terminal
+        code = _crash(e)
+    raise typer.Exit(code)
+
+
+def _crash(e: Exception) -> int:
+    import tempfile
+    import traceback
+
+    from swamp import output
+
+    with tempfile.NamedTemporaryFile("w", prefix="swamp-crash-", suffix=".log", delete=False) as f:
+        traceback.print_exc(file=f)
+    output.error(f"unexpected {type(e).__name__}: {e} (details in {f.name}); please report it")
+    return 3
+
+
+@app.command()
+def init(
+    path: Annotated[Path, typer.Argument(help="Where to create the repository.")] = Path(),
+) -> None:
+    """Make a folder a swamp repository: swamp.yaml and the folders.
+
+    Example:
+
+      swamp init ops-repo
+    """
+    from swamp.commands import init as cmd
+
+    _run(cmd.init, path)
+
+
+@app.command()
+def validate(
+    paths: Annotated[
+        list[Path] | None,
+        typer.Argument(
+            help="Files or folders to report on (default: the whole repository).",
+            metavar="[PATH]...",
+            show_default=False,
+        ),
+    ] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Check every file against its schema and its references.
+
+    Reports every problem, one line each, as path:line:col: message, and exits 1
+    if there is any.
+
+    Example:
+
+      swamp validate
+
+      swamp validate workflows/db-migration.yaml --json
+    """
+    from swamp.commands import validate as cmd
+
+    _run(cmd.validate, _state["repo"], paths or [], as_json=as_json)
+
+
+@method_app.command("run")
+def method_run(
+    model: Annotated[str, typer.Argument(help="The model's name (models/<file>: name).")],
+    method: Annotated[str, typer.Argument(help="The method to run.")],
+    inputs: InputOption = None,
+    input_files: InputFileOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Run one method of a model now and print its outputs.
+
+    Inputs are checked against the model's input schema before anything runs.
+
+    Example:
+
+      swamp method run ad-account create --input user=jsmith
+
+      swamp method run binary release --input version=v1.0.0 --json
+    """
+    from swamp.commands import method as cmd
+
+    _run(cmd.run, _state["repo"], model, method, inputs or [], input_files or [], as_json=as_json)
+
+
+@workflow_app.command("run")
+def workflow_run(
+    name: Annotated[str, typer.Argument(help="The workflow's name.", metavar="WORKFLOW")],
+    inputs: InputOption = None,
+    input_files: InputFileOption = None,
+    concurrency: ConcurrencyOption = None,
+    by: ByOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Run a workflow now, journaling every step under runs/<run-id>/.
+
+    Stops before a job on hold and prints the command that releases it (exit 0).
+    A failure leaves the run resumable with `swamp run resume`.
+
+    Example:
+
+      swamp workflow run db-migration --input version=42
+
+      swamp workflow run smoke-tests --input env=green --json
+    """
+    from swamp.commands import workflow as cmd
+
+    _run(
+        cmd.run,
+        _state["repo"],
+        name,
+        inputs or [],
+        input_files or [],
+        concurrency=concurrency,
+        by=by,
+        as_json=as_json,
+    )
+
+
+@workflow_app.command("release")
+def workflow_release(
+    job: Annotated[str, typer.Argument(help="The held job to release.", metavar="JOB")],
+    run_id: Annotated[
+        str | None,
+        typer.Option("--run", metavar="RUN", help="The run (needed when several hold the job)."),
+    ] = None,
+    by: ByOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Release a job on hold and continue its run.
+
+    Records who released it and when. Other held jobs of the run stay held.
+
+    Example:
+
+      swamp workflow release ship-binary
+
+      swamp workflow release swap --run 20261123-020000-blue-green-1a2b3c --by alice
+    """
+    from swamp.commands import workflow as cmd
+
+    _run(cmd.release, _state["repo"], job, run_id, by=by, as_json=as_json)
+
+
+@workflow_app.command("graph")
+def workflow_graph(
+    name: Annotated[str, typer.Argument(help="The workflow's name.", metavar="WORKFLOW")],
+    fmt: Annotated[
+        str, typer.Option("--format", metavar="text|mermaid", help="Output format.")
+    ] = "text",
+) -> None:
+    """Print a workflow's jobs, steps and dependencies.
+
+    Example:
+
+      swamp workflow graph blue-green --format mermaid
+    """
+    from swamp.commands import workflow as cmd
+
+    _run(cmd.graph, _state["repo"], name, fmt)
+
+
+@run_app.command("list")
+def run_list(
+    state: Annotated[
+        str | None,
+        typer.Option(
+            "--state",
+            metavar="STATE",
+            help="Only runs in this state "
+            "(running, held, failed, paused, stopped, succeeded, interrupted).",
+        ),
+    ] = None,
+    workflow: Annotated[
+        str | None, typer.Option("--workflow", metavar="NAME", help="Only runs of this target.")
+    ] = None,
+    since: Annotated[
+        str | None,
+        typer.Option(
+            "--since",
+            metavar="TIME",
+            help="Only runs started after TIME (2026-11-23T10:00Z) or within a duration (2h, 1d).",
+        ),
+    ] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """List runs, oldest first.
+
+    Example:
+
+      swamp run list --state held
+
+      swamp run list --since 1d --json
+    """
+    from swamp.commands import run as cmd
+
+    _run(
+        cmd.list_runs, _state["repo"], state=state, workflow=workflow, since=since, as_json=as_json
+    )
+
+
+@run_app.command("show")
+def run_show(run_id: RunIdArgument, as_json: JsonOption = False) -> None:
+    """Show a run: jobs, steps, states, attempts, durations, outputs, output tails.
+
+    Example:
+
+      swamp run show 20261123-020000-db-migration-1a2b3c
+    """
+    from swamp.commands import run as cmd
+
+    _run(cmd.show, _state["repo"], run_id, as_json=as_json)
+
+
+@run_app.command("resume")
+def run_resume(run_id: RunIdArgument, as_json: JsonOption = False) -> None:
+    """Continue a failed, paused, stopped or interrupted run.
+
+    Succeeded steps are not run again; failed and interrupted steps are.
+
+    Example:
+
+      swamp run resume 20261123-020000-db-migration-1a2b3c
+    """
+    from swamp.commands import run as cmd
+
+    _run(cmd.resume, _state["repo"], run_id, as_json=as_json)
+
+
+@run_app.command("pause")
+def run_pause(run_id: RunIdArgument) -> None:
+    """Ask an executing run to pause after the steps in flight.
+
+    Example:
+
+      swamp run pause db-migration-1a2b3c
+    """
+    from swamp.commands import run as cmd
+
+    _run(cmd.pause, _state["repo"], run_id)
+
+
+@run_app.command("stop")
+def run_stop(run_id: RunIdArgument) -> None:
+    """Stop a run: terminate the processes in flight and mark it stopped.
+
+    Example:
+
+      swamp run stop db-migration-1a2b3c
+    """
+    from swamp.commands import run as cmd
+
+    _run(cmd.stop, _state["repo"], run_id)
+
+
+@run_app.command("retry")
+def run_retry(
+    run_id: RunIdArgument,
+    step: Annotated[str, typer.Option("--step", metavar="NAME", help="The step to re-run.")],
+    job: Annotated[
+        str | None, typer.Option("--job", metavar="JOB", help="The step's job, if ambiguous.")
+    ] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Re-run a run from a step: that step, what follows it, and dependent jobs.
+
+    Example:
+
+      swamp run retry db-migration-1a2b3c --step migrate
+    """
+    from swamp.commands import run as cmd
+
+    _run(cmd.retry, _state["repo"], run_id, step, job, as_json=as_json)
+
+
+@run_app.command("delete")
+def run_delete(run_id: RunIdArgument, as_json: JsonOption = False) -> None:
+    """Delete a run that is not executing (its folder under runs/).
+
+    Example:
+
+      swamp run delete db-migration-1a2b3c
+    """
+    from swamp.commands import run as cmd
+
+    _run(cmd.delete, _state["repo"], run_id, as_json=as_json)
+
+
+def _selector(
+    all_: bool,
+    workflows: bool,
+    methods: bool,
+    workflow: str | None,
+    method: str | None,
+    item: str | None,
+) -> Any:
+    from swamp.queue.executor import Selector
+
+    return Selector(all_, workflows, methods, workflow, method, item)
+
+
+@workflow_app.command("queue")
+def workflow_queue(
+    name: Annotated[str, typer.Argument(help="The workflow's name.", metavar="WORKFLOW")],
+    inputs: InputOption = None,
+    input_files: InputFileOption = None,
+    note: NoteOption = None,
+    not_before: NotBeforeOption = None,
+    not_after: NotAfterOption = None,
+    window: WindowOption = None,
+    by: ByOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Stage a workflow run as a file under queue/, for review and later execution.
+
+    Everything `swamp validate` checks is checked first. The same workflow with
+    the same inputs can be queued once.
+
+    Example:
+
+      swamp workflow queue db-migration --input version=42 --window nightly
+    """
+    from swamp.commands import queue as cmd
+    from swamp.queue.stage import When
+
+    _run(
+        cmd.queue_workflow,
+        _state["repo"],
+        name,
+        inputs or [],
+        input_files or [],
+        note=note,
+        when=When(not_before, not_after, window),
+        by=by,
+        as_json=as_json,
+    )
+
+
+@method_app.command("queue")
+def method_queue(
+    model: Annotated[str, typer.Argument(help="The model's name.", metavar="MODEL")],
+    method: Annotated[str, typer.Argument(help="The method.", metavar="METHOD")],
+    inputs: InputOption = None,
+    input_files: InputFileOption = None,
+    note: NoteOption = None,
+    not_before: NotBeforeOption = None,
+    not_after: NotAfterOption = None,
+    window: WindowOption = None,
+    by: ByOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Stage one method call as a file under queue/.
+
+    Example:
+
+      swamp method queue ad-account create --input user=jsmith
+
+      swamp method queue vpn add-to-group --input user=jsmith --input group=engineering
+    """
+    from swamp.commands import queue as cmd
+    from swamp.queue.stage import When
+
+    _run(
+        cmd.queue_method,
+        _state["repo"],
+        model,
+        method,
+        inputs or [],
+        input_files or [],
+        note=note,
+        when=When(not_before, not_after, window),
+        by=by,
+        as_json=as_json,
+    )
+
+
+@method_app.command("schedule")
+def method_schedule(
+    model: Annotated[str, typer.Argument(help="The model's name.", metavar="MODEL")],
+    method: Annotated[str, typer.Argument(help="The method.", metavar="METHOD")],
+    at: Annotated[
+        str | None,
+        typer.Option(
+            "--at",
+            metavar="TIME",
+            help="Run at or after TIME (ISO 8601 or +2h).",
+            show_default=False,
+        ),
+    ] = None,
+    window: WindowOption = None,
+    inputs: InputOption = None,
+    input_files: InputFileOption = None,
+    note: NoteOption = None,
+    not_after: NotAfterOption = None,
+    by: ByOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Stage a method call for a time (--at) or a window (--window).
+
+    It is listed as waiting until then, and run by the first `queue execute` after.
+
+    Example:
+
+      swamp method schedule binary release --input version=v1.0.0 --at 2026-12-01T09:00:00Z
+    """
+    from swamp.commands import queue as cmd
+    from swamp.errors import UsageError
+    from swamp.queue.stage import When
+
+    def check_and_queue() -> int:
+        if (at is None) == (window is None):
+            raise UsageError("give exactly one of --at TIME or --window NAME")
+        return cmd.queue_method(
+            _state["repo"],
+            model,
+            method,
+            inputs or [],
+            input_files or [],
+            note=note,
+            when=When(at, not_after, window),
+            by=by,
+            as_json=as_json,
+        )
+
+    _run(check_and_queue)
+
+
+@queue_app.command("list")
+def queue_list(
+    include_done: Annotated[bool, typer.Option("--done", help="Include finished items.")] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """List staged items: id, kind, target, inputs, state, who requested and when.
+
+    States: queued, waiting (time or window), running, held, failed, expired,
+    stale (a definition changed since review).
+
+    Example:
+
+      swamp queue list
+
+      swamp queue list --json
+    """
+    from swamp.commands import queue as cmd
+
+    _run(cmd.list_queue, _state["repo"], as_json=as_json, include_done=include_done)
+
+
+@queue_app.command("execute")
+def queue_execute(
+    all_: SelAll = False,
+    workflows: SelWorkflows = False,
+    methods: SelMethods = False,
+    workflow: SelWorkflow = None,
+    method: SelMethod = None,
+    item: SelItem = None,
+    dry_run: DryRunOption = False,
+    concurrency: Annotated[
+        int | None,
+        typer.Option(
+            "--concurrency",
+            min=1,
+            metavar="N",
+            help="Items run at once (default 1).",
+            show_default=False,
+        ),
+    ] = None,
+    by: ByOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Execute selected items: succeeded ones move to done/ with their result.
+
+    Held and failed items stay in queue/ and are never re-run by --all; items
+    whose time has not come wait; stale items are refused. Exit 1 if any failed.
+
+    Example:
+
+      swamp queue execute --all
+
+      swamp queue execute --method swap
+
+      swamp queue execute --workflow teardown-compute --dry-run
+    """
+    from swamp.commands import queue as cmd
+
+    _run(
+        cmd.execute,
+        _state["repo"],
+        _selector(all_, workflows, methods, workflow, method, item),
+        dry_run=dry_run,
+        concurrency=concurrency,
+        by=by,
+        as_json=as_json,
+    )
+
+
+@queue_app.command("purge")
+def queue_purge(
+    all_: SelAll = False,
+    workflows: SelWorkflows = False,
+    methods: SelMethods = False,
+    workflow: SelWorkflow = None,
+    method: SelMethod = None,
+    item: SelItem = None,
+    dry_run: DryRunOption = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Remove selected items from the queue (a held or failed item's run is cancelled).
+
+    A running item cannot be purged.
+
+    Example:
+
+      swamp queue purge --all
+
+      swamp queue purge --workflow teardown-dns --dry-run
+    """
+    from swamp.commands import queue as cmd
+
+    _run(
+        cmd.purge_queue,
+        _state["repo"],
+        _selector(all_, workflows, methods, workflow, method, item),
+        dry_run=dry_run,
+        as_json=as_json,
+    )
+
+
+@app.command("freeze")
+def freeze_command(
+    reason: Annotated[str, typer.Option("--reason", metavar="TEXT", help="Why, for everyone.")],
+    by: ByOption = None,
+) -> None:
+    """Stop all execution: write freeze.yaml. Running runs pause at the next step.
+
+    Example:
+
+      swamp freeze --reason "incident 4711: hands off production"
+    """
+    from swamp.commands import queue as cmd
+
+    _run(cmd.freeze_repo, _state["repo"], reason=reason, by=by)
+
+
+@app.command("unfreeze")
+def unfreeze_command() -> None:
+    """Lift the freeze: remove freeze.yaml.
+
+    Example:
+
+      swamp unfreeze
+    """
+    from swamp.commands import queue as cmd
+
+    _run(cmd.unfreeze_repo, _state["repo"])
+
+
+def main() -> int:
+    try:
+        app()
+    except SystemExit as e:
+        return e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
+    return 0

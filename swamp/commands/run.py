@@ -1,0 +1,249 @@
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from swamp import output
+from swamp.commands.report import show_value, tell
+from swamp.definitions import Workflow, parse_duration
+from swamp.engine import control, runs, service
+from swamp.engine.state import RunState, load_state
+from swamp.errors import SwampError, UsageError
+from swamp.repo import load_repository
+
+STOP_WAIT_SECONDS = 30.0
+
+
+def _display_state(state: RunState, folder: Path) -> str:
+    if state.state in ("running", "created") and not control.is_active(folder):
+        return "interrupted"
+    return state.state
+
+
+def _since(value: str) -> str:
+    """An ISO time, or a duration back from now (2h, 1d)."""
+    try:
+        seconds = parse_duration(value)
+    except ValueError:
+        seconds = None
+    if seconds is not None:
+        moment = datetime.now(UTC) - timedelta(seconds=seconds)
+        return moment.isoformat(timespec="seconds").replace("+00:00", "Z")
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise UsageError(
+            f"--since {value!r}: expected a time (2026-11-23T10:00Z) or 2h, 1d"
+        ) from None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    return parsed.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def list_runs(
+    repo_path: Path | None,
+    *,
+    state: str | None,
+    workflow: str | None,
+    since: str | None,
+    as_json: bool,
+) -> int:
+    repo = load_repository(repo_path)
+    after = _since(since) if since else None
+    rows: list[dict[str, Any]] = []
+    for folder in runs.iter_run_dirs(repo.root):
+        st = load_state(folder)
+        shown = _display_state(st, folder)
+        if state and shown != state:
+            continue
+        if workflow and workflow not in (st.target, st.workflow):
+            continue
+        if after and st.created < after:
+            continue
+        rows.append(
+            {
+                "run": st.id,
+                "state": shown,
+                "kind": st.kind,
+                "target": st.target,
+                "created": st.created,
+                "updated": st.updated,
+                "by": st.by,
+                "item": st.item,
+            }
+        )
+    if as_json:
+        output.as_json(rows)
+        return 0
+    if not rows:
+        output.out("no runs" + (" match" if state or workflow or since else " yet"))
+        return 0
+    width = max(len(r["run"]) for r in rows)
+    output.out(f"{'RUN':<{width}}  {'STATE':<11}  {'TARGET':<24}  {'STARTED':<20}  BY")
+    for r in rows:
+        output.out(
+            f"{r['run']:<{width}}  {r['state']:<11}  {r['target']:<24}  "
+            f"{r['created'][:19]:<20}  {r['by']}"
+        )
+    return 0
+
+
+def _duration(start: str | None, end: str | None) -> str:
+    if not start or not end:
+        return ""
+    try:
+        a = datetime.fromisoformat(start.replace("Z", "+00:00"))
+        b = datetime.fromisoformat(end.replace("Z", "+00:00"))
+    except ValueError:
+        return ""
+    return f"{(b - a).total_seconds():.1f}s"
+
+
+def show(repo_path: Path | None, run_id: str, *, as_json: bool) -> int:
+    repo = load_repository(repo_path)
+    folder = runs.find_run(repo.root, run_id)
+    st = load_state(folder)
+    if as_json:
+        data = st.to_dict()
+        data["displayState"] = _display_state(st, folder)
+        output.as_json(data)
+        return 0
+    output.out(
+        f"run {st.id}: {_display_state(st, folder)}" + (f" ({st.reason})" if st.reason else "")
+    )
+    output.out(f"  {st.kind} {st.target}, started {st.created} by {st.by}")
+    if st.inputs:
+        output.out("  inputs: " + ", ".join(f"{k}={v}" for k, v in st.inputs.items()))
+    for name, job in st.jobs.items():
+        extra = job.prompt if job.state == "held" else job.reason
+        output.out(f"  job {name}: {job.state}" + (f" ({extra})" if extra else ""))
+        if job.released_by:
+            output.out(f"    released by {job.released_by} at {job.released_at}")
+        for key, s in job.steps.items():
+            tries = f", {s.attempts} attempts" if s.attempts > 1 else ""
+            took = _duration(s.started, s.ended)
+            output.out(
+                f"    step {key}: {s.state}"
+                + (f" in {took}" if took else "")
+                + tries
+                + (f" — {s.error}" if s.error else "")
+            )
+            shown = ", ".join(
+                f"{k}={show_value(v)}"
+                for k, v in s.outputs.items()
+                if k not in ("stdout", "stderr")
+            )
+            if shown:
+                output.out(f"      outputs: {shown}")
+            for label, text in (("stdout", s.stdout), ("stderr", s.stderr)):
+                for line in text.splitlines()[-5:]:
+                    output.out(f"      {label} | {line}")
+    return 0
+
+
+def resume(repo_path: Path | None, run_id: str, *, as_json: bool) -> int:
+    repo = load_repository(repo_path)
+    repo.require_valid()
+    handle = runs.open_run(repo.root, run_id)
+    result = service.resume(repo, handle, quiet=as_json)
+    return tell(result.state, as_json=as_json)
+
+
+def pause(repo_path: Path | None, run_id: str) -> int:
+    repo = load_repository(repo_path)
+    folder = runs.find_run(repo.root, run_id)
+    if not control.is_active(folder):
+        raise SwampError(f"run {folder.name} is not executing; nothing to pause")
+    control.send(folder, "pause")
+    output.out(f"run {folder.name} will pause after the steps in flight")
+    return 0
+
+
+def stop(repo_path: Path | None, run_id: str) -> int:
+    repo = load_repository(repo_path)
+    folder = runs.find_run(repo.root, run_id)
+    if control.is_active(folder):
+        control.send(folder, "stop")
+        deadline = time.monotonic() + STOP_WAIT_SECONDS
+        while control.is_active(folder) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        st = load_state(folder)
+        output.out(f"run {folder.name}: {st.state}")
+        return 0 if st.state == "stopped" else 1
+    handle = runs.open_run(repo.root, run_id)
+    try:
+        if handle.state.state in ("succeeded", "stopped", "cancelled"):
+            raise SwampError(f"run {handle.id} already {handle.state.state}")
+        lock = control.RunLock(handle.dir)
+        lock.acquire(handle.id)
+        try:
+            handle.record("run-state", state="stopped", reason="stopped on request")
+        finally:
+            lock.release()
+    finally:
+        handle.journal.close()
+    output.out(f"run {handle.id}: stopped")
+    return 0
+
+
+def retry(repo_path: Path | None, run_id: str, step: str, job: str | None, *, as_json: bool) -> int:
+    repo = load_repository(repo_path)
+    repo.require_valid()
+    handle = runs.open_run(repo.root, run_id)
+    if control.is_active(handle.dir):
+        raise SwampError(f"run {handle.id} is executing; pause or stop it first")
+    wf = service.target_workflow(repo, handle.state.kind, handle.state.target, handle.state.inputs)
+    jobs = [j for j in wf.jobs.values() if any(s.name == step for s in j.steps)]
+    if job:
+        jobs = [j for j in jobs if j.name == job]
+    if not jobs:
+        raise SwampError(
+            f"run {handle.id} has no step {step!r}" + (f" in job {job!r}" if job else "")
+        )
+    if len(jobs) > 1:
+        raise UsageError(
+            f"several jobs have a step {step!r} ({', '.join(j.name for j in jobs)}); add --job"
+        )
+    for job_name, keys in _downstream(wf, jobs[0].name, step).items():
+        known = handle.state.jobs.get(job_name)
+        for key in list(known.steps) if known else []:
+            if key.split("[")[0] in keys:
+                handle.record("step-reset", job=job_name, step=key)
+        handle.record("job-reset", job=job_name)
+    result = service.resume(repo, handle, quiet=as_json, retrying=True)
+    return tell(result.state, as_json=as_json)
+
+
+def _downstream(wf: Workflow, job: str, step: str) -> dict[str, set[str]]:
+    """The step, the steps after it in its job, and every step of the jobs
+    that depend (transitively) on that job."""
+    first = wf.jobs[job]
+    keys = {step}
+    changed = True
+    while changed:
+        changed = False
+        for s in first.steps:
+            if s.name not in keys and any(d.name in keys for d in s.depends_on):
+                keys.add(s.name)
+                changed = True
+    result = {job: keys}
+    todo = [job]
+    while todo:
+        current = todo.pop()
+        for j in wf.jobs.values():
+            if j.name not in result and any(d.name == current for d in j.depends_on):
+                result[j.name] = {s.name for s in j.steps}
+                todo.append(j.name)
+    return result
+
+
+def delete(repo_path: Path | None, run_id: str, *, as_json: bool) -> int:
+    repo = load_repository(repo_path)
+    name = runs.delete_run(repo.root, run_id)
+    if as_json:
+        output.as_json({"deleted": name})
+    else:
+        output.out(f"deleted run {name}")
+    return 0

@@ -1,0 +1,27 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+from swamp import output
+from swamp.repo import load_repository
+from swamp.validate import validate_paths
+
+
+def validate(repo_path: Path | None, paths: list[Path], *, as_json: bool) -> int:
+    repo = load_repository(repo_path)
+    problems = validate_paths(repo, paths)
+    errors = [p for p in problems if p.severity == "error"]
+    if as_json:
+        output.as_json([p.as_dict() for p in problems])
+        return 1 if errors else 0
+    for p in problems:
+        output.out(str(p))
+    if errors:
+        output.err(f"swamp: {len(errors)} problem{'s' if len(errors) != 1 else ''} found")
+        return 1
+    files = len(repo.docs) if not paths else len(paths)
+    output.out(
+        f"ok: {files} file{'s' if files != 1 else ''} valid "
+        f"({len(repo.models)} models, {len(repo.workflows)} workflows)"
+    )
+    return 0

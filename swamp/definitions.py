@@ -1,0 +1,322 @@
+"""Typed, frozen values for the repository's files, built after validation."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from swamp.loader import JsonPath
+
+_DURATION_PART = re.compile(r"([0-9]+(?:\.[0-9]+)?)(ms|s|m|h|d)")
+_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
+CONDITIONS = ("succeeded", "failed", "completed", "always")
+
+
+def parse_duration(value: float | str | None) -> float | None:
+    """Seconds from 90, "90s", "1h30m" or "500ms"; None stays None."""
+    if value is None:
+        return None
+    if isinstance(value, int | float):
+        return float(value)
+    total = 0.0
+    pos = 0
+    for m in _DURATION_PART.finditer(value):
+        if m.start() != pos:
+            break
+        total += float(m.group(1)) * _UNITS[m.group(2)]
+        pos = m.end()
+    if pos != len(value) or not value:
+        raise ValueError(f"invalid duration {value!r} (expected e.g. 30s, 5m, 1h30m)")
+    return total
+
+
+def input_schema(*parts: Mapping[str, Any] | None) -> dict[str, Any]:
+    """One object schema from the model's and the method's input schemas.
+
+    Unknown inputs are refused unless a part says otherwise: an unknown input
+    is almost always a typo.
+    """
+    properties: dict[str, Any] = {}
+    required: list[str] = []
+    extra: Any = False
+    for part in parts:
+        if not part:
+            continue
+        properties.update(part.get("properties") or {})
+        required.extend(r for r in part.get("required") or [] if r not in required)
+        if "additionalProperties" in part:
+            extra = part["additionalProperties"]
+    rest = {}
+    for part in parts:
+        for k, v in (part or {}).items():
+            if k not in ("properties", "required", "additionalProperties", "type"):
+                rest[k] = v
+    return {
+        "type": "object",
+        **rest,
+        "properties": properties,
+        "required": required,
+        "additionalProperties": extra,
+    }
+
+
+@dataclass(frozen=True)
+class Window:
+    name: str
+    cron: str
+    duration: float
+    timezone: str = "UTC"
+
+
+@dataclass(frozen=True)
+class Approval:
+    required: int = 0
+    forbid_self_approval: bool = False
+    api_url: str = "https://api.github.com"
+    token_env: str = "GITHUB_TOKEN"  # noqa: S105 - the variable's name, not a token
+    repository: str | None = None
+
+
+@dataclass(frozen=True)
+class Config:
+    """swamp.yaml."""
+
+    env: frozenset[str] = frozenset()
+    secrets: frozenset[str] = frozenset()
+    windows: Mapping[str, Window] = field(default_factory=dict)
+    concurrency: int = 4
+    step_timeout: float | None = None
+    claim_timeout: float = 3600.0
+    approval: Approval | None = None
+    description: str = ""
+
+    @classmethod
+    def from_data(cls, data: Mapping[str, Any]) -> Config:
+        defaults = data.get("defaults") or {}
+        windows = {
+            name: Window(
+                name,
+                w["cron"],
+                parse_duration(w["duration"]) or 0.0,
+                w.get("timezone", "UTC"),
+            )
+            for name, w in (data.get("windows") or {}).items()
+        }
+        a = data.get("approval")
+        approval = (
+            Approval(
+                required=a.get("required", 1),
+                forbid_self_approval=a.get("forbidSelfApproval", False),
+                api_url=a.get("apiUrl", "https://api.github.com").rstrip("/"),
+                token_env=a.get("tokenEnv", "GITHUB_TOKEN"),
+                repository=a.get("repository"),
+            )
+            if a is not None
+            else None
+        )
+        return cls(
+            env=frozenset(data.get("env") or ()),
+            secrets=frozenset(data.get("secrets") or ()),
+            windows=windows,
+            concurrency=defaults.get("concurrency", 4),
+            step_timeout=parse_duration(defaults.get("stepTimeout")),
+            claim_timeout=parse_duration(defaults.get("claimTimeout")) or 3600.0,
+            approval=approval,
+            description=data.get("description", ""),
+        )
+
+
+@dataclass(frozen=True)
+class Method:
+    name: str
+    description: str
+    call: str  # the model type's method
+    inputs: Mapping[str, Any]  # merged object schema
+    arguments: Mapping[str, Any]  # merged, unrendered
+
+
+@dataclass(frozen=True)
+class Model:
+    name: str
+    type: str
+    description: str
+    methods: Mapping[str, Method]
+    file: str
+    digest: str
+
+
+@dataclass(frozen=True)
+class Dependency:
+    name: str
+    condition: str = "succeeded"
+
+
+@dataclass(frozen=True)
+class Retry:
+    attempts: int
+    delay: float = 1.0
+    backoff: float = 1.0
+
+
+@dataclass(frozen=True)
+class Step:
+    name: str
+    model: str | None
+    method: str | None
+    workflow: str | None
+    inputs: Mapping[str, Any]
+    depends_on: tuple[Dependency, ...]
+    timeout: float | None
+    retry: Retry | None
+    allow_failure: bool
+    description: str
+    path: JsonPath
+
+    @property
+    def target(self) -> str:
+        return f"workflow {self.workflow}" if self.workflow else f"{self.model}.{self.method}"
+
+
+@dataclass(frozen=True)
+class ForEach:
+    items: list[Any] | str
+    concurrency: int = 1
+    tolerated_failures: int = 0
+
+
+@dataclass(frozen=True)
+class Checks:
+    interval: float
+    steps: tuple[Step, ...]
+
+
+@dataclass(frozen=True)
+class Job:
+    name: str
+    description: str
+    depends_on: tuple[Dependency, ...]
+    hold: str | None
+    for_each: ForEach | None
+    prechecks: tuple[Step, ...]
+    checks: Checks | None
+    steps: tuple[Step, ...]
+    path: JsonPath
+
+
+@dataclass(frozen=True)
+class Workflow:
+    name: str
+    description: str
+    inputs: Mapping[str, Any]
+    jobs: Mapping[str, Job]
+    file: str
+    digest: str
+    dialect: str = "swamp"
+
+
+def dependencies(raw: list[Any] | None) -> tuple[Dependency, ...]:
+    out = []
+    for d in raw or []:
+        if isinstance(d, str):
+            out.append(Dependency(d))
+        else:
+            out.append(Dependency(d["name"], d.get("condition", "succeeded")))
+    return tuple(out)
+
+
+def build_step(raw: Mapping[str, Any], path: JsonPath, previous: str | None) -> Step:
+    # A step without dependsOn follows the one before it: steps are a list.
+    if "dependsOn" in raw:
+        deps = dependencies(raw["dependsOn"])
+    else:
+        deps = (Dependency(previous),) if previous else ()
+    r = raw.get("retry")
+    return Step(
+        name=raw["name"],
+        model=raw.get("model"),
+        method=raw.get("method"),
+        workflow=raw.get("workflow"),
+        inputs=raw.get("inputs") or {},
+        depends_on=deps,
+        timeout=parse_duration(raw.get("timeout")),
+        retry=(
+            Retry(r["attempts"], parse_duration(r.get("delay", 1)) or 0.0, r.get("backoff", 1))
+            if r
+            else None
+        ),
+        allow_failure=bool(raw.get("allowFailure", False)),
+        description=raw.get("description", ""),
+        path=path,
+    )
+
+
+def _parallel_steps(raw: list[Mapping[str, Any]], path: JsonPath) -> tuple[Step, ...]:
+    return tuple(build_step(s, (*path, i), None) for i, s in enumerate(raw))
+
+
+def build_job(name: str, raw: Mapping[str, Any], path: JsonPath) -> Job:
+    steps = []
+    previous: str | None = None
+    for i, s in enumerate(raw["steps"]):
+        steps.append(build_step(s, (*path, "steps", i), previous))
+        previous = s["name"]
+    fe = raw.get("forEach")
+    ch = raw.get("checks")
+    return Job(
+        name=name,
+        description=raw.get("description", ""),
+        depends_on=dependencies(raw.get("dependsOn")),
+        hold=raw.get("hold"),
+        for_each=(
+            ForEach(fe["items"], fe.get("concurrency", 1), fe.get("toleratedFailures", 0))
+            if fe
+            else None
+        ),
+        prechecks=_parallel_steps(raw.get("prechecks") or [], (*path, "prechecks")),
+        checks=(
+            Checks(
+                parse_duration(ch.get("interval", 30)) or 0.0,
+                _parallel_steps(ch["steps"], (*path, "checks", "steps")),
+            )
+            if ch
+            else None
+        ),
+        steps=tuple(steps),
+        path=path,
+    )
+
+
+def build_workflow(data: Mapping[str, Any], file: str, digest: str) -> Workflow:
+    return Workflow(
+        name=data["name"],
+        description=data.get("description", ""),
+        inputs=input_schema(data.get("inputs")),
+        jobs={n: build_job(n, j, ("jobs", n)) for n, j in data["jobs"].items()},
+        file=file,
+        digest=digest,
+    )
+
+
+def build_model(data: Mapping[str, Any], file: str, digest: str, calls: dict[str, str]) -> Model:
+    """`calls` maps each method name to the type method it calls (resolved)."""
+    base_args = data.get("arguments") or {}
+    methods = {
+        name: Method(
+            name=name,
+            description=m.get("description", ""),
+            call=calls[name],
+            inputs=input_schema(data.get("inputs"), m.get("inputs")),
+            arguments={**base_args, **(m.get("arguments") or {})},
+        )
+        for name, m in data["methods"].items()
+    }
+    return Model(
+        name=data["name"],
+        type=data["type"],
+        description=data.get("description", ""),
+        methods=methods,
+        file=file,
+        digest=digest,
+    )

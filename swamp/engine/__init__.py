@@ -1,0 +1,1 @@
+"""The durable workflow engine: runs of jobs and steps, journaled to disk."""

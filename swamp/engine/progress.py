@@ -1,0 +1,108 @@
+"""Showing a run as it goes: one plain line per transition, or a live view
+of jobs and steps on a terminal."""
+
+from __future__ import annotations
+
+import sys
+import time
+from typing import Any, TextIO
+
+from swamp import secrets
+from swamp.engine.runs import RunHandle
+
+_SYMBOL = {
+    "succeeded": "ok",
+    "failed": "FAILED",
+    "skipped": "skipped",
+    "stopped": "stopped",
+    "held": "ON HOLD",
+    "running": "running",
+}
+
+
+def describe(event: dict[str, Any]) -> str | None:
+    """One line for a journal event, or None for events not worth a line."""
+    kind = event["type"]
+    if kind == "run-state":
+        reason = f" ({event['reason']})" if event.get("reason") else ""
+        return f"run {event['state']}{reason}"
+    if kind == "job-state":
+        state = event["state"]
+        if state == "pending":
+            return None
+        line = f"job {event['job']}: {_SYMBOL.get(state, state)}"
+        if state == "held" and event.get("prompt"):
+            line += f": {event['prompt']}"
+        elif event.get("reason"):
+            line += f" ({event['reason']})"
+        return line
+    if kind == "job-released":
+        return f"job {event['job']}: released by {event.get('by')}"
+    if kind == "step-started":
+        attempt = f" (attempt {event['attempt']})" if event.get("attempt", 1) > 1 else ""
+        return f"step {event['job']}/{event['step']}: started {event.get('target', '')}{attempt}"
+    if kind == "step-finished":
+        line = f"step {event['job']}/{event['step']}: {_SYMBOL.get(event['state'], event['state'])}"
+        if event.get("error"):
+            line += f": {event['error']}"
+        if event.get("allowed"):
+            line += " (allowed to fail)"
+        return line
+    return None
+
+
+class PlainProgress:
+    """For CI and pipes: a timestamped line per transition."""
+
+    def __init__(self, stream: TextIO | None = None) -> None:
+        self.stream = stream or sys.stderr
+
+    def __call__(self, event: dict[str, Any], run: RunHandle) -> None:
+        line = describe(event)
+        if line:
+            stamp = time.strftime("%H:%M:%S")
+            self.stream.write(secrets.mask_text(f"[{stamp}] {line}") + "\n")
+            self.stream.flush()
+
+    def close(self) -> None:
+        return None
+
+
+class LiveProgress:
+    """On a terminal: a table of jobs and steps, redrawn as the run moves."""
+
+    def __init__(self) -> None:
+        from rich.console import Console
+        from rich.live import Live
+
+        self.console = Console(stderr=True)
+        self.live = Live(console=self.console, refresh_per_second=8, transient=False)
+        self.live.start()
+
+    def __call__(self, event: dict[str, Any], run: RunHandle) -> None:
+        from rich.table import Table
+
+        table = Table(title=f"run {run.id}: {run.state.state}", expand=False)
+        table.add_column("job / step")
+        table.add_column("state")
+        table.add_column("detail")
+        for name, job in run.state.jobs.items():
+            table.add_row(name, job.state, secrets.mask_text(job.prompt or job.reason or ""))
+            for key, step in list(job.steps.items())[-12:]:
+                detail = step.error or ""
+                table.add_row(f"  {key}", step.state, secrets.mask_text(detail[:80]))
+        self.live.update(table)
+
+    def close(self) -> None:
+        self.live.stop()
+
+
+def make_progress(quiet: bool = False) -> PlainProgress | LiveProgress | None:
+    if quiet:
+        return None
+    if sys.stderr.isatty():
+        try:
+            return LiveProgress()
+        except ImportError:  # rich is optional
+            pass
+    return PlainProgress()

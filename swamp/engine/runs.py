@@ -1,0 +1,154 @@
+"""Where runs live (runs/<run-id>/) and how they are created and found."""
+
+from __future__ import annotations
+
+import os
+import re
+import secrets as random
+import shutil
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from swamp.definitions import Job, Model, Step, Workflow
+from swamp.engine import control
+from swamp.engine.journal import JOURNAL, Journal
+from swamp.engine.state import RunState, load_state
+from swamp.errors import SwampError
+
+RUNS = "runs"
+
+
+def runs_dir(root: Path) -> Path:
+    return root / RUNS
+
+
+def new_run_id(name: str) -> str:
+    slug = re.sub(r"[^a-z0-9.-]+", "-", name.lower()).strip("-")[:40] or "run"
+    stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
+    return f"{stamp}-{slug}-{random.token_hex(3)}"
+
+
+@dataclass
+class RunHandle:
+    """An open run: its folder, its journal and its state in memory."""
+
+    id: str
+    dir: Path
+    journal: Journal
+    state: RunState
+
+    def record(self, type_: str, **fields: Any) -> dict[str, Any]:
+        event = self.journal.append(type_, **fields)
+        self.state.apply(event)
+        return event
+
+
+def create_run(
+    root: Path,
+    workflow: Workflow,
+    *,
+    kind: str,
+    inputs: dict[str, Any],
+    by: str,
+    concurrency: int,
+    item: str | None = None,
+    run_dir: Path | None = None,
+    run_id: str | None = None,
+) -> RunHandle:
+    run_id = run_id or new_run_id(workflow.name)
+    folder = run_dir or runs_dir(root) / run_id
+    folder.mkdir(parents=True, exist_ok=True)
+    handle = RunHandle(run_id, folder, Journal(folder / JOURNAL), RunState())
+    handle.record(
+        "run-created",
+        run=run_id,
+        kind=kind,
+        workflow=workflow.name,
+        target=workflow.name,
+        inputs=inputs,
+        by=by,
+        concurrency=concurrency,
+        item=item,
+        jobs=list(workflow.jobs),
+        pid=os.getpid(),
+    )
+    return handle
+
+
+def open_run(root: Path, run_id: str) -> RunHandle:
+    folder = find_run(root, run_id)
+    state = load_state(folder)
+    return RunHandle(state.id or folder.name, folder, Journal(folder / JOURNAL), state)
+
+
+def open_child(folder: Path) -> RunHandle | None:
+    if not (folder / JOURNAL).is_file():
+        return None
+    state = load_state(folder)
+    return RunHandle(state.id, folder, Journal(folder / JOURNAL), state)
+
+
+def find_run(root: Path, run_id: str) -> Path:
+    """The folder of a run, by full id or a unique prefix/suffix."""
+    base = runs_dir(root)
+    exact = base / run_id
+    if run_id and "/" not in run_id and (exact / JOURNAL).is_file():
+        return exact
+    matches = [p for p in iter_run_dirs(root) if run_id and run_id in p.name]
+    if len(matches) == 1:
+        return matches[0]
+    if not matches:
+        raise SwampError(f"no run {run_id!r} (see `swamp run list`)")
+    names = ", ".join(p.name for p in matches[:5])
+    raise SwampError(f"{run_id!r} matches several runs ({names}); give more of the id")
+
+
+def iter_run_dirs(root: Path) -> Iterator[Path]:
+    base = runs_dir(root)
+    if not base.is_dir():
+        return
+    for p in sorted(base.iterdir()):
+        if (p / JOURNAL).is_file():
+            yield p
+
+
+def delete_run(root: Path, run_id: str) -> str:
+    folder = find_run(root, run_id)
+    if control.is_active(folder):
+        raise SwampError(f"run {folder.name} is executing; stop it first (`swamp run stop`)")
+    shutil.rmtree(folder)
+    return folder.name
+
+
+def method_workflow(model: Model, method: str, inputs: dict[str, Any]) -> Workflow:
+    """A one-step workflow calling one method, so that `method run` and queued
+    methods go through the same engine as workflows.
+
+    Inputs are passed as `${{ inputs.NAME }}` so their values are data: an
+    input that looks like an expression is never evaluated.
+    """
+    step = Step(
+        name=method,
+        model=model.name,
+        method=method,
+        workflow=None,
+        inputs={k: f"${{{{ inputs[{k!r}] }}}}" for k in inputs},
+        depends_on=(),
+        timeout=None,
+        retry=None,
+        allow_failure=False,
+        description="",
+        path=(),
+    )
+    job = Job(method, "", (), None, None, (), None, (step,), ())
+    return Workflow(
+        name=f"{model.name}.{method}",
+        description=model.methods[method].description,
+        inputs=model.methods[method].inputs,
+        jobs={method: job},
+        file=model.file,
+        digest=model.digest,
+    )

@@ -1,0 +1,131 @@
+"""Starting and continuing runs: what `workflow run`, `method run`, `run
+resume`, `workflow release` and the queue all call."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from swamp.definitions import Workflow
+from swamp.engine import control
+from swamp.engine.progress import make_progress
+from swamp.engine.runner import Progress, Runner
+from swamp.engine.runs import RunHandle, create_run, method_workflow
+from swamp.engine.state import RunState
+from swamp.errors import SwampError
+from swamp.repo import Repository
+
+
+@dataclass
+class RunResult:
+    id: str
+    state: RunState
+
+    @property
+    def final(self) -> str:
+        return self.state.state
+
+
+def target_workflow(
+    repo: Repository, kind: str, target: str, inputs: Mapping[str, Any] | None = None
+) -> Workflow:
+    """The workflow a run of `kind` ("workflow" or "method") executes; for a
+    method, a one-step workflow passing exactly the given inputs."""
+    if kind == "workflow":
+        return repo.workflow(target)
+    model_name, _, method = target.partition(".")
+    model = repo.model(model_name)
+    if method not in model.methods:
+        raise SwampError(
+            f"model {model.name!r} has no method {method!r} "
+            f"(known: {', '.join(sorted(model.methods))})"
+        )
+    return method_workflow(model, method, dict(inputs or {}))
+
+
+def start(
+    repo: Repository,
+    kind: str,
+    target: str,
+    inputs: Mapping[str, Any],
+    *,
+    by: str,
+    concurrency: int | None = None,
+    item: str | None = None,
+    run_id: str | None = None,
+    quiet: bool = False,
+    progress: Progress | None = None,
+) -> RunResult:
+    """Create a run and execute it until it ends, holds, fails or pauses."""
+    refuse_if_frozen(repo)
+    wf = target_workflow(repo, kind, target, inputs)
+    handle = create_run(
+        repo.root,
+        wf,
+        kind=kind,
+        inputs=dict(inputs),
+        by=by,
+        concurrency=concurrency or repo.config.concurrency,
+        item=item,
+        run_id=run_id,
+    )
+    return _execute(repo, wf, handle, quiet=quiet, progress=progress)
+
+
+def resume(
+    repo: Repository,
+    handle: RunHandle,
+    *,
+    quiet: bool = False,
+    progress: Progress | None = None,
+    retrying: bool = False,
+) -> RunResult:
+    refuse_if_frozen(repo)
+    state = handle.state
+    if state.state == "succeeded" and not retrying:
+        raise SwampError(f"run {handle.id} already succeeded; nothing to resume")
+    if state.state == "cancelled":
+        raise SwampError(f"run {handle.id} was cancelled")
+    wf = target_workflow(repo, state.kind, state.target, state.inputs)
+    control.clear(handle.dir)
+    return _execute(repo, wf, handle, quiet=quiet, progress=progress)
+
+
+def refuse_if_frozen(repo: Repository) -> None:
+    from swamp import freeze
+
+    info = freeze.read(repo.root)
+    if info is not None:
+        raise SwampError(f"nothing runs: {freeze.describe(info)}")
+
+
+def _execute(
+    repo: Repository,
+    wf: Workflow,
+    handle: RunHandle,
+    *,
+    quiet: bool,
+    progress: Progress | None = None,
+) -> RunResult:
+    lock = control.RunLock(handle.dir)
+    lock.acquire(handle.id)
+    made = make_progress(quiet) if progress is None else None
+    try:
+        Runner(
+            repo,
+            wf,
+            handle,
+            concurrency=handle.state.concurrency,
+            progress=progress or made,
+        ).execute()
+        if handle.state.item is not None:
+            from swamp.queue.executor import record_outcome
+
+            record_outcome(repo.root, handle.state)
+    finally:
+        if made is not None:
+            made.close()
+        handle.journal.close()
+        lock.release()
+    return RunResult(handle.id, handle.state)

@@ -1,0 +1,53 @@
+"""The freeze: a file in the repository (so in git) that stops all execution.
+
+While it exists nothing new starts, and a running run pauses at its next
+step boundary.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from swamp.fsutil import atomic_write
+from swamp.loader import dump_yaml
+
+FREEZE_FILE = "freeze.yaml"
+
+
+def is_frozen(root: Path) -> bool:
+    return (root / FREEZE_FILE).is_file()
+
+
+def read(root: Path) -> dict[str, Any] | None:
+    path = root / FREEZE_FILE
+    try:
+        data = yaml.safe_load(path.read_text("utf-8"))
+    except FileNotFoundError:
+        return None
+    except (OSError, yaml.YAMLError):
+        return {"reason": "freeze.yaml exists but cannot be read"}
+    return data if isinstance(data, dict) else {}
+
+
+def describe(info: dict[str, Any]) -> str:
+    who = info.get("frozenBy", "someone")
+    when = info.get("frozenAt", "an unknown time")
+    reason = info.get("reason") or "no reason given"
+    return (
+        f"the repository is frozen by {who} since {when}: {reason} (lift it with `swamp unfreeze`)"
+    )
+
+
+def freeze(root: Path, *, by: str, at: str, reason: str) -> None:
+    atomic_write(root / FREEZE_FILE, dump_yaml({"frozenBy": by, "frozenAt": at, "reason": reason}))
+
+
+def unfreeze(root: Path) -> bool:
+    with contextlib.suppress(FileNotFoundError):
+        (root / FREEZE_FILE).unlink()
+        return True
+    return False

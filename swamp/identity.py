@@ -1,0 +1,51 @@
+"""Who is acting: --by, else GITHUB_ACTOR, else git's user, else the login."""
+
+from __future__ import annotations
+
+import getpass
+import os
+import socket
+import subprocess
+from pathlib import Path
+
+
+def who(by: str | None, root: Path | None = None) -> str:
+    if by:
+        return by
+    actor = os.environ.get("GITHUB_ACTOR")
+    if actor:
+        return actor
+    try:
+        result = subprocess.run(
+            ["git", "config", "user.name"],
+            cwd=root,
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=False,
+        )
+        if result.returncode == 0 and result.stdout.strip():
+            return result.stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        pass
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "unknown"
+
+
+def runner_identity() -> str:
+    """Which machine (and CI job) executes: for audit records."""
+    parts = [socket.gethostname()]
+    if os.environ.get("GITHUB_ACTIONS") == "true":
+        parts.append(f"github-actions run {os.environ.get('GITHUB_RUN_ID', '?')}")
+    return " ".join(parts)
+
+
+def ci_run_url() -> str | None:
+    server = os.environ.get("GITHUB_SERVER_URL")
+    repo = os.environ.get("GITHUB_REPOSITORY")
+    run_id = os.environ.get("GITHUB_RUN_ID")
+    if server and repo and run_id:
+        return f"{server}/{repo}/actions/runs/{run_id}"
+    return None

@@ -1,0 +1,82 @@
+"""Staging: `swamp workflow queue`, `swamp method queue`, `swamp method schedule`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from swamp.engine import service
+from swamp.errors import SwampError, UsageError
+from swamp.inputs import apply_defaults, check_inputs
+from swamp.queue import items
+from swamp.queue.timing import iso, parse_time, utcnow
+from swamp.repo import Repository
+
+
+@dataclass(frozen=True)
+class When:
+    """Raw --not-before / --not-after / --window options."""
+
+    not_before: str | None = None
+    not_after: str | None = None
+    window: str | None = None
+
+
+def stage(
+    repo: Repository,
+    kind: str,
+    target: str,
+    given: dict[str, Any],
+    *,
+    by: str,
+    note: str | None,
+    when: When,
+) -> items.Item:
+    """Validate everything, then write queue/<slug>-<id>.yaml atomically."""
+    wf = service.target_workflow(repo, kind, target)
+    files = items.pin(repo, kind, target)
+    repo.require_valid(list(files))
+    inputs = apply_defaults(given, wf.inputs)
+    check_inputs(inputs, wf.inputs, f"{kind} {target}")
+    now = utcnow()
+    timing: dict[str, str] = {}
+    if when.not_before:
+        timing["notBefore"] = iso(parse_time(when.not_before, option="--not-before", now=now))
+    if when.not_after:
+        not_after = parse_time(when.not_after, option="--not-after", now=now)
+        if not_after <= now:
+            raise UsageError(f"--not-after {when.not_after!r} is already past")
+        timing["notAfter"] = iso(not_after)
+    if "notBefore" in timing and "notAfter" in timing and timing["notAfter"] <= timing["notBefore"]:
+        raise UsageError("--not-after must be later than --not-before")
+    if when.window is not None and when.window not in repo.config.windows:
+        known = ", ".join(sorted(repo.config.windows)) or "none defined in swamp.yaml"
+        raise SwampError(f"unknown window {when.window!r} (known: {known})")
+    item_id = items.identity(kind, target, inputs)
+    found = items.existing(repo.root, item_id)
+    if found is not None:
+        rel = found.path.relative_to(repo.root).as_posix()
+        raise SwampError(
+            f"this {kind} is already queued as {item_id} ({rel}, {found.state}); "
+            "the same invocation can be queued once — purge it first to queue it again"
+        )
+    data: dict[str, Any] = {"id": item_id, "kind": kind}
+    if kind == "workflow":
+        data["workflow"] = target
+    else:
+        model, _, method = target.partition(".")
+        data["model"], data["method"] = model, method
+    data["inputs"] = inputs
+    if note:
+        data["note"] = note
+    data.update(timing)
+    if when.window:
+        data["window"] = when.window
+    data["requestedBy"] = by
+    data["requestedAt"] = iso(now)
+    data["pin"] = files
+    data["state"] = "queued"
+    path = items.queue_dir(repo.root) / f"{items.slug(target, inputs)}-{item_id}.yaml"
+    item = items.Item(data, path)
+    item.save()
+    return item

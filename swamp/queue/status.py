@@ -1,0 +1,117 @@
+"""What an item's state is right now: stored state, plus time, window, pin
+and whoever holds it."""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from swamp.queue.items import Item, stale_files
+from swamp.queue.timing import iso, parse_stored, window_status
+from swamp.repo import Repository
+
+LOCKS = ".swamp/locks"
+# Stored states that need a person (release, resume, purge) before running.
+NEEDS_ACTION = frozenset({"held", "failed", "paused", "stopped"})
+
+
+@dataclass(frozen=True)
+class Status:
+    state: str  # queued waiting running held failed paused stopped expired stale succeeded
+    detail: str = ""
+
+
+def status(repo: Repository, item: Item, now: datetime, *, active: bool | None = None) -> Status:
+    """The state a reviewer should see for `item` at `now`."""
+    if item.done:
+        return Status("succeeded", item.data.get("run", ""))
+    stored = item.state
+    if stored == "running":
+        running = item_locked(repo.root, item.id) if active is None else active
+        if running:
+            return Status("running", f"run {item.data.get('run', '?')}")
+        claim = item.data.get("claim") or {}
+        return Status(
+            "interrupted",
+            f"claimed by {claim.get('by', '?')} at {claim.get('at', '?')}; no runner holds it "
+            f"(resume with: swamp queue execute --item {item.id})",
+        )
+    if stored == "held":
+        job = item.data.get("heldJob", "?")
+        return Status(
+            "held",
+            f"release with: swamp workflow release {job} --run {item.data.get('run', '?')}",
+        )
+    if stored in ("failed", "paused", "stopped"):
+        where = item.data.get("failedStep")
+        what = f"step {where}" if where else f"run {item.data.get('run', '?')}"
+        return Status(stored, f"{what}; resume with: swamp queue execute --item {item.id}")
+    if stored in ("expired", "cancelled"):
+        return Status(stored)
+    not_after = item.data.get("notAfter")
+    if not_after and parse_stored(not_after) < now:
+        return Status("expired", f"not after {not_after}")
+    changed = stale_files(repo, item)
+    if changed:
+        return Status("stale", "changed since review: " + ", ".join(changed))
+    not_before = item.data.get("notBefore")
+    if not_before and parse_stored(not_before) > now:
+        return Status("waiting", f"until {not_before}")
+    window = item.data.get("window")
+    if window:
+        w = repo.config.windows.get(window)
+        if w is None:
+            return Status("stale", f"window {window!r} is no longer defined in swamp.yaml")
+        is_open, when = window_status(w, now)
+        if not is_open:
+            return Status("waiting", f"window {window} opens at {iso(when)}")
+    return Status("queued")
+
+
+def lock_path(root: Path, item_id: str) -> Path:
+    return root / LOCKS / f"{item_id}.lock"
+
+
+def item_locked(root: Path, item_id: str) -> bool:
+    path = lock_path(root, item_id)
+    if not path.exists():
+        return False
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)
+    return False
+
+
+class ItemLock:
+    """Exclusive, per machine: two `queue execute` on one checkout never run
+    the same item at once."""
+
+    def __init__(self, root: Path, item_id: str) -> None:
+        self.path = lock_path(root, item_id)
+        self.fd = -1
+
+    def try_acquire(self) -> bool:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            return False
+        self.fd = fd
+        return True
+
+    def release(self) -> None:
+        if self.fd >= 0:
+            with contextlib.suppress(OSError):
+                fcntl.flock(self.fd, fcntl.LOCK_UN)
+            os.close(self.fd)
+            self.fd = -1

@@ -1,0 +1,61 @@
+"""Times and windows: when an item may run."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from swamp.definitions import Window, parse_duration
+from swamp.errors import UsageError
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def parse_time(value: str, *, option: str, now: datetime | None = None) -> datetime:
+    """An ISO 8601 time (naive means the machine's local time) or +DURATION."""
+    now = now or utcnow()
+    text = value.strip()
+    if text.startswith("+"):
+        try:
+            seconds = parse_duration(text[1:])
+        except ValueError:
+            seconds = None
+        if seconds is None:
+            raise UsageError(f"{option} {value!r}: expected +DURATION such as +2h")
+        return now + timedelta(seconds=seconds)
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise UsageError(
+            f"{option} {value!r}: expected an ISO 8601 time such as 2026-11-24T02:00:00Z, "
+            "or +DURATION such as +2h"
+        ) from None
+    if moment.tzinfo is None:
+        moment = moment.astimezone()  # the machine's local time zone
+    return moment.astimezone(UTC)
+
+
+def parse_stored(value: str) -> datetime:
+    moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def window_status(window: Window, now: datetime) -> tuple[bool, datetime]:
+    """(open now, when it closes if open / when it next opens if not)."""
+    from croniter import croniter
+
+    local = now.astimezone(ZoneInfo(window.timezone))
+    # A window that opened at the current minute is open.
+    probe = local + timedelta(seconds=1)
+    last = croniter(window.cron, probe).get_prev(datetime)
+    closes = last + timedelta(seconds=window.duration)
+    if last <= local < closes:
+        return True, closes.astimezone(UTC)
+    nxt = croniter(window.cron, local).get_next(datetime)
+    return False, nxt.astimezone(UTC)

@@ -1,0 +1,2 @@
+"""Model types: the code that acts. Built-ins plus the entry-point group
+`swamp.model_types`; see `registry`."""

@@ -1,0 +1,55 @@
+"""The contract every model type fulfils."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+
+@dataclass(frozen=True)
+class TypeMethod:
+    """One method of a model type and the JSON Schema of its arguments."""
+
+    name: str
+    description: str
+    arguments: Mapping[str, Any]
+    # Argument names whose ${{ }} expansions are shell-quoted (a `run:` script).
+    shell_fields: frozenset[str] = frozenset()
+
+
+@dataclass
+class ExecutionContext:
+    """What a type may use while it executes one call."""
+
+    workdir: Path
+    timeout: float | None = None
+    cancel: threading.Event = field(default_factory=threading.Event)
+    # Called with each line of output as it arrives (progress, journals).
+    on_output: Callable[[str, str], None] | None = None
+    # Called with a child's process group id when it starts and with None when
+    # it ends, so that a stop can terminate it from elsewhere.
+    on_process: Callable[[int | None], None] | None = None
+
+
+@dataclass
+class Outcome:
+    """The result of one call: success, outputs, and a reason on failure."""
+
+    ok: bool
+    outputs: dict[str, Any] = field(default_factory=dict)
+    error: str | None = None
+    stdout: str = ""
+    stderr: str = ""
+
+
+class ModelType(Protocol):
+    """A model type, as registered under `swamp.model_types`."""
+
+    name: str
+    description: str
+    methods: Mapping[str, TypeMethod]
+
+    def execute(self, method: str, arguments: dict[str, Any], ctx: ExecutionContext) -> Outcome: ...

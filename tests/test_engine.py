@@ -1,0 +1,455 @@
+"""The workflow engine through the real CLI: real processes, real files."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+from pathlib import Path
+
+from repo_helpers import events, make_repo, marks, run_ids, show, start_swamp, swamp, wait_for
+
+SEQUENCE = """\
+name: sequence
+inputs:
+  properties:
+    who: {type: string, default: world}
+jobs:
+  first:
+    steps:
+      - name: one
+        model: sh
+        method: mark
+        inputs: {name: one}
+      - name: slow
+        model: sh
+        method: sleep
+        inputs: {name: slow, seconds: "${{ inputs.seconds | default(0) }}"}
+      - name: three
+        model: sh
+        method: echo
+        inputs: {value: "${{ steps.one.outputs.marked }}-${{ inputs.who }}"}
+  second:
+    dependsOn: [first]
+    steps:
+      - name: four
+        model: sh
+        method: echo
+        inputs: {value: "${{ jobs.first.steps.three.outputs.value }}"}
+"""
+
+
+def test_workflow_run_passes_outputs_between_steps_and_jobs(tmp_path: Path) -> None:
+    repo = make_repo(
+        tmp_path / "r", {"sequence": SEQUENCE.replace('"${{ inputs.seconds | default(0) }}"', "0")}
+    )
+    result = swamp(repo, "workflow", "run", "sequence", "--json")
+    data = json.loads(result.stdout)
+    assert data["state"] == "succeeded"
+    assert data["outputs"]["second"]["steps"]["four"]["outputs"]["value"] == "one-world"
+    assert marks(repo) == ["one", "slow"]
+
+
+def _sequence_repo(tmp_path: Path) -> Path:
+    wf = SEQUENCE.replace('"${{ inputs.seconds | default(0) }}"', "30").replace(
+        "      - name: slow\n", "      - name: slow\n        timeout: 60\n"
+    )
+    return make_repo(tmp_path / "r", {"sequence": wf})
+
+
+def _kill_when_started(repo: Path, step: str) -> str:
+    proc = start_swamp(repo, "workflow", "run", "sequence")
+    try:
+        wait_for(lambda: bool(run_ids(repo)), what="the run folder")
+        run_id = run_ids(repo)[0]
+        wait_for(
+            lambda: any(
+                e["type"] == "step-started" and e["step"] == step for e in events(repo, run_id)
+            ),
+            what=f"step {step} to start",
+        )
+        wait_for(lambda: step in marks(repo), what=f"step {step} to act")
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)  # the runner and the step's process group
+        proc.communicate()
+    return run_id
+
+
+def test_sigkill_mid_step_then_resume_runs_no_succeeded_step_twice(tmp_path: Path) -> None:
+    repo = _sequence_repo(tmp_path)
+    run_id = _kill_when_started(repo, "slow")
+    assert marks(repo) == ["one", "slow"]
+    listed = json.loads(swamp(repo, "run", "list", "--json").stdout)
+    assert [r["state"] for r in listed] == ["interrupted"]
+    # Make the in-flight step quick for the resume: it runs again (at least once).
+    wf = repo / "workflows" / "sequence.yaml"
+    wf.write_text(wf.read_text().replace("seconds: 30", "seconds: 0"))
+    data = json.loads(swamp(repo, "run", "resume", run_id, "--json").stdout)
+    assert data["state"] == "succeeded"
+    assert marks(repo) == ["one", "slow", "slow"]  # `one` did not run twice
+    # The output of the step that succeeded before the kill survived.
+    assert data["outputs"]["second"]["steps"]["four"]["outputs"]["value"] == "one-world"
+
+
+def test_torn_journal_line_is_tolerated_and_repaired(tmp_path: Path) -> None:
+    repo = _sequence_repo(tmp_path)
+    run_id = _kill_when_started(repo, "slow")
+    journal = repo / "runs" / run_id / "journal.jsonl"
+    # A crash in the middle of a write leaves half an event at the end.
+    with journal.open("a") as f:
+        f.write('{"seq": 99, "type": "step-fin')
+    (repo / "runs" / run_id / "snapshot.json").unlink(missing_ok=True)
+    wf = repo / "workflows" / "sequence.yaml"
+    wf.write_text(wf.read_text().replace("seconds: 30", "seconds: 0"))
+    assert show(repo, run_id)["jobs"]["first"]["steps"]["one"]["state"] == "succeeded"
+    data = json.loads(swamp(repo, "run", "resume", run_id, "--json").stdout)
+    assert data["state"] == "succeeded"
+    assert marks(repo) == ["one", "slow", "slow"]
+    lines = journal.read_text().splitlines()
+    assert all(json.loads(line) for line in lines)  # every line whole again
+
+
+HOLD = """\
+name: ship
+jobs:
+  build:
+    steps:
+      - {name: compile, model: sh, method: mark, inputs: {name: build}}
+  ship-binary:
+    dependsOn: [build]
+    hold: "ship ${{ jobs.build.steps.compile.outputs.marked }}?"
+    steps:
+      - {name: upload, model: sh, method: mark, inputs: {name: shipped}}
+  announce:
+    dependsOn: [build]
+    hold: announce it?
+    steps:
+      - {name: post, model: sh, method: mark, inputs: {name: announced}}
+"""
+
+
+def test_hold_stops_the_run_and_release_continues_one_job_at_a_time(tmp_path: Path) -> None:
+    repo = make_repo(tmp_path / "r", {"ship": HOLD})
+    result = swamp(repo, "workflow", "run", "ship")
+    run_id = run_ids(repo)[0]
+    assert "job ship-binary is on hold: ship build?" in result.stdout
+    assert f"release it with: swamp workflow release ship-binary --run {run_id}" in result.stdout
+    assert marks(repo) == ["build"]
+    released = swamp(repo, "workflow", "release", "ship-binary", "--by", "alice")
+    assert marks(repo) == ["build", "shipped"]
+    assert "job announce is on hold: announce it?" in released.stdout
+    data = show(repo, run_id)
+    assert data["state"] == "held"
+    assert data["jobs"]["ship-binary"]["released_by"] == "alice"
+    assert data["jobs"]["announce"]["state"] == "held"
+    swamp(repo, "workflow", "release", "announce", "--run", run_id, "--by", "bob")
+    data = show(repo, run_id)
+    assert data["state"] == "succeeded"
+    assert data["jobs"]["announce"]["released_by"] == "bob"
+    assert marks(repo) == ["build", "shipped", "announced"]
+
+
+def test_release_with_several_held_runs_needs_a_run_id(tmp_path: Path) -> None:
+    repo = make_repo(tmp_path / "r", {"ship": HOLD})
+    swamp(repo, "workflow", "run", "ship")
+    swamp(repo, "workflow", "run", "ship")
+    result = swamp(repo, "workflow", "release", "ship-binary", check=1)
+    assert "several runs hold job 'ship-binary'; say which:" in result.stderr
+    for run_id in run_ids(repo):
+        assert f"swamp workflow release ship-binary --run {run_id}" in result.stderr
+    assert marks(repo) == ["build", "build"]
+
+
+LONG = """\
+name: long
+jobs:
+  work:
+    steps:
+      - {name: a, model: sh, method: mark, inputs: {name: a}}
+      - {name: b, model: sh, method: sleep, inputs: {name: b, seconds: 1}}
+      - {name: c, model: sh, method: mark, inputs: {name: c}}
+"""
+
+
+def test_pause_from_a_second_process_takes_effect_after_the_step_in_flight(
+    tmp_path: Path,
+) -> None:
+    repo = make_repo(tmp_path / "r", {"long": LONG})
+    proc = start_swamp(repo, "workflow", "run", "long")
+    wait_for(lambda: "b" in marks(repo), what="step b")
+    run_id = run_ids(repo)[0]
+    swamp(repo, "run", "pause", run_id)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    assert f"run {run_id} paused" in out
+    assert marks(repo) == ["a", "b"]  # b finished, c did not start
+    assert show(repo, run_id)["jobs"]["work"]["steps"]["b"]["state"] == "succeeded"
+    swamp(repo, "run", "resume", run_id)
+    assert marks(repo) == ["a", "b", "c"]
+
+
+def test_stop_from_a_second_process_terminates_the_step_in_flight(tmp_path: Path) -> None:
+    repo = make_repo(tmp_path / "r", {"long": LONG.replace("seconds: 1", "seconds: 60")})
+    proc = start_swamp(repo, "workflow", "run", "long")
+    wait_for(lambda: "b" in marks(repo), what="step b")
+    run_id = run_ids(repo)[0]
+    result = swamp(repo, "run", "stop", run_id)
+    assert f"run {run_id}: stopped" in result.stdout
+    proc.communicate(timeout=60)
+    assert proc.returncode == 1
+    data = show(repo, run_id)
+    assert data["state"] == "stopped"
+    assert data["jobs"]["work"]["steps"]["b"]["state"] == "stopped"
+    assert marks(repo) == ["a", "b"]
+
+
+def test_tolerated_failures_stop_exactly_after_one_too_many(tmp_path: Path) -> None:
+    wf = """\
+name: fan
+jobs:
+  roll:
+    forEach:
+      items: [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]
+      concurrency: 1
+      toleratedFailures: 1
+    steps:
+      - name: host
+        model: sh
+        method: fail
+        inputs: {name: "h${{ item }}", code: "${{ 1 if item in [2, 4, 6] else 0 }}"}
+"""
+    repo = make_repo(tmp_path / "r", {"fan": wf})
+    result = swamp(repo, "workflow", "run", "fan", check=1)
+    # Item 2 fails (tolerated), item 4 is the second failure: nothing after it starts.
+    assert marks(repo) == ["h0", "h1", "h2", "h3", "h4"]
+    assert "job roll failed: 2 of 10 items failed (tolerated: 1)" in result.stdout
+
+
+def test_prechecks_block_the_job(tmp_path: Path) -> None:
+    wf = """\
+name: guarded
+jobs:
+  deploy:
+    prechecks:
+      - {name: ready, model: sh, method: exists, inputs: {file: READY}}
+      - {name: quiet, model: sh, method: absent, inputs: {file: FREEZE}}
+    steps:
+      - {name: go, model: sh, method: mark, inputs: {name: deployed}}
+"""
+    repo = make_repo(tmp_path / "r", {"guarded": wf})
+    result = swamp(repo, "workflow", "run", "guarded", check=1)
+    assert "job deploy failed: precheck ready failed" in result.stdout
+    assert marks(repo) == []
+    (repo / "READY").touch()
+    swamp(repo, "run", "resume", run_ids(repo)[0])
+    assert marks(repo) == ["deployed"]
+
+
+def test_a_failing_continuous_check_stops_the_job(tmp_path: Path) -> None:
+    wf = """\
+name: watched
+jobs:
+  rollout:
+    checks:
+      interval: 0.2s
+      steps:
+        - {name: healthy, model: sh, method: absent, inputs: {file: ALARM}}
+    steps:
+      - {name: first, model: sh, method: touch, inputs: {file: ALARM}}
+      - {name: second, model: sh, method: sleep, inputs: {name: second, seconds: 60}}
+      - {name: third, model: sh, method: mark, inputs: {name: third}}
+"""
+    repo = make_repo(tmp_path / "r", {"watched": wf})
+    result = swamp(repo, "workflow", "run", "watched", check=1)
+    assert "job rollout failed: check healthy failed" in result.stdout
+    data = show(repo, run_ids(repo)[0])
+    assert data["jobs"]["rollout"]["steps"]["second"]["state"] == "failed"
+    assert "third" not in marks(repo)
+
+
+def test_step_timeout_kills_grandchildren(tmp_path: Path) -> None:
+    models = {
+        "spawner": """\
+name: spawner
+type: command/shell
+methods:
+  spawn:
+    arguments:
+      run: |
+        sleep 300 &
+        echo $! > grandchild.pid
+        wait
+"""
+    }
+    wf = """\
+name: slow
+jobs:
+  j:
+    steps:
+      - {name: s, model: spawner, method: spawn, timeout: 1s}
+"""
+    repo = make_repo(tmp_path / "r", {"slow": wf}, models)
+    result = swamp(repo, "workflow", "run", "slow", check=1)
+    assert "timed out" in result.stdout
+    pid = int((repo / "grandchild.pid").read_text())
+
+    def gone() -> bool:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return True
+        # A zombie is dead too: it only waits to be reaped by init.
+        stat = Path(f"/proc/{pid}/stat")
+        return stat.exists() and stat.read_text().split()[2] == "Z"
+
+    wait_for(gone, what="the grandchild to die")
+
+
+def test_retry_with_backoff_and_allow_failure(tmp_path: Path) -> None:
+    wf = """\
+name: flaky
+jobs:
+  j:
+    steps:
+      - name: flaky
+        model: sh
+        method: fail
+        inputs: {name: try, code: 1}
+        retry: {attempts: 3, delay: 0.05s, backoff: 2}
+        allowFailure: true
+      - {name: after, model: sh, method: mark, inputs: {name: after}}
+"""
+    repo = make_repo(tmp_path / "r", {"flaky": wf})
+    swamp(repo, "workflow", "run", "flaky")
+    assert marks(repo) == ["try", "try", "try", "after"]
+    data = show(repo, run_ids(repo)[0])
+    step = data["jobs"]["j"]["steps"]["flaky"]
+    assert (step["state"], step["attempts"], step["allowed"]) == ("failed", 3, True)
+
+
+def test_failure_conditions_and_skips(tmp_path: Path) -> None:
+    wf = """\
+name: cond
+jobs:
+  main:
+    steps:
+      - {name: boom, model: sh, method: fail, inputs: {name: boom, code: 2}}
+  cleanup:
+    dependsOn: [{name: main, condition: failed}]
+    steps:
+      - {name: clean, model: sh, method: mark, inputs: {name: cleaned}}
+  always:
+    dependsOn: [{name: main, condition: always}]
+    steps:
+      - {name: report, model: sh, method: mark, inputs: {name: reported}}
+  celebrate:
+    dependsOn: [{name: cleanup, condition: failed}]
+    steps:
+      - {name: party, model: sh, method: mark, inputs: {name: party}}
+"""
+    repo = make_repo(tmp_path / "r", {"cond": wf})
+    result = swamp(repo, "workflow", "run", "cond", check=1)
+    assert sorted(marks(repo)) == ["boom", "cleaned", "reported"]
+    data = show(repo, run_ids(repo)[0])
+    assert data["jobs"]["celebrate"]["state"] == "skipped"
+    assert data["jobs"]["celebrate"]["reason"] == "cleanup succeeded (needs failed)"
+    assert "main/boom: command exited with code 2: failing on purpose" in result.stdout
+    assert f"swamp run resume {run_ids(repo)[0]}" in result.stdout
+
+
+def test_retry_from_a_step_reruns_it_and_what_follows(tmp_path: Path) -> None:
+    repo = make_repo(tmp_path / "r", {"long": LONG.replace("seconds: 1", "seconds: 0")})
+    swamp(repo, "workflow", "run", "long")
+    run_id = run_ids(repo)[0]
+    swamp(repo, "run", "retry", run_id, "--step", "b")
+    assert marks(repo) == ["a", "b", "c", "b", "c"]
+
+
+def test_independent_jobs_run_in_parallel(tmp_path: Path) -> None:
+    jobs = "\n".join(
+        f"  j{i}:\n    steps:\n      - {{name: s, model: sh, method: sleep, "
+        f"inputs: {{name: j{i}, seconds: 0.5}}}}"
+        for i in range(4)
+    )
+    repo = make_repo(tmp_path / "r", {"par": f"name: par\njobs:\n{jobs}\n"})
+    swamp(repo, "workflow", "run", "par", "--concurrency", "4")
+    data = show(repo, run_ids(repo)[0])
+    starts = sorted(j["steps"]["s"]["started"] for j in data["jobs"].values())
+    ends = sorted(j["steps"]["s"]["ended"] for j in data["jobs"].values())
+    assert starts[-1] < ends[0]  # every job started before any finished
+
+
+def test_nested_workflow_outputs_and_resume(tmp_path: Path) -> None:
+    inner = """\
+name: inner
+inputs:
+  properties: {who: {type: string}}
+  required: [who]
+jobs:
+  greet:
+    steps:
+      - {name: hello, model: sh, method: echo, inputs: {value: "hi ${{ inputs.who }}"}}
+"""
+    outer = """\
+name: outer
+jobs:
+  call:
+    steps:
+      - {name: nested, workflow: inner, inputs: {who: bob}}
+      - name: use
+        model: sh
+        method: echo
+        inputs: {value: "${{ steps.nested.outputs.jobs.greet.steps.hello.outputs.value }}"}
+"""
+    repo = make_repo(tmp_path / "r", {"inner": inner, "outer": outer})
+    data = json.loads(swamp(repo, "workflow", "run", "outer", "--json").stdout)
+    assert data["outputs"]["call"]["steps"]["use"]["outputs"]["value"] == "hi bob"
+
+
+def test_method_run_goes_through_the_engine_and_is_listed(tmp_path: Path) -> None:
+    repo = make_repo(tmp_path / "r")
+    result = swamp(repo, "method", "run", "sh", "echo", "--input", "value=$(id)")
+    assert "value: $(id)" in result.stdout
+    listed = json.loads(swamp(repo, "run", "list", "--json").stdout)
+    assert [(r["kind"], r["target"], r["state"]) for r in listed] == [
+        ("method", "sh.echo", "succeeded")
+    ]
+    swamp(repo, "run", "delete", listed[0]["run"])
+    assert run_ids(repo) == []
+
+
+def test_graph_text_and_mermaid(tmp_path: Path) -> None:
+    repo = make_repo(tmp_path / "r", {"ship": HOLD})
+    text = swamp(repo, "workflow", "graph", "ship").stdout
+    assert text.splitlines()[:4] == [
+        "workflow ship",
+        "  job build",
+        "    step compile: sh.mark",
+        "  job ship-binary after build [on hold]",
+    ]
+    mermaid = swamp(repo, "workflow", "graph", "ship", "--format", "mermaid").stdout
+    assert mermaid.startswith("flowchart TD\n")
+    assert "job__build --> hold__ship_binary" in mermaid
+
+
+def test_secrets_are_masked_in_journal_and_show(tmp_path: Path) -> None:
+    models = {
+        "leak": """\
+name: leak
+type: command/shell
+methods:
+  print:
+    arguments:
+      run: echo "token=${{ secrets.SWAMP_TEST_SECRET }}"
+"""
+    }
+    wf = "name: leaky\njobs:\n  j:\n    steps:\n      - {name: s, model: leak, method: print}\n"
+    repo = make_repo(tmp_path / "r", {"leaky": wf}, models)
+    env = {"SWAMP_TEST_SECRET": "hunter2-very-secret"}
+    result = swamp(repo, "workflow", "run", "leaky", env=env)
+    run_id = run_ids(repo)[0]
+    journal = (repo / "runs" / run_id / "journal.jsonl").read_text()
+    shown = swamp(repo, "run", "show", run_id, env=env).stdout
+    for text in (result.stdout, result.stderr, journal, shown):
+        assert "hunter2-very-secret" not in text
+    assert "token=***" in shown
