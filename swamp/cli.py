@@ -153,6 +153,30 @@ RunIdArgument = Annotated[
     str, typer.Argument(help="The run's id, or a unique part of it.", metavar="RUN")
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
+CommitOption = Annotated[
+    bool,
+    typer.Option(
+        "--commit",
+        help="Commit what the command changed (one commit, with Swamp-* trailers). "
+        "Refuses a work tree with uncommitted changes to swamp's files.",
+    ),
+]
+PushOption = Annotated[
+    bool,
+    typer.Option(
+        "--push",
+        help="Commit and push; fetch and rebase first, and again (a bounded number of "
+        "times) when another runner pushed meanwhile.",
+    ),
+]
+
+
+def _publish(commit: bool, push: bool) -> Any:
+    from swamp.publish import Publish
+
+    return Publish(commit=commit or push, push=push)
+
+
 InputOption = Annotated[
     list[str] | None,
     typer.Option(
@@ -338,21 +362,44 @@ def workflow_release(
         typer.Option("--run", metavar="RUN", help="The run (needed when several hold the job)."),
     ] = None,
     by: ByOption = None,
+    stage: Annotated[
+        bool,
+        typer.Option(
+            "--stage",
+            help="Do not run now: record the release in the held queue item, for review; "
+            "the runner's next `queue execute` performs it.",
+        ),
+    ] = False,
+    commit: CommitOption = False,
+    push: PushOption = False,
     as_json: JsonOption = False,
 ) -> None:
     """Release a job on hold and continue its run.
 
     Records who released it and when. Other held jobs of the run stay held.
+    With --stage the release is written into the held queue item instead, to be
+    reviewed in a pull request and performed by the runner after the merge.
 
     Example:
 
       swamp workflow release ship-binary
 
+      swamp workflow release ship-binary --stage --commit
+
       swamp workflow release swap --run 20261123-020000-blue-green-1a2b3c --by alice
     """
     from swamp.commands import workflow as cmd
 
-    _run(cmd.release, _state["repo"], job, run_id, by=by, as_json=as_json)
+    _run(
+        cmd.release,
+        _state["repo"],
+        job,
+        run_id,
+        by=by,
+        as_json=as_json,
+        publish=_publish(commit, push),
+        staged=stage,
+    )
 
 
 @workflow_app.command("graph")
@@ -426,7 +473,12 @@ def run_show(run_id: RunIdArgument, as_json: JsonOption = False) -> None:
 
 
 @run_app.command("resume")
-def run_resume(run_id: RunIdArgument, as_json: JsonOption = False) -> None:
+def run_resume(
+    run_id: RunIdArgument,
+    as_json: JsonOption = False,
+    commit: CommitOption = False,
+    push: PushOption = False,
+) -> None:
     """Continue a failed, paused, stopped or interrupted run.
 
     Succeeded steps are not run again; failed and interrupted steps are.
@@ -437,7 +489,7 @@ def run_resume(run_id: RunIdArgument, as_json: JsonOption = False) -> None:
     """
     from swamp.commands import run as cmd
 
-    _run(cmd.resume, _state["repo"], run_id, as_json=as_json)
+    _run(cmd.resume, _state["repo"], run_id, as_json=as_json, publish=_publish(commit, push))
 
 
 @run_app.command("pause")
@@ -523,6 +575,8 @@ def workflow_queue(
     window: WindowOption = None,
     by: ByOption = None,
     as_json: JsonOption = False,
+    commit: CommitOption = False,
+    push: PushOption = False,
 ) -> None:
     """Stage a workflow run as a file under queue/, for review and later execution.
 
@@ -546,6 +600,7 @@ def workflow_queue(
         when=When(not_before, not_after, window),
         by=by,
         as_json=as_json,
+        publish=_publish(commit, push),
     )
 
 
@@ -561,6 +616,8 @@ def method_queue(
     window: WindowOption = None,
     by: ByOption = None,
     as_json: JsonOption = False,
+    commit: CommitOption = False,
+    push: PushOption = False,
 ) -> None:
     """Stage one method call as a file under queue/.
 
@@ -584,6 +641,7 @@ def method_queue(
         when=When(not_before, not_after, window),
         by=by,
         as_json=as_json,
+        publish=_publish(commit, push),
     )
 
 
@@ -607,6 +665,8 @@ def method_schedule(
     not_after: NotAfterOption = None,
     by: ByOption = None,
     as_json: JsonOption = False,
+    commit: CommitOption = False,
+    push: PushOption = False,
 ) -> None:
     """Stage a method call for a time (--at) or a window (--window).
 
@@ -633,6 +693,7 @@ def method_schedule(
             when=When(at, not_after, window),
             by=by,
             as_json=as_json,
+            publish=_publish(commit, push),
         )
 
     _run(check_and_queue)
@@ -717,6 +778,8 @@ def queue_purge(
     item: SelItem = None,
     dry_run: DryRunOption = False,
     as_json: JsonOption = False,
+    commit: CommitOption = False,
+    push: PushOption = False,
 ) -> None:
     """Remove selected items from the queue (a held or failed item's run is cancelled).
 
@@ -736,6 +799,7 @@ def queue_purge(
         _selector(all_, workflows, methods, workflow, method, item),
         dry_run=dry_run,
         as_json=as_json,
+        publish=_publish(commit, push),
     )
 
 
@@ -743,6 +807,8 @@ def queue_purge(
 def freeze_command(
     reason: Annotated[str, typer.Option("--reason", metavar="TEXT", help="Why, for everyone.")],
     by: ByOption = None,
+    commit: CommitOption = False,
+    push: PushOption = False,
 ) -> None:
     """Stop all execution: write freeze.yaml. Running runs pause at the next step.
 
@@ -752,11 +818,13 @@ def freeze_command(
     """
     from swamp.commands import queue as cmd
 
-    _run(cmd.freeze_repo, _state["repo"], reason=reason, by=by)
+    _run(cmd.freeze_repo, _state["repo"], reason=reason, by=by, publish=_publish(commit, push))
 
 
 @app.command("unfreeze")
-def unfreeze_command() -> None:
+def unfreeze_command(
+    by: ByOption = None, commit: CommitOption = False, push: PushOption = False
+) -> None:
     """Lift the freeze: remove freeze.yaml.
 
     Example:
@@ -765,7 +833,7 @@ def unfreeze_command() -> None:
     """
     from swamp.commands import queue as cmd
 
-    _run(cmd.unfreeze_repo, _state["repo"])
+    _run(cmd.unfreeze_repo, _state["repo"], by=by, publish=_publish(commit, push))
 
 
 def main() -> int:

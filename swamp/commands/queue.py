@@ -8,6 +8,7 @@ from swamp import freeze, output
 from swamp.errors import SwampError
 from swamp.identity import who
 from swamp.inputs import parse_inputs
+from swamp.publish import NONE, Publish, open_repo, record
 from swamp.queue import items
 from swamp.queue.executor import Executor, Report, Selector, purge, select
 from swamp.queue.stage import When, stage
@@ -27,26 +28,38 @@ def _stage(
     when: When,
     by: str | None,
     as_json: bool,
+    publish: Publish = NONE,
 ) -> int:
-    repo = load_repository(repo_path)
+    repo, git = open_repo(repo_path, publish)
+    requester = who(by, repo.root)
     item = stage(
         repo,
         kind,
         target,
         parse_inputs(pairs, input_files),
-        by=who(by, repo.root),
+        by=requester,
         note=note,
         when=when,
     )
     rel = item.path.relative_to(repo.root).as_posix()
+    sha = record(
+        git,
+        publish,
+        f"swamp: queue {kind} {item.target} ({item.id})",
+        [("Swamp-Item", item.id), ("Swamp-Requested-By", requester)],
+    )
     if as_json:
-        output.as_json({"item": item.id, "file": rel, **item.data})
+        output.as_json({"item": item.id, "file": rel, "commit": sha, **item.data})
         return 0
     output.out(f"queued {item.id}: {kind} {item.target} -> {rel}")
     if item.data.get("notBefore") or item.data.get("window"):
         st = status(repo, item, utcnow())
         output.out(f"  {st.state}: {st.detail}")
-    output.out(f"  commit it for review; execute it with: swamp queue execute --item {item.id}")
+    if sha:
+        output.out(f"  committed {sha[:10]}" + (" and pushed" if publish.push else ""))
+        output.out(f"  execute it with: swamp queue execute --item {item.id}")
+    else:
+        output.out(f"  commit it for review; execute it with: swamp queue execute --item {item.id}")
     return 0
 
 
@@ -190,10 +203,25 @@ def execute(
     return 1 if any(r.outcome in bad for r in reports) else 0
 
 
-def purge_queue(repo_path: Path | None, selector: Selector, *, dry_run: bool, as_json: bool) -> int:
-    repo = load_repository(repo_path)
+def purge_queue(
+    repo_path: Path | None,
+    selector: Selector,
+    *,
+    dry_run: bool,
+    as_json: bool,
+    publish: Publish = NONE,
+) -> int:
+    repo, git = open_repo(repo_path, NONE if dry_run else publish)
     chosen, _ = select(repo.root, selector)
     reports = [purge(repo, item, dry_run=dry_run) for item in chosen]
+    purged = [r for r in reports if r.outcome == "purged"]
+    if purged:
+        record(
+            git,
+            publish,
+            f"swamp: purge {_count(len(purged), 'item')}: " + ", ".join(r.target for r in purged),
+            [("Swamp-Item", r.item) for r in purged],
+        )
     if as_json:
         output.as_json([r.as_dict() for r in reports])
     else:
@@ -206,22 +234,32 @@ def purge_queue(repo_path: Path | None, selector: Selector, *, dry_run: bool, as
     return 1 if any(r.outcome == "refused" for r in reports) else 0
 
 
-def freeze_repo(repo_path: Path | None, *, reason: str, by: str | None) -> int:
-    repo = load_repository(repo_path)
+def freeze_repo(
+    repo_path: Path | None, *, reason: str, by: str | None, publish: Publish = NONE
+) -> int:
+    repo, git = open_repo(repo_path, publish)
     existing = freeze.read(repo.root)
     if existing is not None:
         raise SwampError(f"already frozen: {freeze.describe(existing)}")
-    freeze.freeze(repo.root, by=who(by, repo.root), at=iso(utcnow()), reason=reason)
+    actor = who(by, repo.root)
+    freeze.freeze(repo.root, by=actor, at=iso(utcnow()), reason=reason)
+    sha = record(git, publish, f"swamp: freeze: {reason}", [("Swamp-Frozen-By", actor)])
+    where = "committed" + (" and pushed" if publish.push else "") if sha else "commit it"
     output.out(
         f"frozen: nothing will run until `swamp unfreeze` ({freeze.FREEZE_FILE} written; "
-        "commit it so every runner sees it)"
+        f"{where} so every runner sees it)"
     )
     return 0
 
 
-def unfreeze_repo(repo_path: Path | None) -> int:
-    repo = load_repository(repo_path)
+def unfreeze_repo(repo_path: Path | None, *, by: str | None = None, publish: Publish = NONE) -> int:
+    repo, git = open_repo(repo_path, publish)
     if not freeze.unfreeze(repo.root):
         raise SwampError("the repository is not frozen")
+    record(git, publish, "swamp: unfreeze", [("Swamp-Unfrozen-By", who(by, repo.root))])
     output.out(f"unfrozen: {freeze.FREEZE_FILE} removed")
     return 0
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}{'s' if n != 1 else ''}"

@@ -11,6 +11,7 @@ from swamp.definitions import Workflow, parse_duration
 from swamp.engine import control, runs, service
 from swamp.engine.state import RunState, load_state
 from swamp.errors import SwampError, UsageError
+from swamp.publish import NONE, Publish, open_repo, record
 from swamp.repo import load_repository
 
 STOP_WAIT_SECONDS = 30.0
@@ -143,11 +144,15 @@ def show(repo_path: Path | None, run_id: str, *, as_json: bool) -> int:
     return 0
 
 
-def resume(repo_path: Path | None, run_id: str, *, as_json: bool) -> int:
-    repo = load_repository(repo_path)
+def resume(repo_path: Path | None, run_id: str, *, as_json: bool, publish: Publish = NONE) -> int:
+    repo, git = open_repo(repo_path, publish)
     repo.require_valid()
     handle = runs.open_run(repo.root, run_id)
     result = service.resume(repo, handle, quiet=as_json)
+    trailers = [("Swamp-Run", result.id)]
+    if result.state.item:
+        trailers.append(("Swamp-Item", result.state.item))
+    record(git, publish, f"swamp: resume run {result.id}: {result.state.state}", trailers)
     return tell(result.state, as_json=as_json)
 
 

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from swamp import output
 from swamp.commands.report import tell
@@ -10,7 +11,13 @@ from swamp.engine.state import load_state
 from swamp.errors import SwampError
 from swamp.identity import who
 from swamp.inputs import apply_defaults, check_inputs, parse_inputs
-from swamp.repo import load_repository
+from swamp.publish import NONE, Publish, open_repo, record
+from swamp.queue import items
+from swamp.queue.timing import iso, utcnow
+from swamp.repo import Repository, load_repository
+
+if TYPE_CHECKING:
+    from swamp.gitrepo import Repo
 
 
 def run(
@@ -41,9 +48,36 @@ def run(
 
 
 def release(
-    repo_path: Path | None, job: str, run_id: str | None, *, by: str | None, as_json: bool
+    repo_path: Path | None,
+    job: str,
+    run_id: str | None,
+    *,
+    by: str | None,
+    as_json: bool,
+    publish: Publish = NONE,
+    staged: bool = False,
 ) -> int:
-    repo = load_repository(repo_path)
+    repo, git = open_repo(repo_path, publish)
+    actor = who(by, repo.root)
+    if staged:
+        return _stage_release(repo, git, publish, job, run_id, actor, as_json=as_json)
+    handle = _held_run(repo, job, run_id)
+    if is_active(handle.dir):
+        handle.journal.close()
+        raise SwampError(f"run {handle.id} is executing; release it when it has stopped")
+    repo.require_valid()
+    handle.record("job-released", job=job, by=actor)
+    if not as_json:
+        output.out(f"released job {job} of run {handle.id}")
+    result = service.resume(repo, handle, quiet=as_json)
+    trailers = [("Swamp-Run", result.id), ("Swamp-Released-By", actor)]
+    if result.state.item:
+        trailers.append(("Swamp-Item", result.state.item))
+    record(git, publish, f"swamp: release {job} of run {result.id}: {result.state.state}", trailers)
+    return tell(result.state, as_json=as_json)
+
+
+def _held_run(repo: Repository, job: str, run_id: str | None) -> runs.RunHandle:
     if run_id:
         handle = runs.open_run(repo.root, run_id)
         js = handle.state.jobs.get(job)
@@ -54,27 +88,73 @@ def release(
                 f"job {job!r} of run {handle.id} is not on hold"
                 + (f" (held: {', '.join(held)})" if held else " (nothing is on hold)")
             )
+        return handle
+    candidates = []
+    for folder in runs.iter_run_dirs(repo.root):
+        state = load_state(folder)
+        if state.state == "held" and state.jobs.get(job) and state.jobs[job].state == "held":
+            candidates.append(state.id)
+    if not candidates:
+        raise SwampError(f"no run has job {job!r} on hold (see `swamp run list --state held`)")
+    if len(candidates) > 1:
+        lines = "\n".join(f"  swamp workflow release {job} --run {c}" for c in candidates)
+        raise SwampError(f"several runs hold job {job!r}; say which:\n{lines}")
+    return runs.open_run(repo.root, candidates[0])
+
+
+def _stage_release(
+    repo: Repository,
+    git: Repo | None,
+    publish: Publish,
+    job: str,
+    run_id: str | None,
+    actor: str,
+    *,
+    as_json: bool,
+) -> int:
+    """Record the release in the held item's file, for review; the runner's
+    next `queue execute` performs it."""
+    held = [
+        i
+        for i in items.iter_items(repo.root)
+        if isinstance(i, items.Item)
+        and i.state == "held"
+        and i.data.get("heldJob") == job
+        and (run_id is None or run_id in str(i.data.get("run", "")))
+    ]
+    if not held:
+        raise SwampError(
+            f"no queued item is held before job {job!r}"
+            + (f" in run {run_id}" if run_id else "")
+            + " (see `swamp queue list`)"
+        )
+    if len(held) > 1:
+        lines = "\n".join(
+            f"  swamp workflow release {job} --stage --run {i.data.get('run')}" for i in held
+        )
+        raise SwampError(f"several items are held before job {job!r}; say which:\n{lines}")
+    item = held[0]
+    item.data["release"] = {"job": job, "by": actor, "at": iso(utcnow())}
+    item.save()
+    rel = item.path.relative_to(repo.root).as_posix()
+    sha = record(
+        git,
+        publish,
+        f"swamp: stage release of {job} for item {item.id}",
+        [
+            ("Swamp-Item", item.id),
+            ("Swamp-Run", str(item.data.get("run"))),
+            ("Swamp-Released-By", actor),
+        ],
+    )
+    if as_json:
+        output.as_json({"item": item.id, "file": rel, "job": job, "by": actor, "commit": sha})
     else:
-        candidates = []
-        for folder in runs.iter_run_dirs(repo.root):
-            state = load_state(folder)
-            if state.state == "held" and state.jobs.get(job) and state.jobs[job].state == "held":
-                candidates.append(state.id)
-        if not candidates:
-            raise SwampError(f"no run has job {job!r} on hold (see `swamp run list --state held`)")
-        if len(candidates) > 1:
-            lines = "\n".join(f"  swamp workflow release {job} --run {c}" for c in candidates)
-            raise SwampError(f"several runs hold job {job!r}; say which:\n{lines}")
-        handle = runs.open_run(repo.root, candidates[0])
-    if is_active(handle.dir):
-        handle.journal.close()
-        raise SwampError(f"run {handle.id} is executing; release it when it has stopped")
-    repo.require_valid()
-    handle.record("job-released", job=job, by=who(by, repo.root))
-    if not as_json:
-        output.out(f"released job {job} of run {handle.id}")
-    result = service.resume(repo, handle, quiet=as_json)
-    return tell(result.state, as_json=as_json)
+        output.out(f"release of job {job} staged in {rel}")
+        output.out(
+            "  once this change is merged, the runner's next `swamp queue execute` continues it"
+        )
+    return 0
 
 
 def graph(repo_path: Path | None, name: str, fmt: str) -> int:

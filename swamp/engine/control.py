@@ -1,9 +1,10 @@
 """Who owns a run, and the signals other processes send it.
 
-The process executing a run holds an exclusive lock on runs/<id>/lock and
-records its pid there. `swamp run pause|stop` from another terminal write
-runs/<id>/control; the executing process polls it between steps and while
-steps run (a stop terminates in-flight process groups).
+The process executing a run holds an exclusive lock on .swamp/runs/<id>.lock
+and records its pid there. `swamp run pause|stop` from another terminal write
+.swamp/runs/<id>.control; the executing process polls it between steps and
+while steps run (a stop terminates in-flight process groups). Both live under
+.swamp/, the machine's own state, so that runs/ holds only what git records.
 """
 
 from __future__ import annotations
@@ -18,15 +19,24 @@ from pathlib import Path
 from swamp.errors import SwampError
 from swamp.fsutil import atomic_write
 
-LOCK = "lock"
-CONTROL = "control"
+LOCK = ".lock"
+CONTROL = ".control"
+LOCAL = ".swamp"
+
+
+def local_path(run_dir: Path, suffix: str) -> Path:
+    """.swamp/runs/<id><suffix> for runs/<id>; nested runs keep theirs beside them."""
+    if run_dir.parent.name == "runs":
+        return run_dir.parent.parent / LOCAL / "runs" / f"{run_dir.name}{suffix}"
+    return run_dir / suffix.lstrip(".")
 
 
 class RunLock:
     """An exclusive, process-wide claim on a run; released on exit or crash."""
 
     def __init__(self, run_dir: Path) -> None:
-        self.path = run_dir / LOCK
+        self.path = local_path(run_dir, LOCK)
+        self.run_dir = run_dir
         self._fd = -1
 
     def try_acquire(self) -> bool:
@@ -46,7 +56,7 @@ class RunLock:
     def acquire(self, run_id: str) -> None:
         if not self.try_acquire():
             raise SwampError(
-                f"run {run_id} is being executed by {owner(self.path.parent) or 'another process'}"
+                f"run {run_id} is being executed by {owner(self.run_dir) or 'another process'}"
                 "; wait for it, or `swamp run pause|stop` it"
             )
 
@@ -61,7 +71,7 @@ class RunLock:
 
 def is_active(run_dir: Path) -> bool:
     """True while some process holds the run's lock."""
-    path = run_dir / LOCK
+    path = local_path(run_dir, LOCK)
     if not path.exists():
         return False
     fd = os.open(path, os.O_RDONLY)
@@ -76,7 +86,7 @@ def is_active(run_dir: Path) -> bool:
 
 def owner(run_dir: Path) -> str | None:
     try:
-        info = json.loads((run_dir / LOCK).read_text() or "{}")
+        info = json.loads(local_path(run_dir, LOCK).read_text() or "{}")
     except (OSError, ValueError):
         return None
     if not info:
@@ -85,16 +95,16 @@ def owner(run_dir: Path) -> str | None:
 
 
 def send(run_dir: Path, signal: str) -> None:
-    atomic_write(run_dir / CONTROL, signal + "\n")
+    atomic_write(local_path(run_dir, CONTROL), signal + "\n")
 
 
 def read(run_dir: Path) -> str | None:
     try:
-        return (run_dir / CONTROL).read_text().strip() or None
+        return local_path(run_dir, CONTROL).read_text().strip() or None
     except FileNotFoundError:
         return None
 
 
 def clear(run_dir: Path) -> None:
     with contextlib.suppress(FileNotFoundError):
-        (run_dir / CONTROL).unlink()
+        local_path(run_dir, CONTROL).unlink()

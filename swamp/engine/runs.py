@@ -120,6 +120,8 @@ def delete_run(root: Path, run_id: str) -> str:
     if control.is_active(folder):
         raise SwampError(f"run {folder.name} is executing; stop it first (`swamp run stop`)")
     shutil.rmtree(folder)
+    for suffix in (control.LOCK, control.CONTROL):
+        control.local_path(folder, suffix).unlink(missing_ok=True)
     return folder.name
 
 

@@ -1,0 +1,299 @@
+"""The git layer: the only module that imports GitPython.
+
+swamp commits the files a command changed (one commit per command, with
+`Swamp-…` trailers) and pushes them, fetching and rebasing when another
+runner pushed first. Paths given to and returned by this module are relative
+to the swamp repository's root, which may be a folder inside the git work tree.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from swamp.errors import SwampError
+
+# The files swamp owns in a repository: refused when dirty, committed by commands.
+OWNED = ("swamp.yaml", "models", "workflows", "queue", "done", "runs", "freeze.yaml")
+PUSH_ATTEMPTS = 10
+# Used when neither git config nor the environment names who commits.
+FALLBACK_NAME = "swamp"
+FALLBACK_EMAIL = "swamp@localhost"
+
+
+class GitError(SwampError):
+    """A git operation swamp needed did not work; the message says which and why."""
+
+
+@dataclass(frozen=True)
+class CommitInfo:
+    sha: str
+    author: str
+    email: str
+    date: str  # ISO 8601
+
+
+class Repo:
+    """A swamp repository inside a git work tree."""
+
+    def __init__(self, root: Path) -> None:
+        import git
+
+        self.root = root.resolve()
+        try:
+            self.repo = git.Repo(self.root, search_parent_directories=True)
+        except (git.InvalidGitRepositoryError, git.NoSuchPathError):
+            raise GitError(
+                f"{self.root} is not in a git repository; --commit and --push need one "
+                "(run `git init`, or drop those options)"
+            ) from None
+        top = Path(self.repo.working_tree_dir or self.root).resolve()
+        self.prefix = self.root.relative_to(top).as_posix() if self.root != top else ""
+
+    # -- paths -----------------------------------------------------------------
+
+    def _top(self, path: str) -> str:
+        return f"{self.prefix}/{path}" if self.prefix else path
+
+    def _local(self, path: str) -> str:
+        if self.prefix and path.startswith(self.prefix + "/"):
+            return path[len(self.prefix) + 1 :]
+        return path
+
+    def _git(self, *args: str, env: dict[str, str] | None = None) -> str:
+        import git
+
+        try:
+            out: str = self.repo.git.execute(
+                ["git", *args], env=env, with_extended_output=False, strip_newline_in_stdout=True
+            )
+        except git.GitCommandError as e:
+            raise GitError(f"git {args[0]} failed: {_stderr(e)}") from None
+        return out
+
+    # -- state -----------------------------------------------------------------
+
+    def head(self) -> str | None:
+        try:
+            return str(self.repo.head.commit.hexsha)
+        except ValueError:  # no commit yet
+            return None
+
+    def dirty(self, paths: Sequence[str] = OWNED) -> list[str]:
+        """Uncommitted changes (staged, unstaged or untracked) under `paths`."""
+        out = self._git(
+            "status", "--porcelain", "--untracked-files=all", "--", *[self._top(p) for p in paths]
+        )
+        return [self._local(line[3:].strip().strip('"')) for line in out.splitlines() if line]
+
+    def require_clean(self) -> None:
+        dirty = self.dirty()
+        if dirty:
+            shown = ", ".join(dirty[:5]) + (f" and {len(dirty) - 5} more" if len(dirty) > 5 else "")
+            raise GitError(
+                f"uncommitted changes to swamp's files ({shown}); commit or stash them first, "
+                "so that what swamp commits is only its own work"
+            )
+
+    def branch(self) -> str:
+        try:
+            return str(self.repo.active_branch.name)
+        except TypeError:
+            raise GitError("HEAD is detached; check out a branch to commit and push") from None
+
+    def upstream(self) -> tuple[str, str]:
+        """(remote, branch) the current branch pushes to: its upstream, else origin/<branch>."""
+        branch = self.branch()
+        tracking = self.repo.active_branch.tracking_branch()
+        if tracking is not None:
+            return str(tracking.remote_name), str(tracking.remote_head)
+        if "origin" in [r.name for r in self.repo.remotes]:
+            return "origin", branch
+        raise GitError(
+            f"branch {branch} has no upstream and there is no remote 'origin'; "
+            "set one with `git push -u <remote> <branch>`"
+        )
+
+    # -- reading history -------------------------------------------------------
+
+    def show(self, ref: str, path: str) -> bytes | None:
+        """The content of `path` at `ref`, or None if it is not there."""
+        import git
+
+        try:
+            blob = self.repo.commit(ref).tree / self._top(path)
+        except (KeyError, ValueError, git.BadName):
+            return None
+        data: bytes = blob.data_stream.read()
+        return data
+
+    def files_at(self, ref: str, folder: str) -> list[str]:
+        import git
+
+        try:
+            tree = self.repo.commit(ref).tree
+        except (ValueError, git.BadName):
+            raise GitError(f"unknown revision {ref!r}") from None
+        try:
+            sub: Any = tree / self._top(folder) if folder else tree
+        except KeyError:
+            return []
+        return sorted(self._local(str(b.path)) for b in sub.traverse() if b.type == "blob")
+
+    def resolve(self, ref: str) -> str | None:
+        import git
+
+        try:
+            return str(self.repo.commit(ref).hexsha)
+        except (ValueError, git.BadName):
+            return None
+
+    def merge_base(self, a: str, b: str = "HEAD") -> str:
+        return self._git("merge-base", a, b)
+
+    def added_by(self, path: str) -> CommitInfo | None:
+        """The commit that last added `path` (where the item was requested)."""
+        out = self._git(
+            "log",
+            "--diff-filter=A",
+            "-n",
+            "1",
+            "--format=%H%x00%an%x00%ae%x00%aI",
+            "--",
+            self._top(path),
+        )
+        if not out:
+            return None
+        sha, author, email, date = out.split("\x00")
+        return CommitInfo(sha, author, email, date)
+
+    # -- writing ---------------------------------------------------------------
+
+    def commit(
+        self,
+        paths: Iterable[str],
+        subject: str,
+        trailers: Sequence[tuple[str, str]] = (),
+        body: str = "",
+    ) -> str | None:
+        """Stage `paths` (additions, changes and deletions) and commit them.
+
+        Returns the new commit, or None if nothing changed under `paths`.
+        """
+        specs = sorted({self._top(p) for p in paths})
+        if not specs:
+            return None
+        self._git("add", "-A", "--ignore-errors", "--", *specs)
+        if not self._git("diff", "--cached", "--name-only", "--", *specs):
+            return None
+        message = subject
+        if body:
+            message += "\n\n" + body.strip()
+        if trailers:
+            message += "\n\n" + "\n".join(f"{k}: {v}" for k, v in trailers)
+        self._git(
+            "commit", "--quiet", "--no-verify", "-m", message, "--", *specs, env=_identity(self)
+        )
+        return self.head()
+
+    def fetch(self) -> None:
+        remote, _ = self.upstream()
+        self._git("fetch", "--quiet", remote)
+
+    def rebase(self) -> bool:
+        """Rebase onto the upstream; False (rebase aborted) on a conflict."""
+        import git
+
+        remote, branch = self.upstream()
+        try:
+            self.repo.git.execute(
+                ["git", "rebase", "--quiet", f"{remote}/{branch}"], env=_identity(self)
+            )
+        except git.GitCommandError:
+            if (Path(self.repo.git_dir) / "rebase-merge").exists() or (
+                Path(self.repo.git_dir) / "rebase-apply"
+            ).exists():
+                self._git("rebase", "--abort")
+                return False
+            raise
+        return True
+
+    def sync(self) -> None:
+        """Fetch and rebase onto the upstream, before reading the queue."""
+        self.fetch()
+        remote, branch = self.upstream()
+        if self.resolve(f"{remote}/{branch}") is None:
+            return  # the branch is not on the remote yet
+        if not self.rebase():
+            raise GitError(
+                f"cannot rebase onto {remote}/{branch}: local commits conflict with it; "
+                "resolve that by hand"
+            )
+
+    def drop_unpushed(self) -> None:
+        """Forget local commits the upstream does not have (a refused claim)."""
+        remote, branch = self.upstream()
+        self._git("reset", "--quiet", "--keep", f"{remote}/{branch}")
+
+    def try_push(self) -> bool:
+        """Push the branch; False if refused as not a fast-forward."""
+        import git
+
+        remote, branch = self.upstream()
+        try:
+            self.repo.git.execute(["git", "push", "--quiet", remote, f"HEAD:refs/heads/{branch}"])
+        except git.GitCommandError as e:
+            text = _stderr(e)
+            if any(
+                w in text for w in ("non-fast-forward", "fetch first", "rejected", "stale info")
+            ):
+                return False
+            raise GitError(f"git push failed: {text}") from None
+        return True
+
+    def push(self, attempts: int = PUSH_ATTEMPTS) -> None:
+        """Push; on a refusal fetch, rebase and try again, a bounded number of times."""
+        for attempt in range(1, attempts + 1):
+            if self.try_push():
+                return
+            if attempt == attempts:
+                break
+            _backoff(attempt)
+            self.fetch()
+            if not self.rebase():
+                raise GitError(
+                    "cannot push: the remote changed the same files meanwhile and the rebase "
+                    "conflicts; nothing was lost locally — resolve it by hand and push"
+                )
+        raise GitError(f"git push refused {attempts} times (others keep pushing); try again later")
+
+
+def _backoff(attempt: int) -> None:
+    # Jitter keeps racing runners from retrying in lockstep.
+    time.sleep(min(2.0, 0.05 * 2**attempt) * random.uniform(0.5, 1.5))
+
+
+def _identity(repo: Repo) -> dict[str, str]:
+    """The environment for commits: git's identity, else a fallback, so that a
+    runner without `user.name` still records its work."""
+    env = dict(os.environ)
+    reader: Any = repo.repo.config_reader()
+    name = env.get("GIT_AUTHOR_NAME") or reader.get_value("user", "name", "")
+    email = env.get("GIT_AUTHOR_EMAIL") or reader.get_value("user", "email", "")
+    if not name:
+        env["GIT_AUTHOR_NAME"] = env["GIT_COMMITTER_NAME"] = FALLBACK_NAME
+    if not email:
+        env["GIT_AUTHOR_EMAIL"] = env["GIT_COMMITTER_EMAIL"] = FALLBACK_EMAIL
+    return env
+
+
+def _stderr(e: Any) -> str:
+    text = str(getattr(e, "stderr", "") or e).strip()
+    text = text.removeprefix("stderr:").strip().strip("'").strip()
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    return "; ".join(lines[-3:]) if lines else "unknown error"

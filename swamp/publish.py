@@ -1,0 +1,71 @@
+"""`--commit` and `--push`: how a command records its work in git.
+
+A command that changes files first refuses a work tree with uncommitted
+changes to swamp's files (so that it commits only its own work) and, with
+--push, fetches and rebases so it acts on the latest state. Afterwards it
+commits what it changed under swamp's paths as one commit and pushes it,
+rebasing and retrying when another runner pushed first.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from swamp.gitrepo import Repo
+    from swamp.repo import Repository
+
+Trailers = Sequence[tuple[str, str]]
+
+
+@dataclass(frozen=True)
+class Publish:
+    commit: bool = False
+    push: bool = False
+
+    @property
+    def enabled(self) -> bool:
+        return self.commit or self.push
+
+
+NONE = Publish()
+
+
+def prepare(root: Path, publish: Publish) -> Repo | None:
+    """Check the work tree (and sync it, with --push) before the command acts."""
+    if not publish.enabled:
+        return None
+    from swamp.gitrepo import Repo
+
+    git = Repo(root)
+    git.require_clean()
+    if publish.push:
+        git.sync()
+    return git
+
+
+def record(
+    git: Repo | None, publish: Publish, subject: str, trailers: Trailers = (), body: str = ""
+) -> str | None:
+    """Commit what the command changed under swamp's paths (and push it)."""
+    if git is None:
+        return None
+    from swamp.gitrepo import OWNED
+
+    sha = git.commit(OWNED, subject, trailers, body)
+    if sha and publish.push:
+        git.push()
+    return sha
+
+
+def open_repo(repo_path: Path | None, publish: Publish) -> tuple[Repository, Repo | None]:
+    """Find the repository, prepare git (with --commit/--push), then load it,
+    so that a pushed command acts on the latest definitions and queue."""
+    from swamp.repo import find_root, load_repository
+
+    root = find_root() if repo_path is None else repo_path.resolve()
+    git = prepare(root, publish)
+    return load_repository(root), git
