@@ -257,16 +257,34 @@ def _crash(e: Exception) -> int:
 @app.command()
 def init(
     path: Annotated[Path, typer.Argument(help="Where to create the repository.")] = Path(),
+    install: Annotated[
+        str | None,
+        typer.Option(
+            "--install",
+            metavar="REQUIREMENT",
+            help="What the GitHub workflows pip-install to get swamp "
+            "(default: this version of swamp; a git URL or path also works).",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
-    """Make a folder a swamp repository: swamp.yaml and the folders.
+    """Make a folder a swamp repository.
+
+    Writes swamp.yaml, models/, workflows/, queue/, done/, a .gitignore for
+    swamp's local state, and GitHub Actions workflows: swamp-plan.yml (validate
+    and plan pull requests), swamp-execute.yml (execute on merge, on a schedule
+    and by hand, committing the results) and swamp-execute-sharded.yml (the
+    same over a matrix of shards). Existing files are kept.
 
     Example:
 
       swamp init ops-repo
+
+      swamp init . --install "swamp @ git+https://github.com/acme/swamp@v0.1.0"
     """
     from swamp.commands import init as cmd
 
-    _run(cmd.init, path)
+    _run(cmd.init, path, install=install)
 
 
 @app.command()
@@ -718,6 +736,40 @@ def queue_list(
     from swamp.commands import queue as cmd
 
     _run(cmd.list_queue, _state["repo"], as_json=as_json, include_done=include_done)
+
+
+@queue_app.command("plan")
+def queue_plan(
+    base: Annotated[
+        str | None,
+        typer.Option(
+            "--base",
+            metavar="REF",
+            help="Compare with this revision (default: the pull request's base in "
+            "GitHub Actions, else origin/HEAD, origin/main or main).",
+            show_default=False,
+        ),
+    ] = None,
+    fmt: Annotated[
+        str, typer.Option("--format", metavar="text|markdown|json", help="Output format.")
+    ] = "text",
+) -> None:
+    """Show what a change would do, for review: items added, changed or removed.
+
+    Each item is validated and shown as the steps it will run, with arguments
+    rendered (secrets masked) and the workflow's graph; definitions the change
+    alters under queued items are listed. Exit 1 if anything is invalid. In
+    GitHub Actions the markdown also goes to the job summary.
+
+    Example:
+
+      swamp queue plan --base origin/main
+
+      swamp queue plan --format markdown > plan.md
+    """
+    from swamp.commands import plan as cmd
+
+    _run(cmd.plan, _state["repo"], base, fmt)
 
 
 @queue_app.command("execute")

@@ -185,11 +185,21 @@ class Repo:
 
         Returns the new commit, or None if nothing changed under `paths`.
         """
-        specs = sorted({self._top(p) for p in paths})
+        top = Path(self.repo.working_tree_dir or self.root)
+        wanted = sorted({self._top(p) for p in paths})
+        tracked = self._git("ls-files", "--", *wanted).splitlines() if wanted else []
+        # `git add` refuses a path that neither exists nor is tracked, or is ignored.
+        present = [
+            s
+            for s in wanted
+            if (top / s).exists() or any(f == s or f.startswith(s + "/") for f in tracked)
+        ]
+        specs = self._not_ignored(present) if present else []
         if not specs:
             return None
-        self._git("add", "-A", "--ignore-errors", "--", *specs)
-        if not self._git("diff", "--cached", "--name-only", "--", *specs):
+        self._git("add", "-A", "--", *specs)
+        specs = self._git("diff", "--cached", "--name-only", "--", *specs).splitlines()
+        if not specs:
             return None
         message = subject
         if body:
@@ -200,6 +210,17 @@ class Repo:
             "commit", "--quiet", "--no-verify", "-m", message, "--", *specs, env=_identity(self)
         )
         return self.head()
+
+    def _not_ignored(self, specs: list[str]) -> list[str]:
+        """Git refuses to add a path .gitignore names; leave those out."""
+        import git
+
+        try:
+            out = self.repo.git.execute(["git", "check-ignore", "--", *specs])
+        except git.GitCommandError:  # exit 1: none of them is ignored
+            return specs
+        ignored = set(str(out).splitlines())
+        return [s for s in specs if s not in ignored]
 
     def fetch(self) -> None:
         remote, _ = self.upstream()

@@ -1,0 +1,484 @@
+"""`swamp queue plan`: what a change to the repository would do, for review.
+
+It compares the queue and the definitions on disk with a base revision: the
+items the change adds, removes (purges) or changes, each validated and shown
+as the steps it will run (arguments rendered as far as they can be before the
+run, secrets masked), and the definitions the change alters under items that
+are queued.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import yaml
+
+from swamp import expressions, secrets
+from swamp.definitions import Job, Step, Workflow
+from swamp.engine import graph
+from swamp.engine.service import target_workflow
+from swamp.errors import Problem, SwampError
+from swamp.inputs import apply_defaults
+from swamp.queue import items
+from swamp.queue_files import item_problems
+from swamp.repo import CONFIG_FILE, Repository, definition_files
+
+if TYPE_CHECKING:
+    from swamp.gitrepo import Repo
+
+DEFINITION_FOLDERS = ("models", "workflows")
+MAX_NESTING = 8
+
+
+@dataclass
+class PlannedStep:
+    job: str
+    step: str
+    kind: str  # step, precheck, check
+    target: str  # model.method, or "workflow NAME"
+    arguments: Any
+    note: str = ""
+
+
+@dataclass
+class PlannedItem:
+    change: str  # added, removed, changed
+    file: str
+    id: str
+    kind: str
+    target: str
+    inputs: dict[str, Any]
+    requested_by: str = ""
+    note: str = ""
+    timing: dict[str, str] = field(default_factory=dict)
+    problems: list[str] = field(default_factory=list)
+    steps: list[PlannedStep] = field(default_factory=list)
+    holds: list[tuple[str, str]] = field(default_factory=list)
+    mermaid: str = ""
+    stale: list[str] = field(default_factory=list)
+
+
+@dataclass
+class DefinitionChange:
+    file: str
+    change: str  # added, modified, deleted
+    affects: list[str]  # "id (target)" of queued items that depend on it
+
+
+@dataclass
+class Plan:
+    base: str
+    base_commit: str
+    items: list[PlannedItem]
+    definitions: list[DefinitionChange]
+    problems: list[str]
+
+    @property
+    def invalid(self) -> bool:
+        return bool(self.problems) or any(i.problems for i in self.items)
+
+
+def make_plan(repo: Repository, git: Repo, base: str) -> Plan:
+    base_commit = git.resolve(base)
+    if base_commit is None:
+        raise SwampError(f"unknown base revision {base!r} (try --base origin/main)")
+    point = git.merge_base(base_commit)
+    problems = [str(p) for p in _definition_problems(repo)]
+    planned = _item_changes(repo, git, point)
+    definitions = _definition_changes(repo, git, point)
+    return Plan(base, point, planned, definitions, problems)
+
+
+def _definition_problems(repo: Repository) -> list[Problem]:
+    return sorted(p for p in repo.problems if p.severity == "error")
+
+
+def _item_changes(repo: Repository, git: Repo, point: str) -> list[PlannedItem]:
+    before = {f: git.show(point, f) for f in git.files_at(point, items.QUEUE) if _is_item_file(f)}
+    now = {
+        repo.rel(p): p.read_bytes()
+        for p in definition_files(repo.root, items.QUEUE)
+        if _is_item_file(p.name)
+    }
+    out: list[PlannedItem] = []
+    for rel in sorted(set(before) | set(now)):
+        old, new = before.get(rel), now.get(rel)
+        if old == new:
+            continue
+        if new is None:
+            out.append(_removed(rel, old or b""))
+            continue
+        change = "added" if old is None else "changed"
+        out.append(_planned(repo, rel, change))
+    return out
+
+
+def _is_item_file(name: str) -> bool:
+    return name.endswith((".yaml", ".yml"))
+
+
+def _removed(rel: str, data: bytes) -> PlannedItem:
+    try:
+        raw = yaml.safe_load(data.decode("utf-8"))
+    except (yaml.YAMLError, UnicodeDecodeError):
+        raw = None
+    raw = raw if isinstance(raw, dict) else {}
+    kind = str(raw.get("kind", "?"))
+    target = (
+        str(raw.get("workflow"))
+        if kind == "workflow"
+        else f"{raw.get('model')}.{raw.get('method')}"
+    )
+    note = f"its run {raw['run']} is cancelled" if raw.get("run") else ""
+    return PlannedItem(
+        "removed",
+        rel,
+        str(raw.get("id", "?")),
+        kind,
+        target,
+        dict(raw.get("inputs") or {}),
+        str(raw.get("requestedBy", "")),
+        note,
+    )
+
+
+def _planned(repo: Repository, rel: str, change: str) -> PlannedItem:
+    path = repo.root / rel
+    problems = [p.message if p.file == rel else str(p) for p in item_problems(repo, path)]
+    item = items.read_item(path)
+    if item is None:
+        return PlannedItem(change, rel, "?", "?", "?", {}, problems=problems or ["not an item"])
+    planned = PlannedItem(
+        change,
+        rel,
+        item.id,
+        item.kind,
+        item.target,
+        item.inputs,
+        str(item.data.get("requestedBy", "")),
+        str(item.data.get("note", "")),
+        {k: str(item.data[k]) for k in ("notBefore", "notAfter", "window") if k in item.data},
+        problems,
+    )
+    planned.stale = items.stale_files(repo, item)
+    if problems:
+        return planned
+    try:
+        wf = target_workflow(repo, item.kind, item.target, item.inputs)
+    except SwampError as e:
+        planned.problems.append(str(e))
+        return planned
+    inputs = apply_defaults(item.inputs, wf.inputs)
+    _render_workflow(repo, wf, inputs, "", planned, 0)
+    planned.mermaid = graph.mermaid(wf)
+    return planned
+
+
+def _render_workflow(
+    repo: Repository,
+    wf: Workflow,
+    inputs: Mapping[str, Any],
+    prefix: str,
+    planned: PlannedItem,
+    depth: int,
+) -> None:
+    context = {"inputs": dict(inputs), "secrets": _masked_secrets(repo)}
+    for job in wf.jobs.values():
+        name = f"{prefix}{job.name}"
+        if job.hold:
+            planned.holds.append((name, str(render_partial(job.hold, context))))
+        groups: list[tuple[str, tuple[Step, ...]]] = [("precheck", job.prechecks)]
+        if job.checks:
+            groups.append(("check", job.checks.steps))
+        groups.append(("step", job.steps))
+        for kind, steps in groups:
+            for step in steps:
+                _render_step(repo, job, step, kind, name, context, planned, depth)
+
+
+def _render_step(
+    repo: Repository,
+    job: Job,
+    step: Step,
+    kind: str,
+    job_name: str,
+    context: dict[str, Any],
+    planned: PlannedItem,
+    depth: int,
+) -> None:
+    step_inputs = render_partial(dict(step.inputs), context)
+    note = _for_each_note(job, context) if kind == "step" else ""
+    if step.workflow:
+        planned.steps.append(
+            PlannedStep(job_name, step.name, kind, f"workflow {step.workflow}", step_inputs, note)
+        )
+        nested = repo.workflows.get(step.workflow)
+        if nested is not None and depth < MAX_NESTING:
+            nested_inputs = apply_defaults(step_inputs, nested.inputs)
+            _render_workflow(
+                repo, nested, nested_inputs, f"{job_name}/{step.name}/", planned, depth + 1
+            )
+        return
+    model = repo.models.get(step.model or "")
+    method = model.methods.get(step.method or "") if model else None
+    if model is None or method is None:
+        planned.steps.append(
+            PlannedStep(job_name, step.name, kind, f"{step.model}.{step.method}", {}, note)
+        )
+        return
+    from swamp.types import registry
+
+    shell_fields = registry.get_type(model.type).methods[method.call].shell_fields
+    method_inputs = apply_defaults(step_inputs, method.inputs)
+    method_context = {"inputs": method_inputs, "secrets": context["secrets"]}
+    arguments = {
+        k: render_partial(v, method_context, shell=k in shell_fields)
+        for k, v in method.arguments.items()
+    }
+    planned.steps.append(
+        PlannedStep(job_name, step.name, kind, f"{model.name}.{method.name}", arguments, note)
+    )
+
+
+def _for_each_note(job: Job, context: dict[str, Any]) -> str:
+    if not job.for_each:
+        return ""
+    values = render_partial(job.for_each.items, context)
+    shown = values if isinstance(values, str) else ", ".join(map(str, values))
+    return (
+        f"for each of {shown} ({job.for_each.concurrency} at a time, "
+        f"{job.for_each.tolerated_failures} failures tolerated)"
+    )
+
+
+def _masked_secrets(repo: Repository) -> dict[str, str]:
+    return dict.fromkeys(sorted(repo.config.secrets), secrets.MASK)
+
+
+def render_partial(value: Any, context: Mapping[str, Any], *, shell: bool = False) -> Any:
+    """Like expressions.render, but an expression that can only be evaluated
+    during the run (step outputs, item, env) is kept as written."""
+    if isinstance(value, str):
+        return _partial_string(value, context, shell=shell)
+    if isinstance(value, Mapping):
+        return {k: render_partial(v, context, shell=shell) for k, v in value.items()}
+    if isinstance(value, list):
+        return [render_partial(v, context, shell=shell) for v in value]
+    return value
+
+
+def _partial_string(value: str, context: Mapping[str, Any], *, shell: bool) -> Any:
+    if not expressions.has_expression(value):
+        return value
+    try:
+        return expressions.render_string(value, context, shell=shell)
+    except expressions.ExpressionError:
+        pass
+    out: list[str] = []
+    pos = 0
+    for m in expressions.EXPRESSION.finditer(value):
+        out.append(value[pos : m.start()])
+        try:
+            rendered = expressions.render_string(m.group(0), context, shell=shell)
+            out.append(rendered if isinstance(rendered, str) else str(rendered))
+        except expressions.ExpressionError:
+            out.append(m.group(0))
+        pos = m.end()
+    out.append(value[pos:])
+    return "".join(out)
+
+
+def _definition_changes(repo: Repository, git: Repo, point: str) -> list[DefinitionChange]:
+    before: dict[str, bytes | None] = {}
+    for folder in DEFINITION_FOLDERS:
+        for f in git.files_at(point, folder):
+            before[f] = git.show(point, f)
+    before[CONFIG_FILE] = git.show(point, CONFIG_FILE)
+    now: dict[str, bytes | None] = {}
+    for folder in DEFINITION_FOLDERS:
+        for p in definition_files(repo.root, folder):
+            now[repo.rel(p)] = p.read_bytes()
+    config = repo.root / CONFIG_FILE
+    now[CONFIG_FILE] = config.read_bytes() if config.is_file() else None
+    queued = [i for i in items.iter_items(repo.root) if isinstance(i, items.Item)]
+    out = []
+    for rel in sorted(set(before) | set(now)):
+        old, new = before.get(rel), now.get(rel)
+        if old == new:
+            continue
+        change = "added" if old is None else "deleted" if new is None else "modified"
+        affects = []
+        for item in queued:
+            pinned = item.data.get("pin") or {}
+            uses = rel in pinned or rel in _current_files(repo, item)
+            if rel == CONFIG_FILE or uses:
+                affects.append(f"{item.id} ({item.target})")
+        out.append(DefinitionChange(rel, change, affects if rel != CONFIG_FILE else []))
+    return out
+
+
+def _current_files(repo: Repository, item: items.Item) -> list[str]:
+    try:
+        return list(items.pin(repo, item.kind, item.target))
+    except SwampError:
+        return []
+
+
+# -- rendering ---------------------------------------------------------------
+
+
+class _Dumper(yaml.SafeDumper):
+    """Scripts read as scripts: multi-line strings as literal blocks."""
+
+
+def _str(dumper: yaml.SafeDumper, value: str) -> yaml.Node:
+    style = "|" if "\n" in value else None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+
+
+_Dumper.add_representer(str, _str)
+
+
+def _dump(value: Any) -> str:
+    text = yaml.dump(value, Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=100)
+    return secrets.mask_text(text.rstrip("\n"))
+
+
+def _inputs(inputs: Mapping[str, Any]) -> str:
+    if not inputs:
+        return "(none)"
+    return ", ".join(f"{k}={v if isinstance(v, str) else _flow(v)}" for k, v in inputs.items())
+
+
+def _flow(value: Any) -> str:
+    import json
+
+    return json.dumps(value, default=str)
+
+
+def summary_line(plan: Plan) -> str:
+    counts = {c: sum(1 for i in plan.items if i.change == c) for c in ("added", "changed")}
+    removed = sum(1 for i in plan.items if i.change == "removed")
+    parts = [f"{counts['added']} added", f"{counts['changed']} changed", f"{removed} removed"]
+    status = "INVALID" if plan.invalid else "valid"
+    return f"{', '.join(parts)} against {plan.base} ({plan.base_commit[:10]}): {status}"
+
+
+def as_text(plan: Plan) -> str:
+    lines = [f"plan: {summary_line(plan)}"]
+    for p in plan.problems:
+        lines.append(f"  problem: {p}")
+    for it in plan.items:
+        lines.append("")
+        lines.append(f"{it.change} {it.kind} {it.target} ({it.id}) in {it.file}")
+        lines.append(f"  inputs: {_inputs(it.inputs)}")
+        if it.requested_by:
+            lines.append(f"  requested by {it.requested_by}" + (f": {it.note}" if it.note else ""))
+        for k, v in it.timing.items():
+            lines.append(f"  {k}: {v}")
+        for p in it.problems:
+            lines.append(f"  problem: {p}")
+        if it.stale:
+            lines.append("  STALE: pinned definitions changed: " + ", ".join(it.stale))
+        for job, prompt in it.holds:
+            lines.append(f"  hold before job {job}: {prompt}")
+        for s in it.steps:
+            lines.append(
+                f"  {s.kind} {s.job}/{s.step}: {s.target}" + (f" [{s.note}]" if s.note else "")
+            )
+            if s.arguments:
+                for line in _dump(s.arguments).splitlines():
+                    lines.append(f"      {line}")
+    if plan.definitions:
+        lines.append("")
+        lines.append("definitions changed:")
+        for d in plan.definitions:
+            lines.append(f"  {d.change} {d.file}" + _affects(d))
+    return "\n".join(lines)
+
+
+def _affects(d: DefinitionChange) -> str:
+    if d.file == CONFIG_FILE:
+        return " (settings for every item: windows, env, secrets, approval)"
+    if not d.affects:
+        return ""
+    return " — changes what queued items run: " + ", ".join(d.affects)
+
+
+def as_markdown(plan: Plan) -> str:
+    icon = "❌" if plan.invalid else "✅"
+    lines = [f"## swamp plan {icon}", "", summary_line(plan), ""]
+    if plan.problems:
+        lines += ["### Problems in the definitions", ""]
+        lines += [f"- `{_md(p)}`" for p in plan.problems]
+        lines.append("")
+    if not plan.items:
+        lines += ["No queue items are added, changed or removed.", ""]
+    for it in plan.items:
+        mark = {"added": "➕", "changed": "✏️", "removed": "🗑️"}.get(it.change, "")
+        lines.append(f"### {mark} {it.change}: {it.kind} `{it.target}` (`{it.id}`)")
+        lines.append("")
+        lines.append(f"- file: `{it.file}`")
+        lines.append(f"- inputs: `{_md(_inputs(it.inputs))}`")
+        if it.requested_by:
+            lines.append(f"- requested by **{_md(it.requested_by)}**")
+        if it.note:
+            lines.append(f"- note: {_md(it.note)}")
+        for k, v in it.timing.items():
+            lines.append(f"- {k}: `{v}`")
+        for p in it.problems:
+            lines.append(f"- ❌ `{_md(p)}`")
+        if it.stale:
+            lines.append(
+                "- ⚠️ **stale**: changed since it was queued: "
+                + ", ".join(f"`{f}`" for f in it.stale)
+            )
+        for job, prompt in it.holds:
+            lines.append(f"- ⏸️ hold before job `{job}`: {_md(prompt)}")
+        lines.append("")
+        if it.steps:
+            lines += ["| job | step | runs | arguments |", "|---|---|---|---|"]
+            for s in it.steps:
+                args = _md(_dump(s.arguments)).replace("\n", "<br>") if s.arguments else ""
+                what = f"{s.kind}: `{s.target}`" if s.kind != "step" else f"`{s.target}`"
+                if s.note:
+                    what += f" ({_md(s.note)})"
+                lines.append(f"| `{s.job}` | `{s.step}` | {what} | <code>{args}</code> |")
+            lines.append("")
+        if it.mermaid:
+            lines += ["```mermaid", it.mermaid, "```", ""]
+    if plan.definitions:
+        lines += ["### Definitions changed", ""]
+        for d in plan.definitions:
+            lines.append(f"- {d.change} `{d.file}`{_md(_affects(d))}")
+        lines.append("")
+    return secrets.mask_text("\n".join(lines))
+
+
+def _md(text: str) -> str:
+    return re.sub(r"([|<>])", r"\\\1", text)
+
+
+def as_dict(plan: Plan) -> dict[str, Any]:
+    from dataclasses import asdict
+
+    data = asdict(plan)
+    data["invalid"] = plan.invalid
+    return secrets.mask(data)  # type: ignore[no-any-return]
+
+
+def write_step_summary(markdown: str) -> Path | None:
+    """Append the plan to the GitHub Actions job summary, when there is one."""
+    import os
+
+    target = os.environ.get("GITHUB_STEP_SUMMARY")
+    if not target:
+        return None
+    path = Path(target)
+    with path.open("a", encoding="utf-8") as f:
+        f.write(markdown + "\n")
+    return path
