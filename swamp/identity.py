@@ -16,16 +16,18 @@ def who(by: str | None, root: Path | None = None) -> str:
     if actor:
         return actor
     try:
+        # The name git would write as author: config or GIT_AUTHOR_NAME.
         result = subprocess.run(
-            ["git", "config", "user.name"],
+            ["git", "var", "GIT_AUTHOR_IDENT"],
             cwd=root,
             capture_output=True,
             text=True,
             timeout=5,
             check=False,
         )
-        if result.returncode == 0 and result.stdout.strip():
-            return result.stdout.strip()
+        name = result.stdout.rsplit("<", 1)[0].strip() if result.returncode == 0 else ""
+        if name:
+            return name
     except (OSError, subprocess.SubprocessError):
         pass
     try:

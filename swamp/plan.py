@@ -42,6 +42,7 @@ class PlannedStep:
     target: str  # model.method, or "workflow NAME"
     arguments: Any
     note: str = ""
+    inputs: Any = None  # the step's inputs, rendered as far as possible
 
 
 @dataclass
@@ -233,15 +234,24 @@ def _render_step(
     from swamp.types import registry
 
     shell_fields = registry.get_type(model.type).methods[method.call].shell_fields
-    method_inputs = apply_defaults(step_inputs, method.inputs)
+    # An input known only during the run stays out, so the argument using it
+    # shows the expression (not the quoted text of another expression).
+    known = {k: v for k, v in step_inputs.items() if not _later(v)}
+    method_inputs = apply_defaults(known, method.inputs)
     method_context = {"inputs": method_inputs, "secrets": context["secrets"]}
     arguments = {
         k: render_partial(v, method_context, shell=k in shell_fields)
         for k, v in method.arguments.items()
     }
     planned.steps.append(
-        PlannedStep(job_name, step.name, kind, f"{model.name}.{method.name}", arguments, note)
+        PlannedStep(
+            job_name, step.name, kind, f"{model.name}.{method.name}", arguments, note, step_inputs
+        )
     )
+
+
+def _later(value: Any) -> bool:
+    return any(expressions.has_expression(s) for _, s in expressions.walk_strings(value))
 
 
 def _for_each_note(job: Job, context: dict[str, Any]) -> str:
@@ -390,6 +400,9 @@ def as_text(plan: Plan) -> str:
             lines.append(
                 f"  {s.kind} {s.job}/{s.step}: {s.target}" + (f" [{s.note}]" if s.note else "")
             )
+            later = {k: v for k, v in (s.inputs or {}).items() if _later(v)}
+            if later:
+                lines.append(f"      (inputs known during the run: {_inputs(later)})")
             if s.arguments:
                 for line in _dump(s.arguments).splitlines():
                     lines.append(f"      {line}")

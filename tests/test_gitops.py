@@ -106,3 +106,126 @@ def test_commit_outside_git_is_a_clear_error(tmp_path: Path) -> None:
         "one (run `git init`, or drop those options)\n"
     )
     assert list((repo / "queue").glob("*.yaml")) == []
+
+
+DEPLOY = """\
+name: deploy
+inputs:
+  properties:
+    env: {type: string, default: staging}
+jobs:
+  go:
+    steps:
+      - name: ship
+        model: sh
+        method: echo
+        inputs: {value: "${{ inputs.env }}"}
+      - name: after
+        model: sh
+        method: echo
+        inputs: {value: "${{ steps.ship.outputs.value }}"}
+"""
+
+LEAKY = """\
+name: leaky
+type: command/shell
+methods:
+  login:
+    arguments:
+      run: 'curl -H "Authorization: ${{ secrets.SWAMP_TEST_SECRET }}" ${{ inputs.url }}'
+    inputs:
+      properties: {url: {type: string}}
+      required: [url]
+"""
+
+
+def _plan_setup(tmp_path: Path) -> tuple[Path, Path]:
+    origin = make_origin(
+        tmp_path, workflows={"gated": GATED, "deploy": DEPLOY}, models={"leaky": LEAKY}
+    )
+    alice = clone(origin, tmp_path / "alice")
+    swamp(alice, "workflow", "queue", "gated", "--by", "carol", "--push")  # already on main
+    swamp(alice, "method", "queue", "sh", "touch", "--input", "file=x", "--push")
+    git(alice, "checkout", "--quiet", "-b", "change")
+    return origin, alice
+
+
+def test_plan_shows_added_removed_and_rendered_steps(tmp_path: Path) -> None:
+    _, alice = _plan_setup(tmp_path)
+    swamp(alice, "workflow", "queue", "deploy", "--input", "env=prod", "--by", "alice",
+          "--note", "release 7")  # fmt: skip
+    swamp(alice, "method", "queue", "leaky", "login", "--input", "url=https://x.test/")
+    swamp(alice, "queue", "purge", "--method", "sh.touch")
+    summary = tmp_path / "summary.md"
+    result = swamp(alice, "queue", "plan", "--base", "main",
+                   env={"GITHUB_STEP_SUMMARY": str(summary), "SWAMP_TEST_SECRET": "s3cr3t-value"})  # fmt: skip
+    text = result.stdout
+    assert text.startswith("plan: 2 added, 0 changed, 1 removed against main (")
+    assert text.splitlines()[0].endswith("): valid")
+    assert "added workflow deploy (" in text
+    assert "  inputs: env=prod\n  requested by alice: release 7\n" in text
+    # Inputs are rendered; step outputs are only known during the run.
+    assert '  step go/ship: sh.echo\n      run: echo "value=prod"\n' in text
+    assert "      (inputs known during the run: value=${{ steps.ship.outputs.value }})\n" in text
+    assert '      run: echo "value=${{ inputs.value }}"\n' in text
+    # Secrets are never shown, even when set where the plan runs.
+    assert "      run: 'curl -H \"Authorization: ***\" https://x.test/'\n" in text
+    assert "s3cr3t" not in text
+    assert "removed method sh.touch (" in text
+    # The markdown went to the job summary, with the graph as Mermaid.
+    markdown = summary.read_text()
+    assert markdown.startswith("## swamp plan ✅\n")
+    assert "```mermaid\nflowchart TD\n" in markdown
+    assert "s3cr3t" not in markdown
+
+
+def test_plan_says_which_items_a_definition_change_makes_stale(tmp_path: Path) -> None:
+    _, alice = _plan_setup(tmp_path)
+    model = alice / "models" / "sh.yaml"
+    model.write_text(model.read_text().replace("marked=", "MARKED="))
+    git(alice, "commit", "--quiet", "-am", "change the mark method")
+    result = swamp(alice, "queue", "plan", "--base", "main", "--format", "json")
+    import json
+
+    data = json.loads(result.stdout)
+    (change,) = data["definitions"]
+    assert change["file"] == "models/sh.yaml"
+    assert change["change"] == "modified"
+    assert sorted(a.split(" ")[1] for a in change["affects"]) == ["(gated)", "(sh.touch)"]
+    text = swamp(alice, "queue", "plan", "--base", "main").stdout
+    assert "  modified models/sh.yaml — changes what queued items run: " in text
+    # Executing refuses them until they are queued again and reviewed.
+    listed = json.loads(swamp(alice, "queue", "list", "--json").stdout)
+    assert {r["state"] for r in listed} == {"stale"}
+
+
+def test_plan_exits_1_on_an_invalid_item(tmp_path: Path) -> None:
+    _, alice = _plan_setup(tmp_path)
+    swamp(alice, "workflow", "queue", "deploy")
+    (path,) = (alice / "queue").glob("deploy-*.yaml")
+    path.write_text(path.read_text().replace("env: staging", "env: 42\n  colour: blue"))
+    result = swamp(alice, "queue", "plan", "--base", "main", check=1)
+    assert "): INVALID" in result.stdout.splitlines()[0]
+    assert "  problem: inputs.env: expected string, got integer\n" in result.stdout
+    assert "  problem: inputs: unknown input 'colour' (expected one of: env)\n" in result.stdout
+
+
+def test_init_scaffolds_a_repository_and_this_one_uses_the_same_workflows(
+    tmp_path: Path,
+) -> None:
+    from swamp.commands.init import WORKFLOWS, template
+
+    target = tmp_path / "ops"
+    out = swamp(tmp_path, "init", str(target)).stdout
+    assert "  wrote .github/workflows/swamp-execute.yml\n" in out
+    for name in ("swamp.yaml", ".gitignore", ".github/zizmor.yml", "queue/.gitkeep"):
+        assert (target / name).is_file(), name
+    swamp(target, "validate")
+    assert swamp(target, "queue", "list").stdout.startswith("the queue is empty")
+    again = swamp(tmp_path, "init", str(target), check=1)
+    assert "already a swamp repository" in again.stderr
+    project = Path(__file__).resolve().parent.parent
+    for name in WORKFLOWS:
+        ours = (project / ".github" / "workflows" / name).read_text()
+        assert ours == template(name, "'.'"), f"{name} differs from swamp/templates/{name}"
+    assert (project / ".github" / "zizmor.yml").read_text() == template("zizmor.yml")
