@@ -28,8 +28,9 @@ def _setup(tmp_path: Path) -> tuple[Path, Path]:
 
 def test_queue_commit_makes_one_commit_with_trailers(tmp_path: Path) -> None:
     _, alice = _setup(tmp_path)
-    out = swamp(alice, "method", "queue", "sh", "mark", "--input", "name=a", "--by", "alice",
-                "--commit").stdout  # fmt: skip
+    out = swamp(
+        alice, "method", "queue", "sh", "mark", "--input", "name=a", "--by", "alice", "--commit"
+    ).stdout
     item_id = out.split()[1].rstrip(":")
     assert f"  committed {git(alice, 'rev-parse', 'HEAD')[:10]}" in out
     assert status(alice) == ""
@@ -47,8 +48,7 @@ def test_uncommitted_changes_to_swamp_files_are_refused_before_anything_runs(
     _, alice = _setup(tmp_path)
     model = alice / "models" / "sh.yaml"
     model.write_text(model.read_text() + "\n# edited\n")
-    result = swamp(alice, "method", "queue", "sh", "mark", "--input", "name=a", "--commit",
-                   check=1)  # fmt: skip
+    result = swamp(alice, "method", "queue", "sh", "mark", "--input", "name=a", "--commit", check=1)
     assert result.stderr == (
         "swamp: error: uncommitted changes to swamp's files (models/sh.yaml); commit or stash "
         "them first, so that what swamp commits is only its own work\n"
@@ -99,8 +99,7 @@ def test_commit_outside_git_is_a_clear_error(tmp_path: Path) -> None:
     from repo_helpers import make_repo
 
     repo = make_repo(tmp_path / "plain")
-    result = swamp(repo, "method", "queue", "sh", "mark", "--input", "name=a", "--commit",
-                   check=1)  # fmt: skip
+    result = swamp(repo, "method", "queue", "sh", "mark", "--input", "name=a", "--commit", check=1)
     assert result.stderr == (
         f"swamp: error: {repo.resolve()} is not in a git repository; --commit and --push need "
         "one (run `git init`, or drop those options)\n"
@@ -152,13 +151,29 @@ def _plan_setup(tmp_path: Path) -> tuple[Path, Path]:
 
 def test_plan_shows_added_removed_and_rendered_steps(tmp_path: Path) -> None:
     _, alice = _plan_setup(tmp_path)
-    swamp(alice, "workflow", "queue", "deploy", "--input", "env=prod", "--by", "alice",
-          "--note", "release 7")  # fmt: skip
+    swamp(
+        alice,
+        "workflow",
+        "queue",
+        "deploy",
+        "--input",
+        "env=prod",
+        "--by",
+        "alice",
+        "--note",
+        "release 7",
+    )
     swamp(alice, "method", "queue", "leaky", "login", "--input", "url=https://x.test/")
     swamp(alice, "queue", "purge", "--method", "sh.touch")
     summary = tmp_path / "summary.md"
-    result = swamp(alice, "queue", "plan", "--base", "main",
-                   env={"GITHUB_STEP_SUMMARY": str(summary), "SWAMP_TEST_SECRET": "s3cr3t-value"})  # fmt: skip
+    result = swamp(
+        alice,
+        "queue",
+        "plan",
+        "--base",
+        "main",
+        env={"GITHUB_STEP_SUMMARY": str(summary), "SWAMP_TEST_SECRET": "s3cr3t-value"},
+    )
     text = result.stdout
     assert text.startswith("plan: 2 added, 0 changed, 1 removed against main (")
     assert text.splitlines()[0].endswith("): valid")
