@@ -793,15 +793,39 @@ def queue_execute(
     ] = None,
     by: ByOption = None,
     as_json: JsonOption = False,
+    commit: CommitOption = False,
+    push: PushOption = False,
+    shard: Annotated[
+        str | None,
+        typer.Option(
+            "--shard",
+            metavar="i/N",
+            help="Only this runner's share of the items: a deterministic, disjoint 1/N "
+            "(for a GitHub Actions matrix of N runners).",
+            show_default=False,
+        ),
+    ] = None,
+    reclaim: Annotated[
+        bool,
+        typer.Option(
+            "--reclaim",
+            help="With --item: take over an item whose runner died (a stale claim), "
+            "resuming its run where it stopped.",
+        ),
+    ] = False,
 ) -> None:
     """Execute selected items: succeeded ones move to done/ with their result.
 
     Held and failed items stay in queue/ and are never re-run by --all; items
     whose time has not come wait; stale items are refused. Exit 1 if any failed.
+    With --push the runner first claims its items with a pushed commit, so that
+    runners on other machines never execute the same item.
 
     Example:
 
       swamp queue execute --all
+
+      swamp queue execute --all --commit --push --shard 2/4
 
       swamp queue execute --method swap
 
@@ -817,6 +841,9 @@ def queue_execute(
         concurrency=concurrency,
         by=by,
         as_json=as_json,
+        publish=_publish(commit, push),
+        shard=shard,
+        reclaim=reclaim,
     )
 
 

@@ -122,10 +122,14 @@ class Config:
             windows=windows,
             concurrency=defaults.get("concurrency", 4),
             step_timeout=parse_duration(defaults.get("stepTimeout")),
-            claim_timeout=parse_duration(defaults.get("claimTimeout")) or 3600.0,
+            claim_timeout=_or(parse_duration(defaults.get("claimTimeout")), 3600.0),
             approval=approval,
             description=data.get("description", ""),
         )
+
+
+def _or(value: float | None, default: float) -> float:
+    return default if value is None else value
 
 
 @dataclass(frozen=True)

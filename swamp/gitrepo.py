@@ -269,12 +269,20 @@ class Repo:
         try:
             self.repo.git.execute(["git", "push", "--quiet", remote, f"HEAD:refs/heads/{branch}"])
         except git.GitCommandError as e:
-            text = _stderr(e)
-            if any(
-                w in text for w in ("non-fast-forward", "fetch first", "rejected", "stale info")
-            ):
+            full = str(getattr(e, "stderr", "") or e)
+            refused = (
+                "non-fast-forward",
+                "fetch first",
+                "[rejected]",
+                "stale info",
+                "Updates were rejected",
+                # Another push held the ref's lock at that moment: retried too.
+                "failed to update ref",
+                "cannot lock ref",
+            )
+            if any(w in full for w in refused):
                 return False
-            raise GitError(f"git push failed: {text}") from None
+            raise GitError(f"git push failed: {_stderr(e)}") from None
         return True
 
     def push(self, attempts: int = PUSH_ATTEMPTS) -> None:
@@ -284,7 +292,7 @@ class Repo:
                 return
             if attempt == attempts:
                 break
-            _backoff(attempt)
+            backoff(attempt)
             self.fetch()
             if not self.rebase():
                 raise GitError(
@@ -294,7 +302,7 @@ class Repo:
         raise GitError(f"git push refused {attempts} times (others keep pushing); try again later")
 
 
-def _backoff(attempt: int) -> None:
+def backoff(attempt: int) -> None:
     # Jitter keeps racing runners from retrying in lockstep.
     time.sleep(min(2.0, 0.05 * 2**attempt) * random.uniform(0.5, 1.5))
 
@@ -316,5 +324,9 @@ def _identity(repo: Repo) -> dict[str, str]:
 def _stderr(e: Any) -> str:
     text = str(getattr(e, "stderr", "") or e).strip()
     text = text.removeprefix("stderr:").strip().strip("'").strip()
-    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    lines = [
+        line.strip()
+        for line in text.splitlines()
+        if line.strip() and not line.strip().startswith("hint:")
+    ]
     return "; ".join(lines[-3:]) if lines else "unknown error"

@@ -21,7 +21,7 @@ def make_origin(tmp: Path, **repo_kwargs: object) -> Path:
     origin = tmp / "origin.git"
     git(tmp, "init", "--quiet", "--bare", "--initial-branch=main", str(origin))
     seed = make_repo(tmp / "seed", **repo_kwargs)  # type: ignore[arg-type]
-    (seed / ".gitignore").write_text(".swamp/\n")
+    (seed / ".gitignore").write_text(".swamp/\nmarks.log\n")
     git(seed, "init", "--quiet", "--initial-branch=main")
     git(seed, "add", "-A")
     git(seed, "commit", "--quiet", "-m", "a swamp repository")

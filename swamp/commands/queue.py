@@ -2,19 +2,23 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from swamp import freeze, output
-from swamp.errors import SwampError
+from swamp.errors import SwampError, UsageError
 from swamp.identity import who
 from swamp.inputs import parse_inputs
 from swamp.publish import NONE, Publish, open_repo, record
 from swamp.queue import items
-from swamp.queue.executor import Executor, Report, Selector, purge, select
+from swamp.queue.claims import claimer
+from swamp.queue.executor import Executor, Report, Selector, Shard, purge, select
 from swamp.queue.stage import When, stage
 from swamp.queue.status import status
 from swamp.queue.timing import iso, utcnow
 from swamp.repo import Repository, load_repository
+
+if TYPE_CHECKING:
+    from swamp.approval import Approvals
 
 
 def _stage(
@@ -162,12 +166,20 @@ def execute(
     concurrency: int | None,
     by: str | None,
     as_json: bool,
+    publish: Publish = NONE,
+    shard: str | None = None,
+    reclaim: bool = False,
 ) -> int:
-    repo = load_repository(repo_path)
     selector.check()
+    if reclaim and selector.item is None:
+        raise UsageError("--reclaim resumes one item whose runner died: use it with --item ID")
+    parts = Shard.parse(shard) if shard else None
+    if reclaim and publish.enabled and not dry_run:
+        _keep_leftovers(repo_path, str(selector.item))
+    repo, git = open_repo(repo_path, NONE if dry_run else publish)
     if not dry_run:
         _refuse_frozen(repo)
-    chosen, broken = select(repo.root, selector)
+    chosen, broken = select(repo.root, selector, parts)
     for path in broken:
         output.err(
             f"swamp: warning: skipping {path.relative_to(repo.root)}: "
@@ -186,21 +198,80 @@ def execute(
             detail = f": {report.detail}" if report.detail else ""
             output.out(f"{report.item} {report.target}: {report.outcome}{detail}")
 
-    executor = Executor(repo, who(by, repo.root), dry_run=dry_run, quiet=as_json, on_report=tell)
-    reports = executor.run_all(chosen, selector, concurrency or 1)
+    approvals = _approvals(repo) if not dry_run else None
+    executor = Executor(
+        repo,
+        who(by, repo.root),
+        dry_run=dry_run,
+        quiet=as_json,
+        reclaim=reclaim,
+        approvals=approvals,
+        on_report=tell,
+    )
+    claim = claimer(git, selector.explicit) if git is not None and publish.push else None
+    try:
+        reports = executor.run_all(chosen, selector, concurrency or 1, claim)
+    finally:
+        if approvals is not None:
+            approvals.close()
     summary: dict[str, int] = {}
     for r in reports:
         summary[r.outcome] = summary.get(r.outcome, 0) + 1
+    ran = [r for r in reports if r.outcome in RAN]
+    if ran:
+        record(
+            git,
+            publish,
+            f"swamp: execute {_count(len(ran), 'item')}: "
+            + ", ".join(f"{n} {k}" for k, n in summary.items() if k in RAN),
+            [t for r in ran for t in (("Swamp-Item", r.item), ("Swamp-Run", r.run or "?"))],
+        )
+    elif any(r.outcome == "stale" for r in reports):
+        record(git, publish, "swamp: give back stale claims")
     if as_json:
         output.as_json({"items": [r.as_dict() for r in reports], "summary": summary})
     else:
-        ran = sum(summary.get(k, 0) for k in ("succeeded", "failed", "held", "paused", "stopped"))
-        parts = [f"{n} {k}" for k, n in summary.items()]
+        parts_ = [f"{n} {k}" for k, n in summary.items()]
         verb = "would run" if dry_run else "ran"
-        count = summary.get("would-run", 0) if dry_run else ran
-        output.out(f"{verb} {count} of {len(reports)} selected: " + ", ".join(parts))
-    bad = {"failed", "stale", "stopped"}
+        count = summary.get("would-run", 0) if dry_run else len(ran)
+        output.out(f"{verb} {count} of {len(reports)} selected: " + ", ".join(parts_))
+    bad = {"failed", "stale", "stopped", "unapproved"}
     return 1 if any(r.outcome in bad for r in reports) else 0
+
+
+def _keep_leftovers(repo_path: Path | None, item_id: str) -> None:
+    """Commit what a runner that died left of the item it ran (the item's file
+    and its run's journal), so that the reclaim starts from a clean tree and
+    the record of the attempt is kept."""
+    from swamp.gitrepo import Repo
+    from swamp.repo import find_root
+
+    root = find_root() if repo_path is None else repo_path.resolve()
+    item = items.find_item(root, item_id)
+    rel = item.path.relative_to(root).as_posix()
+    run = item.data.get("run")
+    git = Repo(root)
+    leftovers = [f for f in git.dirty() if f == rel or (run and f.startswith(f"runs/{run}/"))]
+    if leftovers:
+        git.commit(
+            leftovers,
+            f"swamp: keep what the stopped runner of item {item.id} left",
+            [("Swamp-Item", item.id), ("Swamp-Run", str(run))],
+        )
+
+
+# Outcomes of items that ran (their files changed and are committed).
+RAN = ("succeeded", "failed", "held", "paused", "stopped")
+
+
+def _approvals(repo: Repository) -> Approvals | None:
+    policy = repo.config.approval
+    if policy is None or not policy.required:
+        return None
+    from swamp.approval import Approvals
+    from swamp.gitrepo import Repo
+
+    return Approvals(policy, Repo(repo.root))
 
 
 def purge_queue(

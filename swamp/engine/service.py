@@ -120,7 +120,7 @@ def _execute(
             progress=progress or made,
         ).execute()
         if handle.state.item is not None:
-            from swamp.queue.executor import record_outcome
+            from swamp.queue.outcome import record_outcome
 
             record_outcome(repo.root, handle.state)
     finally:

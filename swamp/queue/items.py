@@ -160,16 +160,3 @@ def stale_files(repo: Repository, item: Item) -> list[str]:
     with contextlib.suppress(SwampError):
         changed += [f for f in pin(repo, item.kind, item.target) if f not in pinned]
     return sorted(set(changed))
-
-
-def move_to_done(root: Path, item: Item) -> Path:
-    """Write the finished item under done/ first, then remove it from queue/:
-    a crash in between leaves a duplicate, never a loss."""
-    target = done_dir(root) / item.path.name
-    item.data["state"] = "succeeded"
-    atomic_write(target, dump_yaml(item.data))
-    with contextlib.suppress(FileNotFoundError):
-        item.path.unlink()
-    item.path = target
-    item.done = True
-    return target

@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
+import socket
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -31,17 +32,12 @@ def status(repo: Repository, item: Item, now: datetime, *, active: bool | None =
         return Status("succeeded", item.data.get("run", ""))
     stored = item.state
     if stored == "running":
-        running = item_locked(repo.root, item.id) if active is None else active
-        if running:
-            return Status("running", f"run {item.data.get('run', '?')}")
-        claim = item.data.get("claim") or {}
-        return Status(
-            "interrupted",
-            f"claimed by {claim.get('by', '?')} at {claim.get('at', '?')}; no runner holds it "
-            f"(resume with: swamp queue execute --item {item.id})",
-        )
+        return _claimed(repo, item, now, active)
     if stored == "held":
         job = item.data.get("heldJob", "?")
+        staged = item.data.get("release") or {}
+        if staged.get("job") == job:
+            return Status("held", f"release of {job} staged by {staged.get('by')}; runs next")
         return Status(
             "held",
             f"release with: swamp workflow release {job} --run {item.data.get('run', '?')}",
@@ -70,6 +66,30 @@ def status(repo: Repository, item: Item, now: datetime, *, active: bool | None =
         if not is_open:
             return Status("waiting", f"window {window} opens at {iso(when)}")
     return Status("queued")
+
+
+def _claimed(repo: Repository, item: Item, now: datetime, active: bool | None) -> Status:
+    """A claimed item: running, or a stale claim whose runner is gone.
+
+    A claim is stale when this checkout made it and no process here holds the
+    item (its runner died), or when it is older than defaults.claimTimeout.
+    """
+    claim = item.data.get("claim") or {}
+    run = item.data.get("run", "?")
+    running = item_locked(repo.root, item.id) if active is None else active
+    if running:
+        return Status("running", f"run {run}")
+    who_ = f"claimed by {claim.get('by', '?')} at {claim.get('at', '?')}"
+    # Made by this checkout on this machine: its runner would hold the lock.
+    here = claim.get("host") == socket.gethostname() and claim.get("checkout") == str(repo.root)
+    age = (now - parse_stored(claim["at"])).total_seconds() if claim.get("at") else None
+    if here or age is None or age >= repo.config.claim_timeout:
+        return Status(
+            "stale-claim",
+            f"{who_}, no runner holds it (resume it with: "
+            f"swamp queue execute --item {item.id} --reclaim)",
+        )
+    return Status("running", f"{who_} (run {run})")
 
 
 def lock_path(root: Path, item_id: str) -> Path:

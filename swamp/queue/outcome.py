@@ -1,0 +1,146 @@
+"""A run's outcome, written into its queue item: the item moves to done/ with
+its result and audit record on success, and stays in queue/ with its state
+(held, failed…) otherwise."""
+
+from __future__ import annotations
+
+import contextlib
+from pathlib import Path
+from typing import Any
+
+from swamp import secrets
+from swamp.engine.state import RunState
+from swamp.identity import ci_run_url, runner_identity
+from swamp.queue import items
+from swamp.queue.items import Item
+from swamp.queue.status import NEEDS_ACTION
+
+
+def detail(state: RunState) -> str:
+    if state.state == "held":
+        held = [j for j, s in state.jobs.items() if s.state == "held"]
+        return f"release with: swamp workflow release {held[0]} --run {state.id}" if held else ""
+    if state.state in ("failed", "stopped", "paused"):
+        return state.reason or ""
+    return ""
+
+
+def failed_step(state: RunState) -> str | None:
+    for j, job in state.jobs.items():
+        for k, s in job.steps.items():
+            if s.state == "failed" and not s.allowed:
+                return f"{j}/{k}"
+    return None
+
+
+def record_outcome(root: Path, state: RunState) -> None:
+    """Write a run's outcome into its queue item. Called after every run that
+    belongs to an item, whichever command started or continued it."""
+    if state.item is None:
+        return
+    found = sorted(items.queue_dir(root).glob(f"*-{state.item}.yaml"))
+    item = items.read_item(found[0]) if found else None
+    if item is None:
+        return
+    data = item.data
+    data["run"] = state.id
+    data.pop("heldJob", None)
+    data.pop("failedStep", None)
+    if state.state == "succeeded":
+        claim = data.pop("claim", None) or {}
+        approval = data.pop("approval", None) or {}
+        data["result"] = _result(root, item, state, claim, approval)
+        _move_to_done(root, item)
+        return
+    data["state"] = state.state if state.state in NEEDS_ACTION else "failed"
+    if state.state == "held":
+        held = [j for j, s in state.jobs.items() if s.state == "held"]
+        if held:
+            data["heldJob"] = held[0]
+    step = failed_step(state)
+    if step and state.state != "held":
+        data["failedStep"] = step
+    item.save()
+
+
+def _result(
+    root: Path, item: Item, state: RunState, claim: dict[str, Any], approval: dict[str, Any]
+) -> dict[str, Any]:
+    outputs: dict[str, Any]
+    if state.kind == "method":
+        job = next(iter(state.jobs.values()))
+        step = next(iter(job.steps.values()), None)
+        outputs = step.outputs if step else {}
+    else:
+        outputs = state.outputs()
+    result: dict[str, Any] = {
+        "status": "succeeded",
+        "run": state.id,
+        "startedAt": state.created,
+        "endedAt": state.updated,
+        "outputs": secrets.mask(outputs),
+        "executedBy": state.by,
+        "host": runner_identity(),
+    }
+    url = ci_run_url()
+    if url:
+        result["ciRunUrl"] = url
+    if approval.get("by") is not None:
+        result["approvedBy"] = approval["by"]
+    if approval.get("pullRequest"):
+        result["pullRequest"] = approval["pullRequest"]
+    released = [
+        {"job": j, "by": s.released_by, "at": s.released_at}
+        for j, s in state.jobs.items()
+        if s.released_by
+    ]
+    if released:
+        result["releasedBy"] = released
+    result.update(_from_git(root, item, claim))
+    return result
+
+
+def _from_git(root: Path, item: Item, claim: dict[str, Any]) -> dict[str, Any]:
+    """Who requested the item as git knows it, and the commits involved."""
+    from swamp.gitrepo import GitError, Repo
+
+    try:
+        git = Repo(root)
+        added = git.added_by(item.path.relative_to(root).as_posix())
+        head = git.head()
+    except GitError:
+        return {}  # not in git: the item's own requestedBy is the record
+    out: dict[str, Any] = {}
+    commits: dict[str, str] = {}
+    if added is not None:
+        out["requestedBy"] = {
+            "name": added.author,
+            "email": added.email,
+            "commit": added.sha,
+            "at": added.date,
+        }
+        commits["added"] = added.sha
+    if claim.get("commit"):
+        commits["claim"] = claim["commit"]
+    if head:
+        commits["executedAt"] = head
+    if commits:
+        out["commits"] = commits
+    return out
+
+
+def _move_to_done(root: Path, item: Item) -> None:
+    """Write the finished item under done/ first, then remove it from queue/:
+    a crash in between leaves a duplicate, never a loss."""
+    target = items.done_dir(root) / item.path.name
+    n = 1
+    while target.exists():  # the same invocation ran before: keep both records
+        n += 1
+        target = items.done_dir(root) / f"{item.path.stem}-{n}{item.path.suffix}"
+    original = item.path
+    item.path = target
+    item.data["state"] = "succeeded"
+    item.save()
+    with contextlib.suppress(FileNotFoundError):
+        original.unlink()
+    item.done = True
