@@ -85,7 +85,19 @@ class Repository:
         try:
             return self.workflows[name]
         except KeyError:
-            raise SwampError(f"unknown workflow {name!r}{_known(self.workflows)}") from None
+            pass
+        # A workflow whose file has problems is not loaded: show them, not "unknown".
+        files = {
+            f
+            for f, doc in self.docs.items()
+            if f.startswith("workflows/")
+            and isinstance(doc.data, dict)
+            and doc.data.get("name") == name
+        }
+        bad = [p for p in self.problems if p.file in files]
+        if bad:
+            raise InvalidFiles(bad)
+        raise SwampError(f"unknown workflow {name!r}{_known(self.workflows)}")
 
     def require_valid(self, files: Iterable[str] | None = None) -> None:
         """Refuse to act while `files` (default: all definitions) have problems."""
