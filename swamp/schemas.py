@@ -23,6 +23,7 @@ SCHEMA_FILES = {
     "model": "model.schema.json",
     "workflow": "workflow.schema.json",
     "queue-item": "queue-item.schema.json",
+    "mender-workflow": "mender-workflow.schema.json",
 }
 
 

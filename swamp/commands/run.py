@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from swamp import output
-from swamp.commands.report import show_value, tell
+from swamp.commands.report import show_value, step_lines, tell
 from swamp.definitions import Workflow, parse_duration
 from swamp.engine import control, runs, service
 from swamp.engine.state import RunState, load_state
@@ -130,12 +130,16 @@ def show(repo_path: Path | None, run_id: str, *, as_json: bool) -> int:
                 + tries
                 + (f" — {s.error}" if s.error else "")
             )
+            lines = step_lines(s.target, s.outputs)
             shown = ", ".join(
                 f"{k}={show_value(v)}"
                 for k, v in s.outputs.items()
                 if k not in ("stdout", "stderr")
             )
-            if shown:
+            if lines is not None:
+                for line in lines:
+                    output.out(f"      {line}")
+            elif shown:
                 output.out(f"      outputs: {shown}")
             for label, text in (("stdout", s.stdout), ("stderr", s.stderr)):
                 for line in text.splitlines()[-5:]:
