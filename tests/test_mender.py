@@ -577,3 +577,30 @@ def test_cli_tasks_capture_output_exit_code_and_time_out(tmp_path: Path) -> None
     ]
     slow = swamp(repo, "workflow", "run", "sleeper", check=1)
     assert "tasks/sleep: timed out after 1s" in slow.stdout
+
+
+def test_a_swamp_workflow_can_call_a_mender_workflow(tmp_path: Path, server: Recorder) -> None:
+    repo = mender_repo(tmp_path, decommission=decommission(server.url))
+    (repo / "workflows" / "retire.yaml").write_text(
+        "name: retire\n"
+        "jobs:\n"
+        "  fleet:\n"
+        "    forEach: {items: [d-1, d-2]}\n"
+        "    steps:\n"
+        "      - name: decommission\n"
+        "        workflow: decommission_device\n"
+        '        inputs: {device_id: "${{ item }}", request_id: retire}\n'
+    )
+    server.on("DELETE", "/inventory/devices/d-1", Reply(200, {"n": 1}))
+    server.on("DELETE", "/inventory/devices/d-2", Reply(200, {"n": 2}))
+    server.on("DELETE", "/auth/devices/d-1", Reply(204))
+    server.on("DELETE", "/auth/devices/d-2", Reply(204))
+    server.on("POST", "/events", Reply(201))
+    swamp(repo, "workflow", "queue", "retire")
+    (item,) = _items(repo, "queue")
+    assert sorted(item["pin"]) == ["workflows/decommission.json", "workflows/retire.yaml"]
+    swamp(repo, "queue", "execute", "--all")
+    assert [r.json for r in server.seen("POST", "/events")] == [
+        {"device": "d-1", "auth": "gone", "removed": "1"},
+        {"device": "d-2", "auth": "gone", "removed": "2"},
+    ]
