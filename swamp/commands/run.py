@@ -130,17 +130,16 @@ def show(repo_path: Path | None, run_id: str, *, as_json: bool) -> int:
                 + tries
                 + (f" — {s.error}" if s.error else "")
             )
-            lines = step_lines(s.target, s.outputs)
-            shown = ", ".join(
-                f"{k}={show_value(v)}"
-                for k, v in s.outputs.items()
-                if k not in ("stdout", "stderr")
-            )
-            if lines is not None:
-                for line in lines:
-                    output.out(f"      {line}")
-            elif shown:
-                output.out(f"      outputs: {shown}")
+            lines = step_lines(s.target, s.outputs)  # a type that presents its own
+            if lines is None:
+                shown = ", ".join(
+                    f"{k}={show_value(v)}"
+                    for k, v in s.outputs.items()
+                    if k not in ("stdout", "stderr")
+                )
+                lines = [f"outputs: {shown}"] if shown else []
+            for line in lines:
+                output.out(f"      {line}")
             for label, text in (("stdout", s.stdout), ("stderr", s.stderr)):
                 for line in text.splitlines()[-5:]:
                     output.out(f"      {label} | {line}")
