@@ -165,6 +165,19 @@ class Retry:
 
 
 @dataclass(frozen=True)
+class InlineTask:
+    """A step's task written in place rather than as a model method: a model
+    type, its method and literal arguments. A workflow dialect's tasks are
+    this; their arguments are the dialect's own data, never rendered as
+    expressions (the step's rendered inputs are merged over them)."""
+
+    type: str
+    method: str
+    arguments: Mapping[str, Any]
+    summary: str = ""  # one line for graphs and plans, e.g. "PUT http://…"
+
+
+@dataclass(frozen=True)
 class Step:
     name: str
     model: str | None
@@ -177,9 +190,12 @@ class Step:
     allow_failure: bool
     description: str
     path: JsonPath
+    task: InlineTask | None = None
 
     @property
     def target(self) -> str:
+        if self.task is not None:
+            return self.task.type
         return f"workflow {self.workflow}" if self.workflow else f"{self.model}.{self.method}"
 
 

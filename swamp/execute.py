@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from swamp import expressions, schemas, secrets
-from swamp.definitions import Method, Model
+from swamp.definitions import InlineTask, Method, Model
 from swamp.types import registry
 from swamp.types.base import ExecutionContext, Outcome
 
@@ -27,20 +27,30 @@ def call_method(
     model: Model, method: Method, context: Mapping[str, Any], ctx: ExecutionContext
 ) -> Outcome:
     """Run one method call to its outcome; never raises for a user error."""
-    mtype = registry.get_type(model.type)
     try:
         arguments = render_arguments(model, method, context)
     except expressions.ExpressionError as e:
         return Outcome(ok=False, error=secrets.mask_text(str(e)))
-    problems = schemas.messages(arguments, dict(mtype.methods[method.call].arguments), "argument")
+    return _execute(model.type, method.call, arguments, f"{model.name}.{method.name}", ctx)
+
+
+def call_task(task: InlineTask, inputs: Mapping[str, Any], ctx: ExecutionContext) -> Outcome:
+    """Run an inline task: its literal arguments with the step's rendered
+    inputs merged over them."""
+    return _execute(task.type, task.method, {**task.arguments, **inputs}, task.type, ctx)
+
+
+def _execute(
+    type_name: str, call: str, arguments: dict[str, Any], label: str, ctx: ExecutionContext
+) -> Outcome:
+    mtype = registry.get_type(type_name)
+    problems = schemas.messages(arguments, dict(mtype.methods[call].arguments), "argument")
     if problems:
         return Outcome(
             ok=False,
-            error=secrets.mask_text(
-                f"{model.name}.{method.name}: invalid arguments: " + "; ".join(problems)
-            ),
+            error=secrets.mask_text(f"{label}: invalid arguments: " + "; ".join(problems)),
         )
-    outcome = mtype.execute(method.call, arguments, ctx)
+    outcome = mtype.execute(call, arguments, ctx)
     outcome.outputs = secrets.mask(_plain(outcome.outputs))
     if outcome.error:
         outcome.error = secrets.mask_text(outcome.error)

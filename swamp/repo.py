@@ -76,20 +76,31 @@ class Repository:
         return doc
 
     def model(self, name: str) -> Model:
-        try:
+        if name in self.models:
             return self.models[name]
-        except KeyError:
-            raise SwampError(
-                f"unknown model {name!r}{_known(self.models)}{self._broken('models')}"
-            ) from None
+        self._refuse_broken("models", name)
+        raise SwampError(f"unknown model {name!r}{_known(self.models)}{self._broken('models')}")
 
     def workflow(self, name: str) -> Workflow:
-        try:
+        if name in self.workflows:
             return self.workflows[name]
-        except KeyError:
-            raise SwampError(
-                f"unknown workflow {name!r}{_known(self.workflows)}{self._broken('workflows')}"
-            ) from None
+        self._refuse_broken("workflows", name)
+        raise SwampError(
+            f"unknown workflow {name!r}{_known(self.workflows)}{self._broken('workflows')}"
+        )
+
+    def _refuse_broken(self, folder: str, name: str) -> None:
+        """A definition whose file has problems is not loaded: show them, not "unknown"."""
+        files = {
+            f
+            for f, doc in self.docs.items()
+            if f.startswith(folder + "/")
+            and isinstance(doc.data, dict)
+            and doc.data.get("name") == name
+        }
+        bad = [p for p in self.problems if p.file in files]
+        if bad:
+            raise InvalidFiles(bad)
 
     def _broken(self, folder: str) -> str:
         """A hint that the name may be defined in a file that failed to load."""

@@ -23,6 +23,7 @@ SCHEMA_FILES = {
     "model": "model.schema.json",
     "workflow": "workflow.schema.json",
     "queue-item": "queue-item.schema.json",
+    "mender-workflow": "mender-workflow.schema.json",
 }
 
 
@@ -118,6 +119,9 @@ def _one(
         ]
     if kind == "required" and isinstance(value, list) and isinstance(err.instance, dict):
         missing = [k for k in value if k not in err.instance]
+        # jsonschema reports each missing key as an error of its own.
+        named = [k for k in missing if err.message.startswith(f"{k!r} is a required")]
+        missing = named or missing
         return [doc.problem(path, f"{where}missing required {noun} {k!r}") for k in missing]
     if kind == "propertyNames":
         return [doc.problem(path, f"{where}{_short(err.message)}", key=True)]

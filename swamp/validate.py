@@ -14,6 +14,7 @@ from swamp import expressions, schemas
 from swamp.definitions import Config, Job, Step, Workflow, build_model, build_workflow
 from swamp.errors import Problem
 from swamp.loader import Document, JsonPath, format_path
+from swamp.mender import dialect as mender
 from swamp.repo import CONFIG_FILE, Repository, definition_files
 from swamp.types import registry
 
@@ -210,9 +211,13 @@ def _dumps(value: Any) -> str:
 
 
 def _load_workflows(repo: Repository, broken: set[str]) -> None:
+    mender_docs: list[Document] = []
     for path in definition_files(repo.root, "workflows"):
         doc = repo.load_doc(path)
         if doc is None:
+            continue
+        if mender.is_mender(doc):  # the Mender dialect: loaded after, highest version wins
+            mender_docs.append(doc)
             continue
         problems = _mapping_problems(doc) or schemas.schema_problems(doc, "workflow")
         data = doc.data if isinstance(doc.data, dict) else {}
@@ -232,6 +237,7 @@ def _load_workflows(repo: Repository, broken: set[str]) -> None:
                 broken.add(f"workflow:{name}")
             continue
         repo.workflows[str(name)] = build_workflow(data, doc.path, repo.digests[doc.path])
+    mender.load(repo, mender_docs, broken)
 
 
 def _check_workflow(repo: Repository, doc: Document, wf: Workflow, broken: set[str]) -> None:
@@ -345,6 +351,8 @@ def _check_target(
     repo: Repository, doc: Document, wf: Workflow, job: Job, step: Step, broken: set[str]
 ) -> list[Problem]:
     where = format_path(step.path)
+    if step.task is not None:
+        return _check_inline(repo, doc, wf, job, step)
     if step.workflow and step.model:
         return [doc.problem(step.path, f"{where}: give either model and method, or workflow")]
     if not step.workflow and not step.model:
@@ -395,6 +403,31 @@ def _check_target(
         jobs=wf.jobs,
     )
     return out
+
+
+def _check_inline(
+    repo: Repository, doc: Document, wf: Workflow, job: Job, step: Step
+) -> list[Problem]:
+    """An inline task's type and the expressions of its inputs; its literal
+    arguments belong to the dialect that made it, which checked them."""
+    assert step.task is not None
+    where = format_path(step.path)
+    if not registry.has_task_type(step.task.type):
+        return [doc.problem(step.path, f"{where}: unknown task type {step.task.type!r}")]
+    if step.task.method not in registry.get_type(step.task.type).methods:
+        return [
+            doc.problem(step.path, f"{where}: type {step.task.type} has no {step.task.method!r}")
+        ]
+    return expression_problems(
+        doc,
+        (*step.path, "inputs"),
+        dict(step.inputs),
+        repo.config,
+        _namespaces(job),
+        wf.inputs,
+        job=job,
+        jobs=wf.jobs,
+    )
 
 
 def _known(names: Iterable[str]) -> str:
@@ -558,7 +591,7 @@ def validate_paths(repo: Repository, paths: list[Path]) -> list[Problem]:
     """Problems in the given files or folders (all of them when none given)."""
     from swamp.queue_files import item_problems
 
-    problems = list(repo.problems)
+    problems = [*repo.problems, *repo.warnings]
     queue_files: list[Path] = []
     for folder in ("queue", "done"):
         queue_files += definition_files(repo.root, folder)

@@ -27,6 +27,33 @@ def brief_outputs(outputs: dict[str, Any]) -> str:
     return ", ".join(f"{k}={show_value(v)}" for k, v in outputs.items() if k not in NOISY_OUTPUTS)
 
 
+def _presenter(target: str, what: str) -> Any:
+    """The type's own way (`present`, `brief`) of showing a step's outputs, for
+    steps that name a type (inline tasks such as a Mender workflow's)."""
+    if "/" not in target:
+        return None
+    from swamp.errors import SwampError
+    from swamp.types import registry
+
+    if not registry.has_task_type(target):
+        return None
+    try:
+        return getattr(registry.get_type(target), what, None)
+    except SwampError:
+        return None
+
+
+def step_lines(target: str, outputs: dict[str, Any]) -> list[str] | None:
+    """Lines for `run show`, if the step's type presents its outputs itself."""
+    present = _presenter(target, "present")
+    return list(present(outputs)) if present and outputs else None
+
+
+def step_brief(target: str, outputs: dict[str, Any]) -> str:
+    brief = _presenter(target, "brief")
+    return str(brief(outputs)) if brief and outputs else brief_outputs(outputs)
+
+
 def run_summary(state: RunState) -> dict[str, Any]:
     failed = [
         {"job": j, "step": k, "error": s.error}
@@ -56,7 +83,7 @@ def tell(state: RunState, *, as_json: bool) -> int:
         output.out(f"run {state.id} succeeded")
         for job_name, data in state.outputs().items():
             for step, s in data["steps"].items():
-                shown = brief_outputs(s["outputs"])
+                shown = step_brief(state.jobs[job_name].steps[step].target, s["outputs"])
                 if shown:
                     output.out(f"  {job_name}/{step}: {shown}")
     elif state.state == "held":

@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from swamp import output
-from swamp.commands.report import show_value, tell
+from swamp.commands.report import show_value, step_lines, tell
 from swamp.definitions import Workflow, parse_duration
 from swamp.engine import control, runs, service
 from swamp.engine.state import RunState, load_state
@@ -131,13 +131,16 @@ def show(repo_path: Path | None, run_id: str, *, as_json: bool) -> int:
                 + tries
                 + (f" — {s.error}" if s.error else "")
             )
-            shown = ", ".join(
-                f"{k}={show_value(v)}"
-                for k, v in s.outputs.items()
-                if k not in ("stdout", "stderr")
-            )
-            if shown:
-                output.out(f"      outputs: {shown}")
+            lines = step_lines(s.target, s.outputs)  # a type that presents its own
+            if lines is None:
+                shown = ", ".join(
+                    f"{k}={show_value(v)}"
+                    for k, v in s.outputs.items()
+                    if k not in ("stdout", "stderr")
+                )
+                lines = [f"outputs: {shown}"] if shown else []
+            for line in lines:
+                output.out(f"      {line}")
             for label, text in (("stdout", s.stdout), ("stderr", s.stderr)):
                 for line in text.splitlines()[-5:]:
                     output.out(f"      {label} | {line}")

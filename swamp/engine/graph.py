@@ -15,6 +15,8 @@ def _deps(deps: tuple[Dependency, ...]) -> str:
 
 
 def _task(step: Step) -> str:
+    if step.task is not None:
+        return f"{step.task.type} {step.task.summary}".rstrip()
     return f"workflow {step.workflow}" if step.workflow else f"{step.model}.{step.method}"
 
 

@@ -25,7 +25,7 @@ from swamp.definitions import Dependency, Job, Step, Workflow
 from swamp.engine import control
 from swamp.engine.runs import RunHandle, create_run, open_child
 from swamp.engine.state import TERMINAL, JobState, RunState, write_snapshot
-from swamp.execute import call_method
+from swamp.execute import call_method, call_task
 from swamp.inputs import apply_defaults
 from swamp.repo import Repository
 from swamp.types.base import ExecutionContext, Outcome
@@ -525,6 +525,13 @@ class Runner:
             return Outcome(ok=False, error=str(e))
         if step.workflow:
             return self._nested(job, step, key, inputs, job_cancel)
+        if step.task is not None:  # an inline task (a workflow dialect's)
+            ctx = ExecutionContext(
+                workdir=self.repo.root,
+                timeout=step.timeout or self.repo.config.step_timeout,
+                cancel=_Linked(self.cancel, job_cancel),
+            )
+            return call_task(step.task, inputs, ctx)
         assert step.model is not None and step.method is not None
         model = self.repo.models.get(step.model)
         if model is None or step.method not in model.methods:

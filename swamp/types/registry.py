@@ -17,6 +17,11 @@ BUILTINS = {
     "http/request": "swamp.types.http:HttpType",
     "swamp/echo": "swamp.types.echo:EchoType",
 }
+# Types that only a workflow dialect's inline tasks use; models cannot name them.
+DIALECT_TYPES = {
+    "mender/http": "swamp.mender.tasks:MenderHttpType",
+    "mender/cli": "swamp.mender.tasks:MenderCliType",
+}
 
 
 @cache
@@ -34,11 +39,16 @@ def has_type(name: str) -> bool:
     return name in BUILTINS or name in _plugins()
 
 
+def has_task_type(name: str) -> bool:
+    """Whether an inline task may name this type (dialect types too)."""
+    return name in DIALECT_TYPES or has_type(name)
+
+
 @cache
 def get_type(name: str) -> ModelType:
     """The model type called `name`, instantiated once per process."""
-    if name in BUILTINS:
-        module, _, attr = BUILTINS[name].partition(":")
+    if name in BUILTINS or name in DIALECT_TYPES:
+        module, _, attr = {**BUILTINS, **DIALECT_TYPES}[name].partition(":")
         cls = getattr(importlib.import_module(module), attr)
     elif name in _plugins():
         ep = _plugins()[name]

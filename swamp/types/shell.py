@@ -92,7 +92,7 @@ class ShellType:
         timeout = arguments.get("timeout")
         if ctx.timeout is not None:
             timeout = ctx.timeout if timeout is None else min(timeout, ctx.timeout)
-        return _run(argv, cwd, env, arguments.get("stdin"), timeout, ctx)
+        return run_process(argv, cwd, env, arguments.get("stdin"), timeout, ctx)
 
 
 def _word(value: Any) -> str:
@@ -101,7 +101,7 @@ def _word(value: Any) -> str:
     return str(value)
 
 
-def _run(
+def run_process(
     argv: list[str],
     cwd: Path,
     env: dict[str, str] | None,
@@ -109,6 +109,7 @@ def _run(
     timeout: float | None,
     ctx: ExecutionContext,
 ) -> Outcome:
+    """Run argv in its own process group to its outcome (also used by mender/cli)."""
     try:
         proc = subprocess.Popen(
             argv,
