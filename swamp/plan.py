@@ -224,6 +224,19 @@ def _render_step(
                 repo, nested, nested_inputs, f"{job_name}/{step.name}/", planned, depth + 1
             )
         return
+    if step.task is not None:
+        task = step.task
+        planned.steps.append(
+            PlannedStep(
+                job_name,
+                step.name,
+                kind,
+                f"{task.type} {task.summary}".rstrip(),
+                _dialect_arguments(dict(task.arguments), context["inputs"]),
+                note,
+            )
+        )
+        return
     model = repo.models.get(step.model or "")
     method = model.methods.get(step.method or "") if model else None
     if model is None or method is None:
@@ -248,6 +261,27 @@ def _render_step(
             job_name, step.name, kind, f"{model.name}.{method.name}", arguments, note, step_inputs
         )
     )
+
+
+def _dialect_arguments(value: Any, inputs: Mapping[str, Any], key: str = "") -> Any:
+    """A Mender task with its `${workflow.input.X}` filled in; references to
+    the environment and to earlier tasks are known only during the run."""
+    from swamp.mender import substitute as ms
+
+    if isinstance(value, str):
+        scope = ms.Scope(inputs, {}, {})
+        out = value
+        for ref in ms.find(value):
+            if ref.kind == "input":
+                text = ms.resolve(ref, scope, "url" if key == "uri" else "plain")
+                if text is not None:
+                    out = out.replace(ref.text, text, 1)
+        return out
+    if isinstance(value, Mapping):
+        return {k: _dialect_arguments(v, inputs, k) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_dialect_arguments(v, inputs, key) for v in value]
+    return value
 
 
 def _later(value: Any) -> bool:

@@ -244,3 +244,48 @@ def test_init_scaffolds_a_repository_and_this_one_uses_the_same_workflows(
         ours = (project / ".github" / "workflows" / name).read_text()
         assert ours == template(name, "'.'"), f"{name} differs from swamp/templates/{name}"
     assert (project / ".github" / "zizmor.yml").read_text() == template("zizmor.yml")
+
+
+MENDER = {
+    "name": "decommission_device",
+    "version": 4,
+    "schemaVersion": 1,
+    "inputParameters": ["device_id"],
+    "tasks": [
+        {
+            "name": "previous",
+            "type": "http",
+            "http": {"uri": "http://127.0.0.1:9/whoami", "method": "GET"},
+        },
+        {
+            "name": "delete_device_inventory",
+            "type": "http",
+            "http": {
+                "uri": "http://127.0.0.1:9/devices/${workflow.input.device_id}",
+                "method": "DELETE",
+                "headers": {"Authorization": "Bearer ${env.SWAMP_TEST_SECRET}"},
+                "json": {"id": "${workflow.input.device_id}", "by": "${previous.json.user}"},
+            },
+        },
+    ],
+}
+
+
+def test_plan_renders_a_mender_workflow_task_with_its_inputs(tmp_path: Path) -> None:
+    import json
+
+    origin = make_origin(tmp_path)
+    alice = clone(origin, tmp_path / "alice")
+    (alice / "workflows").mkdir(exist_ok=True)
+    (alice / "workflows" / "decommission.json").write_text(json.dumps(MENDER))
+    git(alice, "add", "-A")
+    git(alice, "commit", "--quiet", "-m", "bring a Mender workflow")
+    git(alice, "push", "--quiet")
+    git(alice, "checkout", "--quiet", "-b", "change")
+    swamp(alice, "workflow", "queue", "decommission_device", "--input", "device_id=d 42")
+    text = swamp(alice, "queue", "plan", "--base", "main").stdout
+    assert "  step tasks/delete_device_inventory: mender/http DELETE http://127.0.0.1:9/" in text
+    assert "      uri: http://127.0.0.1:9/devices/d+42\n" in text  # URL-encoded, as Mender does
+    assert "        id: d 42\n" in text
+    assert "        by: ${previous.json.user}\n" in text  # known only during the run
+    assert "        Authorization: Bearer ${env.SWAMP_TEST_SECRET}\n" in text
