@@ -289,3 +289,20 @@ def test_plan_renders_a_mender_workflow_task_with_its_inputs(tmp_path: Path) -> 
     assert "        id: d 42\n" in text
     assert "        by: ${previous.json.user}\n" in text  # known only during the run
     assert "        Authorization: Bearer ${env.SWAMP_TEST_SECRET}\n" in text
+
+
+def test_execute_commits_an_expired_mark_even_when_nothing_ran(tmp_path: Path) -> None:
+    origin, alice = _setup(tmp_path)
+    swamp(alice, "method", "queue", "sh", "mark", "--input", "name=x", "--not-after", "+1h")
+    (path,) = (alice / "queue").glob("*.yaml")
+    text = path.read_text()
+    start = text.index("notAfter: ") + len("notAfter: ")
+    end = text.index("\n", start)
+    path.write_text(text[:start] + "'2020-01-01T00:00:00Z'" + text[end:])
+    git(alice, "add", "-A")
+    git(alice, "commit", "--quiet", "-m", "an item whose time has passed")
+    result = swamp(alice, "queue", "execute", "--all", "--push")
+    assert "expired" in result.stdout
+    assert log(origin, "main")[0] == "swamp: queue execute: 1 expired"
+    assert status(alice) == ""
+    assert "state: expired" in git(origin, "show", f"main:queue/{path.name}")

@@ -226,8 +226,13 @@ def execute(
             + ", ".join(f"{n} {k}" for k, n in summary.items() if k in RAN),
             [t for r in ran for t in (("Swamp-Item", r.item), ("Swamp-Run", r.run or "?"))],
         )
-    elif any(r.outcome == "stale" for r in reports):
-        record(git, publish, "swamp: give back stale claims")
+    elif not dry_run:  # expired items marked, stale claims given back
+        record(
+            git,
+            publish,
+            "swamp: queue execute: " + ", ".join(f"{n} {k}" for k, n in summary.items()),
+            [("Swamp-Item", r.item) for r in reports],
+        )
     if as_json:
         output.as_json({"items": [r.as_dict() for r in reports], "summary": summary})
     else:
