@@ -4,21 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from git_helpers import clone, git, log, make_origin, message, status
+from git_helpers import GATED, clone, git, log, make_origin, message, status
 from repo_helpers import swamp
-
-GATED = """\
-name: gated
-jobs:
-  build:
-    steps:
-      - {name: compile, model: sh, method: mark, inputs: {name: built}}
-  ship:
-    dependsOn: [build]
-    hold: ship it?
-    steps:
-      - {name: upload, model: sh, method: mark, inputs: {name: shipped}}
-"""
 
 
 def _setup(tmp_path: Path) -> tuple[Path, Path]:

@@ -16,21 +16,8 @@ from typing import Any
 
 import pytest
 import yaml
-from git_helpers import clone, git, log, make_origin, message, status
-from repo_helpers import marks, swamp, wait_for
-
-GATED = """\
-name: gated
-jobs:
-  build:
-    steps:
-      - {name: compile, model: sh, method: mark, inputs: {name: built}}
-  ship:
-    dependsOn: [build]
-    hold: ship it?
-    steps:
-      - {name: upload, model: sh, method: mark, inputs: {name: shipped}}
-"""
+from git_helpers import GATED, clone, git, log, make_origin, message, status
+from repo_helpers import marks, start_swamp, swamp, wait_for
 
 WAITER = """\
 name: waiter
@@ -146,25 +133,12 @@ def _stage_many(origin: Path, tmp_path: Path, n: int) -> None:
 def _race(
     origin: Path, runners: list[Path], *extra: list[str]
 ) -> list[subprocess.CompletedProcess[str]]:
-    procs = []
-    for i, runner in enumerate(runners):
-        args = extra[i] if extra else []
-        cmd = [
-            sys.executable,
-            "-m",
-            "swamp",
-            "--repo",
-            str(runner),
-            "queue",
-            "execute",
-            "--all",
-            "--commit",
-            "--push",
-            *args,
-        ]
-        procs.append(
-            subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    procs = [
+        start_swamp(
+            r, "queue", "execute", "--all", "--commit", "--push", *(extra[i] if extra else [])
         )
+        for i, r in enumerate(runners)
+    ]
     results = []
     for p in procs:
         out, err = p.communicate(timeout=600)
@@ -210,24 +184,7 @@ def test_a_runner_killed_between_claim_and_result_is_reclaimed(tmp_path: Path) -
     engineer = clone(origin, tmp_path / "engineer")
     swamp(engineer, "workflow", "queue", "slow", "--push")
     runner = clone(origin, tmp_path / "runner")
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "swamp",
-            "--repo",
-            str(runner),
-            "queue",
-            "execute",
-            "--all",
-            "--commit",
-            "--push",
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        start_new_session=True,
-    )
+    proc = start_swamp(runner, "queue", "execute", "--all", "--commit", "--push")
     try:
         wait_for(lambda: "b" in marks(runner), what="step b to start")
     finally:
