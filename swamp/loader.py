@@ -63,6 +63,8 @@ class Document:
     marks: dict[JsonPath, tuple[int, int]] = field(default_factory=dict)
     key_marks: dict[JsonPath, tuple[int, int]] = field(default_factory=dict)
     text: str = ""
+    # Where each string value's source text starts and ends (character offsets).
+    spans: dict[JsonPath, tuple[int, int]] = field(default_factory=dict)
 
     def where(self, path: JsonPath, *, key: bool = False) -> tuple[int, int]:
         """The position of `path`, or of its nearest known ancestor."""
@@ -75,8 +77,42 @@ class Document:
             path = path[:-1]
         return self.marks.get((), (1, 1))
 
-    def problem(self, path: JsonPath, message: str, *, key: bool = False) -> Problem:
-        line, col = self.where(path, key=key)
+    def where_in(self, path: JsonPath, value: str, offset: int) -> tuple[int, int]:
+        """The position of `value[offset:]` (a part of the string at `path`,
+        such as one expression in a script) when it can be found in the source
+        as written; else the position of the string."""
+        span = self.spans.get(tuple(path))
+        if span is None:
+            return self.where(path)
+        # The part is found again in the source, as the same occurrence: quotes,
+        # escapes and block indentation elsewhere in the string do not matter.
+        end = value.find("}}", offset)
+        part = value[offset : end + 2 if end >= 0 else len(value)]
+        occurrence = value.count(part, 0, offset)
+        source = self.text[span[0] : span[1]]
+        at = -1
+        for _ in range(occurrence + 1):
+            at = source.find(part, at + 1)
+            if at < 0:
+                return self.where(path)
+        index = span[0] + at
+        line = self.text.count("\n", 0, index) + 1
+        return line, index - (self.text.rfind("\n", 0, index) + 1) + 1
+
+    def problem(
+        self,
+        path: JsonPath,
+        message: str,
+        *,
+        key: bool = False,
+        within: tuple[str, int] | None = None,
+    ) -> Problem:
+        """A Problem at `path`; `within` = (the string at path, an offset in it)
+        points at a part of that string."""
+        if within is not None:
+            line, col = self.where_in(path, *within)
+        else:
+            line, col = self.where(path, key=key)
         return Problem(self.path, line, col, message)
 
 
@@ -168,6 +204,7 @@ def load_json_text(text: str, display: str) -> Document:
     except (yaml.YAMLError, LoadError):
         doc.marks = {(): (1, 1)}
         doc.key_marks = {}
+        doc.spans = {}
     doc.data = data
     return doc
 
@@ -280,6 +317,7 @@ class _Builder:
     def _build(self, node: yaml.Node, path: JsonPath) -> Any:
         self.doc.marks.setdefault(path, (node.start_mark.line + 1, node.start_mark.column + 1))
         if isinstance(node, yaml.ScalarNode):
+            self.doc.spans.setdefault(path, (node.start_mark.index, node.end_mark.index))
             return self._scalar(node)
         return self._collection(node, path)
 

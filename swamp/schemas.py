@@ -80,6 +80,11 @@ def messages(instance: Any, schema: dict[str, Any], what: str) -> list[str]:
 
 def describe(doc: Document, err: ValidationError, base: JsonPath, what: str = "") -> list[Problem]:
     """One clear Problem (or one per offending key) for a validation error."""
+    exclusive = _exclusive_keys(err, what or "key")
+    if exclusive:
+        path = (*base, *tuple(err.absolute_path))
+        label = format_path(path)
+        return [doc.problem(path, f"{label}: {exclusive}" if label else exclusive)]
     if err.validator in ("anyOf", "oneOf") and err.context:
         from jsonschema.exceptions import best_match
 
@@ -90,6 +95,36 @@ def describe(doc: Document, err: ValidationError, base: JsonPath, what: str = ""
             rel = tuple(err.absolute_path) + tuple(best.path)
             return _one(doc, base, rel, best, what)
     return _one(doc, base, tuple(err.absolute_path), err, what)
+
+
+def _exclusive_keys(err: ValidationError, noun: str) -> str | None:
+    """Say plainly what `oneOf: [{required: [a]}, {required: [b]}]` (one of
+    a or b) and `not: {anyOf: [{required: [a, b]}, …]}` (not a with b) mean."""
+    value: Any = err.validator_value
+    instance: Any = err.instance
+    if not isinstance(instance, dict):
+        return None
+    alternatives = value.get("anyOf") if isinstance(value, dict) else value
+    if not isinstance(alternatives, list) or not all(
+        isinstance(a, dict) and list(a) == ["required"] for a in alternatives
+    ):
+        return None
+    names = list(dict.fromkeys(n for a in alternatives for n in a["required"]))
+    given = [n for n in names if n in instance]
+    if err.validator == "not" or (err.validator == "oneOf" and len(given) > 1):
+        return f"give only one of the {noun}s {_or(given)}, not {_all(given)}"
+    if err.validator in ("oneOf", "anyOf") and not given:
+        return f"missing required {noun}: one of {_or(names)}"
+    return None
+
+
+def _all(names: list[str]) -> str:
+    return "both" if len(names) == 2 else "all of them"
+
+
+def _or(names: list[str]) -> str:
+    quoted = [repr(n) for n in names]
+    return ", ".join(quoted[:-1]) + f" or {quoted[-1]}" if len(quoted) > 1 else quoted[0]
 
 
 def _one(
