@@ -204,8 +204,8 @@ def _model_semantics(
     except SwampError as e:  # a plugin that fails to load
         return [doc.problem(("type",), f"type: {e}")], True
     out = _schema_shape(doc, ("inputs",), data.get("inputs"))
-    if out:
-        return out, True
+    if schemas.check_schema(data.get("inputs") or {}):
+        return out, True  # an unknown keyword is ignored; an invalid schema is unusable
     base_args = data.get("arguments") or {}
     for mname, method in data["methods"].items():
         before = len(out)
@@ -235,7 +235,7 @@ def _model_semantics(
             )
             continue
         out += _schema_shape(doc, (*mpath, "inputs"), method.get("inputs"))
-        if len(out) > before:
+        if schemas.check_schema(method.get("inputs") or {}):
             continue
         from swamp.definitions import input_schema
 
@@ -258,12 +258,20 @@ def _model_semantics(
 
 
 def _schema_shape(doc: Document, path: JsonPath, schema: Any) -> list[Problem]:
+    """A user-written input schema: valid JSON Schema, with no unknown keyword."""
     if schema is None:
         return []
-    return [
-        doc.problem(path, f"{format_path(path)}: not a valid JSON Schema: {m}")
-        for m in schemas.check_schema(schema)
-    ]
+    out = schemas.schema_shape_problems(doc, path, schema)
+    for rel, key in schemas.unknown_keywords(schema):
+        at = (*path, *rel)
+        out.append(
+            doc.problem(
+                at,
+                f"{format_path(at[:-1])}: unknown JSON Schema keyword {key!r}",
+                key=True,
+            )
+        )
+    return out
 
 
 def _argument_problems(
@@ -322,14 +330,14 @@ def _load_workflows(
                     f"name: workflow {name!r} is already defined in {repo.workflows[name].file}",
                 )
             )
-        if not problems:
+        if data and not where:
             problems += _schema_shape(doc, ("inputs",), data.get("inputs"))
         repo.problems += problems
         if problems:
             if isinstance(name, str):
                 broken.add(f"workflow:{name}")
-            pruned = _prune_workflow(data, where) if data and where else None
-            if pruned is not None:
+            pruned = _prune_workflow(data, where) if data else None
+            if pruned is not None and not schemas.check_schema(data.get("inputs") or {}):
                 raw, unchecked = pruned
                 partial.append((build_workflow(raw, doc.path, repo.digests[doc.path]), unchecked))
             continue

@@ -88,6 +88,30 @@ MODELS = {
             arguments:
               run: echo "${{ env.HOME }}" '${{ secrets.AWS_KEY }}'
         """,
+    "typo-inputs": """\
+        name: typo-inputs
+        type: swamp/echo
+        inputs:
+          properties:
+            user: {type: string, patern: '^[a-z]+$'}
+            tags: {type: array, items: {type: string, minLenght: 1}}
+          requried: [user]
+        methods:
+          echo:
+            inputs:
+              properties:
+                n: {type: integer, minimum: 1, maximun: 9}
+            arguments: {values: {user: "${{ inputs.usr }}"}}
+        """,
+    "bad-input-schema": """\
+        name: bad-input-schema
+        type: swamp/echo
+        inputs:
+          properties:
+            user: {type: strng}
+        methods:
+          echo: {}
+        """,
     "ghost": """\
         name: ghost
         type: acme/ghost
@@ -163,6 +187,16 @@ WORKFLOWS = {
                 method: create
                 inputs: {user: "${{ jobs.first.steps.nope.outputs.x }}${{ jobs.fourth.x }}"}
         """,
+    "typo-inputs": """\
+        name: typo-inputs
+        inputs:
+          properties:
+            hosts: {type: array, item: {type: string}}
+        jobs:
+          go:
+            steps:
+              - {name: s, model: users, method: create, inputs: {user: "${{ inputs.host }}"}}
+        """,
     "loop-a": """\
         name: loop-a
         jobs:
@@ -206,6 +240,7 @@ models/bad-args.yaml:7:16: methods.not-a-list.arguments.timeout: -1 is less than
 models/bad-args.yaml:10:7: methods.unknown-argument.arguments: unknown argument 'shell' (expected one of: argv, env, run, stdin, timeout, workingDir)
 models/bad-args.yaml:14:7: methods.neither.arguments: missing required argument: one of 'argv' or 'run'
 models/bad-args.yaml:16:16: methods.both.arguments: give only one of the arguments 'argv' or 'run', not both
+models/bad-input-schema.yaml:5:18: inputs.properties.user.type: expected one of "array", "boolean", "integer", "null", "number", "object", "string", got "strng"
 models/exprs.yaml:11:14: methods.syntax.arguments.run: invalid expression ${{ inputs.user | }}: unexpected end of template, expected 'name'.
 models/exprs.yaml:14:21: methods.namespaces.arguments.argv[1]: ${{ steps.x.outputs.y }}: 'steps' cannot be used here (expected one of: inputs, env, secrets)
 models/exprs.yaml:14:49: methods.namespaces.arguments.argv[2]: ${{ foo.bar }}: unknown name 'foo' (expected one of: inputs, env, secrets)
@@ -213,6 +248,11 @@ models/exprs.yaml:14:67: methods.namespaces.arguments.argv[3]: ${{ inputs.usr }}
 models/exprs.yaml:17:18: methods.not-allowed.arguments.run: ${{ env.HOME }}: env.HOME is not allowed (list HOME under env in swamp.yaml)
 models/exprs.yaml:17:36: methods.not-allowed.arguments.run: ${{ secrets.AWS_KEY }}: secrets.AWS_KEY is not allowed (list AWS_KEY under secrets in swamp.yaml)
 models/ghost.yaml:2:7: type: unknown model type 'acme/ghost' (known: command/shell, http/request, swamp/echo)
+models/typo-inputs.yaml:5:26: inputs.properties.user: unknown JSON Schema keyword 'patern'
+models/typo-inputs.yaml:6:47: inputs.properties.tags.items: unknown JSON Schema keyword 'minLenght'
+models/typo-inputs.yaml:7:3: inputs: unknown JSON Schema keyword 'requried'
+models/typo-inputs.yaml:12:40: methods.echo.inputs.properties.n: unknown JSON Schema keyword 'maximun'
+models/typo-inputs.yaml:13:33: methods.echo.arguments.values.user: ${{ inputs.usr }}: inputs.usr is not a declared input (known: n, tags, user)
 models/typo.yaml:1:1: missing required key 'methods'
 models/typo.yaml:3:1: unknown key 'metods' (expected one of: arguments, description, inputs, methods, name, type)
 queue/0123456789ab.yaml:3:11: workflow: unknown workflow 'nowhere'
@@ -240,6 +280,8 @@ workflows/main.yaml:53:53: jobs.third.steps[1].inputs.user: ${{ item }}: 'item' 
 workflows/main.yaml:53:64: jobs.third.steps[1].inputs.user: invalid expression ${{ inputs.who | upper( }}: unexpected 'end of template'
 workflows/main.yaml:57:25: jobs.third.steps[2].inputs.user: ${{ jobs.first.steps.nope.outputs.x }}: jobs.first.steps.nope is not a step of job 'first'
 workflows/main.yaml:57:63: jobs.third.steps[2].inputs.user: ${{ jobs.fourth.x }}: jobs.fourth is not a job of this workflow
+workflows/typo-inputs.yaml:4:26: inputs.properties.hosts: unknown JSON Schema keyword 'item'
+workflows/typo-inputs.yaml:8:65: jobs.go.steps[0].inputs.user: ${{ inputs.host }}: inputs.host is not a declared input (known: hosts)
 """  # noqa: E501 - lines as long as swamp prints them
 
 
