@@ -6,21 +6,34 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from swamp import expressions, schemas, secrets
+from swamp import expressions, schemas, secrets, shell_script
 from swamp.definitions import Method, Model
 from swamp.types import registry
 from swamp.types.base import ExecutionContext, Outcome
 
 
 def render_arguments(model: Model, method: Method, context: Mapping[str, Any]) -> dict[str, Any]:
-    """The method's arguments with expressions evaluated; expansions in shell
-    fields (a `run:` script) are shell-quoted."""
+    """The method's arguments with expressions evaluated. In shell fields (a
+    `run:` script) each expansion reads as a variable reference (see
+    `render_call` for the values)."""
+    return render_call(model, method, context)[0]
+
+
+def render_call(
+    model: Model, method: Method, context: Mapping[str, Any]
+) -> tuple[dict[str, Any], dict[str, str]]:
+    """The rendered arguments, and the environment variables holding the
+    values of the expansions in shell fields."""
     mtype = registry.get_type(model.type)
     shell_fields = mtype.methods[method.call].shell_fields
-    return {
-        key: expressions.render(value, context, shell=key in shell_fields)
-        for key, value in method.arguments.items()
-    }
+    variables: dict[str, str] = {}
+    arguments = {}
+    for key, value in method.arguments.items():
+        if key in shell_fields and isinstance(value, str):
+            arguments[key] = shell_script.render_script(value, context, variables)
+        else:
+            arguments[key] = expressions.render(value, context)
+    return arguments, variables
 
 
 def call_method(
@@ -29,7 +42,7 @@ def call_method(
     """Run one method call to its outcome; never raises for a user error."""
     mtype = registry.get_type(model.type)
     try:
-        arguments = render_arguments(model, method, context)
+        arguments, variables = render_call(model, method, context)
     except expressions.ExpressionError as e:
         return Outcome(ok=False, error=secrets.mask_text(str(e)))
     problems = schemas.messages(arguments, dict(mtype.methods[method.call].arguments), "argument")
@@ -40,6 +53,7 @@ def call_method(
                 f"{model.name}.{method.name}: invalid arguments: " + "; ".join(problems)
             ),
         )
+    ctx.shell_env = variables
     outcome = mtype.execute(method.call, arguments, ctx)
     outcome.outputs = secrets.mask(_plain(outcome.outputs))
     if outcome.error:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import re
-import shlex
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from functools import cache, lru_cache
@@ -113,7 +112,8 @@ def references(source: str) -> list[Reference]:
     return found
 
 
-def _text(value: Any) -> str:
+def text(value: Any) -> str:
+    """How a value reads inside a longer string: JSON for lists and objects."""
     if isinstance(value, str):
         return value
     if isinstance(value, bool):
@@ -170,84 +170,35 @@ def _missing(source: str, context: Mapping[str, Any]) -> str:
     return "a name"
 
 
-def render(value: Any, context: Mapping[str, Any], *, shell: bool = False) -> Any:
+def render(value: Any, context: Mapping[str, Any]) -> Any:
     """`value` with every expression evaluated, recursively.
 
-    A string that is exactly one expression keeps the value's type. With
-    `shell`, each expansion is shell-quoted, so a value can never become code.
+    A string that is exactly one expression keeps the value's type. (A shell
+    script is rendered by `swamp.shell_script` instead.)
     """
     if isinstance(value, str):
-        return render_string(value, context, shell=shell)
+        return render_string(value, context)
     if isinstance(value, Mapping):
-        return {k: render(v, context, shell=shell) for k, v in value.items()}
+        return {k: render(v, context) for k, v in value.items()}
     if isinstance(value, list):
-        return [render(v, context, shell=shell) for v in value]
+        return [render(v, context) for v in value]
     return value
 
 
-def render_string(value: str, context: Mapping[str, Any], *, shell: bool = False) -> Any:
+def render_string(value: str, context: Mapping[str, Any]) -> Any:
     if "${{" not in value:
         return value
     whole = EXPRESSION.fullmatch(value)
-    if whole and not shell and "${{" not in whole.group(1):
+    if whole and "${{" not in whole.group(1):
         return evaluate(whole.group(1), context)
     out: list[str] = []
     pos = 0
-    quoting = _UNQUOTED
     for m in EXPRESSION.finditer(value):
-        literal = value[pos : m.start()]
-        out.append(literal)
-        text = _text(evaluate(m.group(1), context))
-        if shell:
-            quoting = _quoting_after(literal, quoting)
-            text = _shell_quote(text, quoting)
-        out.append(text)
+        out.append(value[pos : m.start()])
+        out.append(text(evaluate(m.group(1), context)))
         pos = m.end()
     out.append(value[pos:])
     return "".join(out)
-
-
-_UNQUOTED, _DOUBLE, _SINGLE = "unquoted", "double", "single"
-
-
-def _quoting_after(literal: str, state: str) -> str:
-    """Where a POSIX shell lexer stands after `literal`: outside quotes, or
-    inside double or single quotes. Enough to quote an expansion so that it
-    stays one literal word wherever the author placed it."""
-    escaped = False
-    comment = False
-    previous = "\n"
-    for ch in literal:
-        if comment:
-            comment = ch != "\n"
-        elif escaped:
-            escaped = False
-        elif state == _UNQUOTED and ch == "#" and previous in " \t\n;&|(":
-            comment = True
-        elif state == _SINGLE:
-            if ch == "'":
-                state = _UNQUOTED
-        elif ch == "\\":
-            escaped = True
-        elif state == _DOUBLE:
-            if ch == '"':
-                state = _UNQUOTED
-        elif ch == "'":
-            state = _SINGLE
-        elif ch == '"':
-            state = _DOUBLE
-        previous = ch
-    return state
-
-
-def _shell_quote(text: str, state: str) -> str:
-    if state == _DOUBLE:
-        # Inside "...", only \, ", $ and ` are special.
-        return re.sub(r'([\\"$`])', r"\\\1", text)
-    if state == _SINGLE:
-        # Close the quote, add an escaped quote, reopen: '\''
-        return text.replace("'", "'\\''")
-    return shlex.quote(text)
 
 
 def walk_strings(

@@ -51,6 +51,8 @@ class Repository:
     digests: dict[str, str] = field(default_factory=dict)
     problems: list[Problem] = field(default_factory=list)
     warnings: list[Problem] = field(default_factory=list)
+    # Definitions that have problems, by "model:NAME" or "workflow:NAME": their file.
+    invalid: dict[str, str] = field(default_factory=dict)
 
     def rel(self, path: Path) -> str:
         try:
@@ -76,12 +78,16 @@ class Repository:
         return doc
 
     def model(self, name: str) -> Model:
+        if name not in self.models and f"model:{name}" in self.invalid:
+            self.require_valid([self.invalid[f"model:{name}"]])
         try:
             return self.models[name]
         except KeyError:
             raise SwampError(f"unknown model {name!r}{_known(self.models)}") from None
 
     def workflow(self, name: str) -> Workflow:
+        if name not in self.workflows and f"workflow:{name}" in self.invalid:
+            self.require_valid([self.invalid[f"workflow:{name}"]])
         try:
             return self.workflows[name]
         except KeyError:

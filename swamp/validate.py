@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from swamp import expressions, schemas
+from swamp import expressions, schemas, shell_script
 from swamp.definitions import (
     Config,
     Job,
@@ -165,6 +165,7 @@ def _load_models(repo: Repository, broken: _Broken) -> None:
         if problems:
             if isinstance(name, str):
                 broken.add(f"model:{name}")
+                repo.invalid.setdefault(f"model:{name}", doc.path)
                 if checkable is not None and not whole:
                     good = {k: v for k, v in checkable["methods"].items() if k in calls}
                     model = build_model(
@@ -248,6 +249,14 @@ def _model_semantics(
             )
 
         out += _argument_problems(doc, mpath, merged, mtype.methods[call].arguments, origin)
+        for key in mtype.methods[call].shell_fields:
+            script = merged.get(key)
+            if isinstance(script, str):
+                at = (*origin(key), key)
+                out += [
+                    doc.problem(at, f"{format_path(at)}: {reason}", within=(script, offset))
+                    for offset, reason in shell_script.static_problems(script)
+                ]
         for key, value in merged.items():
             out += expression_problems(
                 doc, (*origin(key), key), value, repo.config, MODEL_NAMESPACES, declared
@@ -336,6 +345,7 @@ def _load_workflows(
         if problems:
             if isinstance(name, str):
                 broken.add(f"workflow:{name}")
+                repo.invalid.setdefault(f"workflow:{name}", doc.path)
             pruned = _prune_workflow(data, where) if data else None
             if pruned is not None and not schemas.check_schema(data.get("inputs") or {}):
                 raw, unchecked = pruned
