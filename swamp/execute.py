@@ -54,7 +54,11 @@ def call_method(
             ),
         )
     ctx.shell_env = variables
-    outcome = mtype.execute(method.call, arguments, ctx)
+    try:
+        outcome = mtype.execute(method.call, arguments, ctx)
+    except Exception as e:  # a type's own bug (often a plugin's) fails the step, not swamp
+        error = f"model type {model.type} raised {type(e).__name__}: {e}"
+        return Outcome(ok=False, error=secrets.mask_text(error))
     outcome.outputs = secrets.mask(_plain(outcome.outputs))
     if outcome.error:
         outcome.error = secrets.mask_text(outcome.error)
