@@ -10,14 +10,12 @@ import json
 import os
 import socket
 import textwrap
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs
 
 import pytest
+from http_server import serve
 from repo_helpers import make_repo, swamp, wait_for
 
 SHELL = """\
@@ -192,59 +190,10 @@ def test_json_and_key_value_outputs_feed_later_steps(tmp_path: Path) -> None:
 # --- http/request against a real server on 127.0.0.1 --------------------------
 
 
-class _Handler(BaseHTTPRequestHandler):
-    release: threading.Event
-
-    def log_message(self, format: str, *args: Any) -> None:  # quiet tests
-        pass
-
-    def _answer(self) -> None:
-        url = urlsplit(self.path)
-        length = int(self.headers.get("Content-Length") or 0)
-        body = self.rfile.read(length).decode() if length else ""
-        if url.path == "/slow":
-            self.release.wait(30)
-        status = int(url.path.removeprefix("/status/")) if url.path.startswith("/status/") else 200
-        if url.path == "/text":
-            payload = b"plain words"
-            kind = "text/plain"
-        else:
-            payload = json.dumps(
-                {
-                    "method": self.command,
-                    "path": url.path,
-                    "query": parse_qs(url.query),
-                    "headers": {k.lower(): v for k, v in self.headers.items()},
-                    "body": body,
-                }
-            ).encode()
-            kind = "application/json"
-        self.send_response(status)
-        self.send_header("Content-Type", kind)
-        self.send_header("Content-Length", str(len(payload)))
-        self.send_header("X-Served-By", "test")
-        self.end_headers()
-        if self.command != "HEAD":
-            self.wfile.write(payload)
-
-    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = _answer
-
-
 @pytest.fixture
 def server() -> Iterator[str]:
-    release = threading.Event()
-    handler = type("Handler", (_Handler,), {"release": release})
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    httpd.daemon_threads = True
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{httpd.server_address[1]}"
-    finally:
-        release.set()
-        httpd.shutdown()
-        httpd.server_close()
-        thread.join()
+    with serve() as base:
+        yield base
 
 
 HTTP = """\
