@@ -170,24 +170,30 @@ def _missing(source: str, context: Mapping[str, Any]) -> str:
     return "a name"
 
 
-def render(value: Any, context: Mapping[str, Any]) -> Any:
+def render(value: Any, context: Mapping[str, Any], *, shell: bool = False) -> Any:
     """`value` with every expression evaluated, recursively.
 
-    A string that is exactly one expression keeps the value's type. (A shell
-    script is rendered by `swamp.shell_script` instead.)
+    A string that is exactly one expression keeps the value's type. With
+    `shell`, a string is a shell script shown to a reader, each value quoted
+    for where it stands; to run a script, use `swamp.shell_script`, which
+    passes the values through the environment instead.
     """
     if isinstance(value, str):
-        return render_string(value, context)
+        return render_string(value, context, shell=shell)
     if isinstance(value, Mapping):
-        return {k: render(v, context) for k, v in value.items()}
+        return {k: render(v, context, shell=shell) for k, v in value.items()}
     if isinstance(value, list):
-        return [render(v, context) for v in value]
+        return [render(v, context, shell=shell) for v in value]
     return value
 
 
-def render_string(value: str, context: Mapping[str, Any]) -> Any:
+def render_string(value: str, context: Mapping[str, Any], *, shell: bool = False) -> Any:
     if "${{" not in value:
         return value
+    if shell:
+        from swamp import shell_script
+
+        return shell_script.display_script(value, context)
     whole = EXPRESSION.fullmatch(value)
     if whole and "${{" not in whole.group(1):
         return evaluate(whole.group(1), context)

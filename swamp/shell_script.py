@@ -16,6 +16,7 @@ variables there as code).
 from __future__ import annotations
 
 import re
+import shlex
 from collections.abc import Mapping
 from typing import Any
 
@@ -48,6 +49,33 @@ def render_script(script: str, context: Mapping[str, Any], variables: dict[str, 
         out.append(_reference(m.group(0), value, place, variables))
         out.append(literal)
     return "".join(out)
+
+
+def display_script(script: str, context: Mapping[str, Any]) -> str:
+    """The script as a reviewer should read it: each value written in place,
+    quoted for where it stands. (What runs is `render_script`'s form.)"""
+    matches = list(EXPRESSION.finditer(script))
+    if not matches or _MARK in script:
+        return script
+    literals = _literals(script, matches)
+    out = [literals[0]]
+    for m, place, literal in zip(
+        matches, contexts(_MARK.join(literals)), literals[1:], strict=True
+    ):
+        value = expressions.text(expressions.evaluate(m.group(1), context))
+        out.append(_quoted(value, place))
+        out.append(literal)
+    return "".join(out)
+
+
+def _quoted(value: str, place: str) -> str:
+    if place == UNQUOTED:
+        return shlex.quote(value)
+    if place == DOUBLE:
+        return re.sub(r'([\\"$`])', r"\\\1", value)  # inside "…" only \ " $ ` are special
+    if place == SINGLE:
+        return value.replace("'", "'\\''")  # close, an escaped quote, reopen
+    return value  # a here-document, a comment, arithmetic: shown as it is
 
 
 def static_problems(script: str) -> list[tuple[int, str]]:

@@ -4,10 +4,13 @@ in argv form or in a `run:` script, through `method run` or a workflow step."""
 from __future__ import annotations
 
 import json
+import subprocess
 from pathlib import Path
 
 import pytest
 from repo_helpers import make_repo, swamp
+
+from swamp.expressions import render_string
 
 # Each model method passes the input `value` to a command in one place a
 # script author might put it, and prints it back.
@@ -255,3 +258,22 @@ def test_running_a_method_of_a_model_with_problems_names_them(tmp_path: Path) ->
         "delimiter (<<EOF)\n"
         "swamp: error: 1 problem(s) in the definitions; nothing was run\n"
     )
+
+
+@pytest.mark.parametrize("value", HOSTILE)
+def test_the_script_shown_to_a_reviewer_means_what_runs(tmp_path: Path, value: str) -> None:
+    """Plans show a script with each value quoted in place (not the variables
+    that run): run by sh, that text too prints the value exactly."""
+    scripts = {
+        "printf '%s' ${{ inputs.value }}": value,
+        "printf '%s' \"[${{ inputs.value }}]\"'[${{ inputs.value }}]'": f"[{value}][{value}]",
+        "V=${{ inputs.value }}; printf '%s' \"$V\"": value,
+    }
+    for script, expected in scripts.items():
+        shown = render_string(script, {"inputs": {"value": value}}, shell=True)
+        assert "SWAMP_EXPR" not in shown
+        result = subprocess.run(
+            ["sh", "-c", shown], capture_output=True, text=True, cwd=tmp_path, check=True
+        )
+        assert result.stdout == expected
+    assert list(tmp_path.iterdir()) == []
