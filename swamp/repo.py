@@ -52,8 +52,6 @@ class Repository:
     digests: dict[str, str] = field(default_factory=dict)
     problems: list[Problem] = field(default_factory=list)
     warnings: list[Problem] = field(default_factory=list)
-    # Definitions that have problems, by "model:NAME" or "workflow:NAME": their file.
-    invalid: dict[str, str] = field(default_factory=dict)
 
     def rel(self, path: Path) -> str:
         try:
@@ -79,20 +77,38 @@ class Repository:
         return doc
 
     def model(self, name: str) -> Model:
-        if name not in self.models and f"model:{name}" in self.invalid:
-            self.require_valid([self.invalid[f"model:{name}"]])
-        try:
+        if name in self.models:
             return self.models[name]
-        except KeyError:
-            raise SwampError(f"unknown model {name!r}{_known(self.models)}") from None
+        self._refuse_broken("models", name)
+        raise SwampError(f"unknown model {name!r}{_known(self.models)}{self._broken('models')}")
 
     def workflow(self, name: str) -> Workflow:
-        if name not in self.workflows and f"workflow:{name}" in self.invalid:
-            self.require_valid([self.invalid[f"workflow:{name}"]])
-        try:
+        if name in self.workflows:
             return self.workflows[name]
-        except KeyError:
-            raise SwampError(f"unknown workflow {name!r}{_known(self.workflows)}") from None
+        self._refuse_broken("workflows", name)
+        raise SwampError(
+            f"unknown workflow {name!r}{_known(self.workflows)}{self._broken('workflows')}"
+        )
+
+    def _refuse_broken(self, folder: str, name: str) -> None:
+        """A definition whose file has problems is not loaded: show them, not "unknown"."""
+        files = {
+            f
+            for f, doc in self.docs.items()
+            if f.startswith(folder + "/")
+            and isinstance(doc.data, dict)
+            and doc.data.get("name") == name
+        }
+        bad = [p for p in self.problems if p.file in files]
+        if bad:
+            raise InvalidFiles(bad)
+
+    def _broken(self, folder: str) -> str:
+        """A hint that the name may be defined in a file that failed to load."""
+        files = sorted({p.file for p in self.problems if p.file.startswith(folder + "/")})
+        if not files:
+            return ""
+        return f"; {', '.join(files)} could not be loaded (see `swamp validate`)"
 
     def require_valid(self, files: Iterable[str] | None = None) -> None:
         """Refuse to act while `files` (default: all definitions) have problems."""

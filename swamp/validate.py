@@ -165,7 +165,6 @@ def _load_models(repo: Repository, broken: _Broken) -> None:
         if problems:
             if isinstance(name, str):
                 broken.add(f"model:{name}")
-                repo.invalid.setdefault(f"model:{name}", doc.path)
                 if checkable is not None and not whole:
                     good = {k: v for k, v in checkable["methods"].items() if k in calls}
                     model = build_model(
@@ -345,7 +344,6 @@ def _load_workflows(
         if problems:
             if isinstance(name, str):
                 broken.add(f"workflow:{name}")
-                repo.invalid.setdefault(f"workflow:{name}", doc.path)
             pruned = _prune_workflow(data, where) if data else None
             if pruned is not None and not schemas.check_schema(data.get("inputs") or {}):
                 raw, unchecked = pruned
