@@ -275,8 +275,10 @@ def validate(
 
 @method_app.command("run")
 def method_run(
-    model: Annotated[str, typer.Argument(help="The model's name (models/<file>: name).")],
-    method: Annotated[str, typer.Argument(help="The method to run.")],
+    model: Annotated[
+        str, typer.Argument(help="The model's name (models/<file>: name).", metavar="MODEL")
+    ],
+    method: Annotated[str, typer.Argument(help="The method to run.", metavar="METHOD")],
     inputs: InputOption = None,
     input_files: InputFileOption = None,
     as_json: JsonOption = False,
