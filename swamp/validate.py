@@ -7,7 +7,6 @@ offending node, and valid parts are still built so later checks can run.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -29,20 +28,15 @@ from swamp.types import registry
 MODEL_NAMESPACES = ("inputs", "env", "secrets")
 
 
-@dataclass
-class _Broken:
-    """Definitions with problems (already reported): a reference to one is
-    not reported again as unknown, and what can be checked still is."""
+class _Broken(set[str]):
+    """Definitions with problems (already reported), as "model:NAME" and
+    "workflow:NAME": a reference to one is not reported again as unknown, and
+    what can be checked still is."""
 
-    names: set[str] = field(default_factory=set)  # "model:NAME", "workflow:NAME"
-    # The valid methods of a model with problems, and the names of the others.
-    models: dict[str, tuple[Model, frozenset[str]]] = field(default_factory=dict)
-
-    def __contains__(self, key: str) -> bool:
-        return key in self.names
-
-    def add(self, key: str) -> None:
-        self.names.add(key)
+    def __init__(self) -> None:
+        super().__init__()
+        # The valid methods of a model with problems, and the names of the others.
+        self.models: dict[str, tuple[Model, frozenset[str]]] = {}
 
 
 def load_definitions(repo: Repository) -> None:
