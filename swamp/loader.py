@@ -205,8 +205,23 @@ def load_json_text(text: str, display: str) -> Document:
         doc.marks = {(): (1, 1)}
         doc.key_marks = {}
         doc.spans = {}
+        if _deeper_than(data, MAX_DEPTH):  # what the YAML pass would have refused
+            raise LoadError(Problem(display, 1, 1, _too_deep())) from None
     doc.data = data
     return doc
+
+
+def _deeper_than(value: Any, limit: int) -> bool:
+    stack = [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        if depth > limit:
+            return True
+        if isinstance(item, dict):
+            stack += [(v, depth + 1) for v in item.values()]
+        elif isinstance(item, list):
+            stack += [(v, depth + 1) for v in item]
+    return False
 
 
 def _too_deep() -> str:

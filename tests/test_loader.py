@@ -196,3 +196,14 @@ def test_an_unreadable_path_is_one_clear_line(tmp_path: Path) -> None:
     assert (
         str(caught.value.problem) == "missing.yaml:1:1: cannot read file: No such file or directory"
     )
+
+
+def test_json_that_yaml_cannot_read_still_loads_and_is_still_bounded(tmp_path: Path) -> None:
+    """U+FFFE is valid in JSON but not in YAML: no positions, same limits."""
+    path = tmp_path / "odd.json"
+    path.write_text('{"name": "odd\ufffe", "jobs": {}}')
+    assert load_file(path).data == {"name": "odd\ufffe", "jobs": {}}
+    path.write_text('{"name": "odd\ufffe", "jobs": ' + "[" * 150 + "]" * 150 + "}")
+    with pytest.raises(LoadError) as caught:
+        load_file(path, "odd.json")
+    assert str(caught.value.problem) == "odd.json:1:1: nested more than 100 levels deep"
