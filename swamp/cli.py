@@ -37,7 +37,7 @@ method_app = typer.Typer(
 )
 workflow_app = typer.Typer(
     help="Run workflows, release held jobs, draw graphs.\n\nExample:\n\n"
-    "  swamp workflow run ship-binary\n\n  swamp workflow release ship-binary",
+    "  swamp workflow run binary-release\n\n  swamp workflow release ship-binary",
     no_args_is_help=True,
 )
 run_app = typer.Typer(
@@ -317,8 +317,10 @@ def validate(
 
 @method_app.command("run")
 def method_run(
-    model: Annotated[str, typer.Argument(help="The model's name (models/<file>: name).")],
-    method: Annotated[str, typer.Argument(help="The method to run.")],
+    model: Annotated[
+        str, typer.Argument(help="The model's name (models/<file>: name).", metavar="MODEL")
+    ],
+    method: Annotated[str, typer.Argument(help="The method to run.", metavar="METHOD")],
     inputs: InputOption = None,
     input_files: InputFileOption = None,
     as_json: JsonOption = False,
@@ -354,7 +356,7 @@ def workflow_run(
 
     Example:
 
-      swamp workflow run db-migration --input version=42
+      swamp workflow run db-migration --input version:json=43
 
       swamp workflow run smoke-tests --input env=green --json
     """
@@ -549,7 +551,7 @@ def run_retry(
 
     Example:
 
-      swamp run retry db-migration-1a2b3c --step migrate
+      swamp run retry db-migration-1a2b3c --step apply
     """
     from swamp.commands import run as cmd
 
@@ -603,7 +605,7 @@ def workflow_queue(
 
     Example:
 
-      swamp workflow queue db-migration --input version=42 --window nightly
+      swamp workflow queue db-migration --input version:json=43 --window change-window
     """
     from swamp.commands import queue as cmd
     from swamp.queue.stage import When
@@ -641,9 +643,9 @@ def method_queue(
 
     Example:
 
-      swamp method queue ad-account create --input user=jsmith
+      swamp method queue ad-account create --input user=adoe
 
-      swamp method queue vpn add-to-group --input user=jsmith --input group=engineering
+      swamp method queue vpn add-to-group --input user=adoe --input group=support
     """
     from swamp.commands import queue as cmd
     from swamp.queue.stage import When
@@ -692,7 +694,7 @@ def method_schedule(
 
     Example:
 
-      swamp method schedule binary release --input version=v1.0.0 --at 2026-12-01T09:00:00Z
+      swamp method schedule binary release --input version=v1.1.0 --at 2026-12-01T09:00:00Z
     """
     from swamp.commands import queue as cmd
     from swamp.errors import UsageError

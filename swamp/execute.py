@@ -6,21 +6,34 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from swamp import expressions, schemas, secrets
+from swamp import expressions, schemas, secrets, shell_script
 from swamp.definitions import InlineTask, Method, Model
 from swamp.types import registry
 from swamp.types.base import ExecutionContext, Outcome
 
 
 def render_arguments(model: Model, method: Method, context: Mapping[str, Any]) -> dict[str, Any]:
-    """The method's arguments with expressions evaluated; expansions in shell
-    fields (a `run:` script) are shell-quoted."""
+    """The method's arguments with expressions evaluated. In shell fields (a
+    `run:` script) each expansion reads as a variable reference (see
+    `render_call` for the values)."""
+    return render_call(model, method, context)[0]
+
+
+def render_call(
+    model: Model, method: Method, context: Mapping[str, Any]
+) -> tuple[dict[str, Any], dict[str, str]]:
+    """The rendered arguments, and the environment variables holding the
+    values of the expansions in shell fields."""
     mtype = registry.get_type(model.type)
     shell_fields = mtype.methods[method.call].shell_fields
-    return {
-        key: expressions.render(value, context, shell=key in shell_fields)
-        for key, value in method.arguments.items()
-    }
+    variables: dict[str, str] = {}
+    arguments = {}
+    for key, value in method.arguments.items():
+        if key in shell_fields and isinstance(value, str):
+            arguments[key] = shell_script.render_script(value, context, variables)
+        else:
+            arguments[key] = expressions.render(value, context)
+    return arguments, variables
 
 
 def call_method(
@@ -28,9 +41,10 @@ def call_method(
 ) -> Outcome:
     """Run one method call to its outcome; never raises for a user error."""
     try:
-        arguments = render_arguments(model, method, context)
+        arguments, variables = render_call(model, method, context)
     except expressions.ExpressionError as e:
         return Outcome(ok=False, error=secrets.mask_text(str(e)))
+    ctx.shell_env = variables
     return _execute(model.type, method.call, arguments, f"{model.name}.{method.name}", ctx)
 
 
@@ -50,7 +64,11 @@ def _execute(
             ok=False,
             error=secrets.mask_text(f"{label}: invalid arguments: " + "; ".join(problems)),
         )
-    outcome = mtype.execute(call, arguments, ctx)
+    try:
+        outcome = mtype.execute(call, arguments, ctx)
+    except Exception as e:  # a type's own bug (often a plugin's) fails the step, not swamp
+        error = f"model type {type_name} raised {type(e).__name__}: {e}"
+        return Outcome(ok=False, error=secrets.mask_text(error))
     outcome.outputs = secrets.mask(_plain(outcome.outputs))
     if outcome.error:
         outcome.error = secrets.mask_text(outcome.error)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import re
-import shlex
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from functools import cache, lru_cache
@@ -113,7 +112,8 @@ def references(source: str) -> list[Reference]:
     return found
 
 
-def _text(value: Any) -> str:
+def text(value: Any) -> str:
+    """How a value reads inside a longer string: JSON for lists and objects."""
     if isinstance(value, str):
         return value
     if isinstance(value, bool):
@@ -174,7 +174,9 @@ def render(value: Any, context: Mapping[str, Any], *, shell: bool = False) -> An
     """`value` with every expression evaluated, recursively.
 
     A string that is exactly one expression keeps the value's type. With
-    `shell`, each expansion is shell-quoted, so a value can never become code.
+    `shell`, a string is a shell script shown to a reader, each value quoted
+    for where it stands; to run a script, use `swamp.shell_script`, which
+    passes the values through the environment instead.
     """
     if isinstance(value, str):
         return render_string(value, context, shell=shell)
@@ -188,66 +190,21 @@ def render(value: Any, context: Mapping[str, Any], *, shell: bool = False) -> An
 def render_string(value: str, context: Mapping[str, Any], *, shell: bool = False) -> Any:
     if "${{" not in value:
         return value
+    if shell:
+        from swamp import shell_script
+
+        return shell_script.display_script(value, context)
     whole = EXPRESSION.fullmatch(value)
-    if whole and not shell and "${{" not in whole.group(1):
+    if whole and "${{" not in whole.group(1):
         return evaluate(whole.group(1), context)
     out: list[str] = []
     pos = 0
-    quoting = _UNQUOTED
     for m in EXPRESSION.finditer(value):
-        literal = value[pos : m.start()]
-        out.append(literal)
-        text = _text(evaluate(m.group(1), context))
-        if shell:
-            quoting = _quoting_after(literal, quoting)
-            text = _shell_quote(text, quoting)
-        out.append(text)
+        out.append(value[pos : m.start()])
+        out.append(text(evaluate(m.group(1), context)))
         pos = m.end()
     out.append(value[pos:])
     return "".join(out)
-
-
-_UNQUOTED, _DOUBLE, _SINGLE = "unquoted", "double", "single"
-
-
-def _quoting_after(literal: str, state: str) -> str:
-    """Where a POSIX shell lexer stands after `literal`: outside quotes, or
-    inside double or single quotes. Enough to quote an expansion so that it
-    stays one literal word wherever the author placed it."""
-    escaped = False
-    comment = False
-    previous = "\n"
-    for ch in literal:
-        if comment:
-            comment = ch != "\n"
-        elif escaped:
-            escaped = False
-        elif state == _UNQUOTED and ch == "#" and previous in " \t\n;&|(":
-            comment = True
-        elif state == _SINGLE:
-            if ch == "'":
-                state = _UNQUOTED
-        elif ch == "\\":
-            escaped = True
-        elif state == _DOUBLE:
-            if ch == '"':
-                state = _UNQUOTED
-        elif ch == "'":
-            state = _SINGLE
-        elif ch == '"':
-            state = _DOUBLE
-        previous = ch
-    return state
-
-
-def _shell_quote(text: str, state: str) -> str:
-    if state == _DOUBLE:
-        # Inside "...", only \, ", $ and ` are special.
-        return re.sub(r'([\\"$`])', r"\\\1", text)
-    if state == _SINGLE:
-        # Close the quote, add an escaped quote, reopen: '\''
-        return text.replace("'", "'\\''")
-    return shlex.quote(text)
 
 
 def walk_strings(

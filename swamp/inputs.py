@@ -43,7 +43,19 @@ def check_inputs(inputs: Mapping[str, Any], schema: Mapping[str, Any], target: s
     """Refuse inputs that do not match the declared schema, naming each problem."""
     problems = schemas.messages(dict(inputs), dict(schema), "input")
     if problems:
-        raise SwampError(f"{target}: " + "; ".join(problems))
+        raise SwampError(f"{target}: " + "; ".join(p + _typed_hint(p, inputs) for p in problems))
+
+
+def _typed_hint(problem: str, inputs: Mapping[str, Any]) -> str:
+    """`--input n=3` gives the string "3": say how to give the number."""
+    key = problem.partition(":")[0]
+    if (
+        isinstance(inputs.get(key), str)
+        and problem.startswith(f"{key}: expected ")
+        and problem.endswith(", got string")
+    ):
+        return f" (give a typed value as --input {key}:json=VALUE)"
+    return ""
 
 
 def apply_defaults(inputs: Mapping[str, Any], schema: Mapping[str, Any]) -> dict[str, Any]:

@@ -20,6 +20,8 @@ from swamp.errors import Problem, SwampError
 
 MAX_FILE_BYTES = 2 * 1024 * 1024
 MAX_NODES = 200_000
+# Deeper than any definition needs, and well within Python's recursion limit.
+MAX_DEPTH = 100
 
 try:  # C-accelerated composer when libyaml is present.
     _Loader: type[Any] = yaml.CSafeLoader
@@ -28,6 +30,7 @@ except AttributeError:  # pragma: no cover - depends on how PyYAML was built
 
 JsonPath = tuple[str | int, ...]
 
+_YAML_TAG = "tag:yaml.org,2002:"
 _STR = "tag:yaml.org,2002:str"
 _SAFE_SCALAR_TAGS = {
     _STR,
@@ -60,6 +63,8 @@ class Document:
     marks: dict[JsonPath, tuple[int, int]] = field(default_factory=dict)
     key_marks: dict[JsonPath, tuple[int, int]] = field(default_factory=dict)
     text: str = ""
+    # Where each string value's source text starts and ends (character offsets).
+    spans: dict[JsonPath, tuple[int, int]] = field(default_factory=dict)
 
     def where(self, path: JsonPath, *, key: bool = False) -> tuple[int, int]:
         """The position of `path`, or of its nearest known ancestor."""
@@ -72,8 +77,42 @@ class Document:
             path = path[:-1]
         return self.marks.get((), (1, 1))
 
-    def problem(self, path: JsonPath, message: str, *, key: bool = False) -> Problem:
-        line, col = self.where(path, key=key)
+    def where_in(self, path: JsonPath, value: str, offset: int) -> tuple[int, int]:
+        """The position of `value[offset:]` (a part of the string at `path`,
+        such as one expression in a script) when it can be found in the source
+        as written; else the position of the string."""
+        span = self.spans.get(tuple(path))
+        if span is None:
+            return self.where(path)
+        # The part is found again in the source, as the same occurrence: quotes,
+        # escapes and block indentation elsewhere in the string do not matter.
+        end = value.find("}}", offset)
+        part = value[offset : end + 2 if end >= 0 else len(value)]
+        occurrence = value.count(part, 0, offset)
+        source = self.text[span[0] : span[1]]
+        at = -1
+        for _ in range(occurrence + 1):
+            at = source.find(part, at + 1)
+            if at < 0:
+                return self.where(path)
+        index = span[0] + at
+        line = self.text.count("\n", 0, index) + 1
+        return line, index - (self.text.rfind("\n", 0, index) + 1) + 1
+
+    def problem(
+        self,
+        path: JsonPath,
+        message: str,
+        *,
+        key: bool = False,
+        within: tuple[str, int] | None = None,
+    ) -> Problem:
+        """A Problem at `path`; `within` = (the string at path, an offset in it)
+        points at a part of that string."""
+        if within is not None:
+            line, col = self.where_in(path, *within)
+        else:
+            line, col = self.where(path, key=key)
         return Problem(self.path, line, col, message)
 
 
@@ -121,6 +160,8 @@ def load_yaml_text(text: str, display: str) -> Document:
         mark = e.problem_mark or e.context_mark
         line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
         what = e.problem or e.context or "invalid YAML"
+        if e.context and what.startswith("but "):  # "but found another document"
+            what = f"{e.context}, {what}"
         raise LoadError(Problem(display, line, col, f"invalid YAML: {what}")) from None
     except yaml.YAMLError as e:
         raise LoadError(Problem(display, 1, 1, f"invalid YAML: {e}")) from None
@@ -145,9 +186,11 @@ def load_json_text(text: str, display: str) -> Document:
         data = json.loads(text, object_pairs_hook=no_duplicates)
     except json.JSONDecodeError as e:
         raise LoadError(Problem(display, e.lineno, e.colno, f"invalid JSON: {e.msg}")) from None
+    except RecursionError:
+        raise LoadError(Problem(display, 1, 1, _too_deep())) from None
     except _DuplicateKeyError as e:
-        # json does not say where; YAML composition of the same text finds it.
-        line, col = _find_key(text, e.key)
+        # json does not say where; YAML composition of the same text does.
+        line, col = _duplicate_position(text, display, e.key)
         raise LoadError(Problem(display, line, col, f"duplicate key '{e.key}'")) from None
     doc = Document(display, data, text=text)
     # JSON is (nearly) YAML: compose it only to learn positions. The values
@@ -156,11 +199,46 @@ def load_json_text(text: str, display: str) -> Document:
         node = yaml.compose(text, Loader=_Loader)
         if node is not None:
             _Builder(doc).build(node, ())
+    except _TooDeepError:
+        raise
     except (yaml.YAMLError, LoadError):
         doc.marks = {(): (1, 1)}
         doc.key_marks = {}
+        doc.spans = {}
+        if _deeper_than(data, MAX_DEPTH):  # what the YAML pass would have refused
+            raise LoadError(Problem(display, 1, 1, _too_deep())) from None
     doc.data = data
     return doc
+
+
+def _deeper_than(value: Any, limit: int) -> bool:
+    stack = [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        if depth > limit:
+            return True
+        if isinstance(item, dict):
+            stack += [(v, depth + 1) for v in item.values()]
+        elif isinstance(item, list):
+            stack += [(v, depth + 1) for v in item]
+    return False
+
+
+def _too_deep() -> str:
+    return f"nested more than {MAX_DEPTH} levels deep"
+
+
+def _duplicate_position(text: str, display: str, key: str) -> tuple[int, int]:
+    try:
+        node = yaml.compose(text, Loader=_Loader)
+        if node is not None:
+            _Builder(Document(display, None)).build(node, ())
+    except LoadError as e:
+        if e.problem.message == f"duplicate key '{key}'":
+            return e.problem.line, e.problem.column
+    except yaml.YAMLError:
+        pass
+    return _find_key(text, key)
 
 
 class _DuplicateKeyError(Exception):
@@ -180,28 +258,88 @@ def _find_key(text: str, key: str) -> tuple[int, int]:
     return 1, 1
 
 
+def _children(node: yaml.Node) -> list[yaml.Node]:
+    if isinstance(node, yaml.MappingNode):
+        return [n for pair in node.value for n in pair]
+    if isinstance(node, yaml.SequenceNode):
+        return list(node.value)
+    return []
+
+
+def _unsupported(tag: str) -> str:
+    short = "!!" + tag.removeprefix(_YAML_TAG) if tag.startswith(_YAML_TAG) else tag
+    return f"unsupported tag {short} (only strings, numbers, booleans, null, lists and mappings)"
+
+
+class _TooDeepError(LoadError):
+    pass
+
+
 class _Builder:
     """Turns a composed node tree into plain values, recording marks."""
 
     def __init__(self, doc: Document) -> None:
         self.doc = doc
-        self.count = 0
 
     def fail(self, node: yaml.Node, message: str) -> LoadError:
         m = node.start_mark
         return LoadError(Problem(self.doc.path, m.line + 1, m.column + 1, message))
 
     def build(self, node: yaml.Node, path: JsonPath) -> Any:
-        self.count += 1
-        if self.count > MAX_NODES:
-            raise self.fail(
-                node,
-                f"document expands to more than {MAX_NODES} nodes (alias/anchor expansion refused)",
-            )
+        self._check_size(node)
+        return self._build(node, path)
+
+    def _check_size(self, root: yaml.Node) -> None:
+        """Refuse recursion, depth and alias expansion before building anything.
+
+        Aliases share nodes, so sizes are counted once per node: a billion
+        laughs is measured in a few thousand steps, then reported at the
+        first node whose expansion is too large.
+        """
+        sizes: dict[int, int] = {}
+        ancestry: set[int] = set()
+
+        def measure(node: yaml.Node, depth: int) -> int:
+            if id(node) in sizes:
+                return sizes[id(node)]
+            if id(node) in ancestry:
+                raise self.fail(
+                    node, "an alias refers to a node that contains it (recursive alias)"
+                )
+            if depth > MAX_DEPTH:
+                m = node.start_mark
+                raise _TooDeepError(Problem(self.doc.path, m.line + 1, m.column + 1, _too_deep()))
+            total = 1
+            ancestry.add(id(node))
+            for child in _children(node):
+                total += measure(child, depth + 1)
+            ancestry.discard(id(node))
+            sizes[id(node)] = total
+            return total
+
+        node = root
+        if measure(root, 0) <= MAX_NODES:
+            return
+        while True:
+            bigger = next((c for c in _children(node) if sizes[id(c)] > MAX_NODES), None)
+            if bigger is None:
+                raise self.fail(
+                    node,
+                    f"holds more than {MAX_NODES} values once aliases are expanded",
+                )
+            node = bigger
+
+    def _build(self, node: yaml.Node, path: JsonPath) -> Any:
         self.doc.marks.setdefault(path, (node.start_mark.line + 1, node.start_mark.column + 1))
+        if isinstance(node, yaml.ScalarNode):
+            self.doc.spans.setdefault(path, (node.start_mark.index, node.end_mark.index))
+            return self._scalar(node)
+        return self._collection(node, path)
+
+    def _collection(self, node: yaml.Node, path: JsonPath) -> Any:
         if isinstance(node, yaml.MappingNode):
             if node.tag != _MAP:
-                raise self.fail(node, f"unsupported tag {node.tag!r}")
+                raise self.fail(node, _unsupported(node.tag))
             out: dict[str, Any] = {}
             for key_node, value_node in self._pairs(node):
                 key = self._key(key_node)
@@ -211,14 +349,13 @@ class _Builder:
                 self.doc.key_marks.setdefault(
                     sub, (key_node.start_mark.line + 1, key_node.start_mark.column + 1)
                 )
-                out[key] = self.build(value_node, sub)
+                out[key] = self._build(value_node, sub)
             return out
         if isinstance(node, yaml.SequenceNode):
             if node.tag != _SEQ:
-                raise self.fail(node, f"unsupported tag {node.tag!r}")
-            return [self.build(item, (*path, i)) for i, item in enumerate(node.value)]
-        assert isinstance(node, yaml.ScalarNode)
-        return self._scalar(node)
+                raise self.fail(node, _unsupported(node.tag))
+            return [self._build(item, (*path, i)) for i, item in enumerate(node.value)]
+        raise self.fail(node, "unsupported node")  # pragma: no cover - PyYAML has three kinds
 
     def _pairs(self, node: yaml.MappingNode) -> Iterator[tuple[yaml.Node, yaml.Node]]:
         """Pairs of a mapping, with YAML merge keys (<<) expanded first."""
@@ -247,23 +384,28 @@ class _Builder:
         if not isinstance(node, yaml.ScalarNode):
             raise self.fail(node, "a mapping key must be a plain string")
         if node.tag not in _SAFE_SCALAR_TAGS:
-            raise self.fail(node, f"unsupported tag {node.tag!r}")
+            raise self.fail(node, _unsupported(node.tag))
         # Keys are strings: `on:`, `1:` and `yes:` keep their spelling.
         return str(node.value)
 
     def _scalar(self, node: yaml.ScalarNode) -> Any:
         tag = node.tag
         if tag not in _SAFE_SCALAR_TAGS:
-            raise self.fail(node, f"unsupported tag {tag!r}")
+            raise self.fail(node, _unsupported(tag))
         if tag in (_STR, "tag:yaml.org,2002:timestamp"):
             return node.value  # timestamps stay the strings the author wrote
-        if tag == "tag:yaml.org,2002:int":
-            return _constructor.construct_yaml_int(node)
-        if tag == "tag:yaml.org,2002:float":
-            return _constructor.construct_yaml_float(node)
-        if tag == "tag:yaml.org,2002:bool":
-            return _constructor.construct_yaml_bool(node)
-        return None
+        construct = {
+            "tag:yaml.org,2002:int": _constructor.construct_yaml_int,
+            "tag:yaml.org,2002:float": _constructor.construct_yaml_float,
+            "tag:yaml.org,2002:bool": _constructor.construct_yaml_bool,
+        }.get(tag)
+        if construct is None:
+            return None
+        try:
+            return construct(node)
+        except (ValueError, KeyError):  # an explicit tag on a wrong value: `!!int abc`
+            short = tag.removeprefix(_YAML_TAG)
+            raise self.fail(node, f"{node.value!r} is not a valid {short}") from None
 
 
 def dump_yaml(data: Any) -> str:

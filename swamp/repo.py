@@ -8,6 +8,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from swamp import secrets
 from swamp.definitions import Config, Model, Workflow
 from swamp.errors import InvalidFiles, Problem, SwampError
 from swamp.loader import Document, LoadError, load_file
@@ -145,4 +146,7 @@ def load_repository(root: Path | None = None) -> Repository:
 
     repo = Repository(find_root(root) if root is None else root.resolve())
     validate.load_definitions(repo)
+    # Mask the secrets swamp.yaml names from the start, before anything is
+    # printed or journaled (an input may carry one too).
+    secrets.register_all(os.environ[n] for n in sorted(repo.config.secrets) if n in os.environ)
     return repo

@@ -81,6 +81,11 @@ def messages(instance: Any, schema: dict[str, Any], what: str) -> list[str]:
 
 def describe(doc: Document, err: ValidationError, base: JsonPath, what: str = "") -> list[Problem]:
     """One clear Problem (or one per offending key) for a validation error."""
+    exclusive = _exclusive_keys(err, what or "key")
+    if exclusive:
+        path = (*base, *tuple(err.absolute_path))
+        label = format_path(path)
+        return [doc.problem(path, f"{label}: {exclusive}" if label else exclusive)]
     if err.validator in ("anyOf", "oneOf") and err.context:
         from jsonschema.exceptions import best_match
 
@@ -91,6 +96,36 @@ def describe(doc: Document, err: ValidationError, base: JsonPath, what: str = ""
             rel = tuple(err.absolute_path) + tuple(best.path)
             return _one(doc, base, rel, best, what)
     return _one(doc, base, tuple(err.absolute_path), err, what)
+
+
+def _exclusive_keys(err: ValidationError, noun: str) -> str | None:
+    """Say plainly what `oneOf: [{required: [a]}, {required: [b]}]` (one of
+    a or b) and `not: {anyOf: [{required: [a, b]}, …]}` (not a with b) mean."""
+    value: Any = err.validator_value
+    instance: Any = err.instance
+    if not isinstance(instance, dict):
+        return None
+    alternatives = value.get("anyOf") if isinstance(value, dict) else value
+    if not isinstance(alternatives, list) or not all(
+        isinstance(a, dict) and list(a) == ["required"] for a in alternatives
+    ):
+        return None
+    names = list(dict.fromkeys(n for a in alternatives for n in a["required"]))
+    given = [n for n in names if n in instance]
+    if err.validator == "not" or (err.validator == "oneOf" and len(given) > 1):
+        return f"give only one of the {noun}s {_or(given)}, not {_all(given)}"
+    if err.validator in ("oneOf", "anyOf") and not given:
+        return f"missing required {noun}: one of {_or(names)}"
+    return None
+
+
+def _all(names: list[str]) -> str:
+    return "both" if len(names) == 2 else "all of them"
+
+
+def _or(names: list[str]) -> str:
+    quoted = [repr(n) for n in names]
+    return ", ".join(quoted[:-1]) + f" or {quoted[-1]}" if len(quoted) > 1 else quoted[0]
 
 
 def _one(
@@ -177,11 +212,64 @@ def _short(message: str) -> str:
 
 def check_schema(schema: Any) -> list[str]:
     """Messages for a user-written JSON Schema that is itself invalid."""
+    return [p.message for p in schema_shape_problems(Document("", schema), (), schema)]
+
+
+def schema_shape_problems(doc: Document, base: JsonPath, schema: Any) -> list[Problem]:
+    """Problems of a user-written JSON Schema found at `base` in `doc`, each at
+    its node, against the JSON Schema meta-schema."""
     from jsonschema import Draft202012Validator
 
     cls: Any = Draft202012Validator
     meta = cls(cls.META_SCHEMA)
-    return [
-        f"{format_path(tuple(e.absolute_path)) or 'schema'}: {_short(e.message)}"
-        for e in meta.iter_errors(schema)
-    ]
+    return [p for err in meta.iter_errors(schema) for p in describe(doc, err, base, "keyword")]
+
+
+# The keywords of JSON Schema draft 2020-12 (and `definitions`, still common).
+KEYWORDS = frozenset(
+    """
+    $id $schema $ref $anchor $dynamicRef $dynamicAnchor $vocabulary $comment $defs definitions
+    prefixItems items contains additionalProperties properties patternProperties
+    dependentSchemas propertyNames if then else allOf anyOf oneOf not
+    unevaluatedItems unevaluatedProperties
+    type const enum multipleOf maximum exclusiveMaximum minimum exclusiveMinimum
+    maxLength minLength pattern maxItems minItems uniqueItems maxContains minContains
+    maxProperties minProperties required dependentRequired
+    title description default deprecated readOnly writeOnly examples format
+    contentEncoding contentMediaType contentSchema
+    """.split()  # noqa: SIM905 - a list of words reads better than 60 quoted strings
+)
+_SCHEMA_MAPS = ("properties", "patternProperties", "$defs", "definitions", "dependentSchemas")
+_SCHEMA_LISTS = ("prefixItems", "allOf", "anyOf", "oneOf")
+_SCHEMA_ONE = (
+    "items",
+    "contains",
+    "additionalProperties",
+    "propertyNames",
+    "if",
+    "then",
+    "else",
+    "not",
+    "unevaluatedItems",
+    "unevaluatedProperties",
+    "contentSchema",
+)
+
+
+def unknown_keywords(schema: Any, path: JsonPath = ()) -> list[tuple[JsonPath, str]]:
+    """Keys of a user-written schema that JSON Schema does not know, such as
+    `requried` or `patern`: JSON Schema ignores them, so a typo would silently
+    accept anything. Keys starting with `x-` are extensions and allowed."""
+    if not isinstance(schema, dict):
+        return []
+    found = [((*path, k), k) for k in schema if k not in KEYWORDS and not str(k).startswith("x-")]
+    for k, v in schema.items():
+        if k in _SCHEMA_MAPS and isinstance(v, dict):
+            for name, sub in v.items():
+                found += unknown_keywords(sub, (*path, k, name))
+        elif k in _SCHEMA_LISTS and isinstance(v, list):
+            for i, sub in enumerate(v):
+                found += unknown_keywords(sub, (*path, k, i))
+        elif k in _SCHEMA_ONE:
+            found += unknown_keywords(v, (*path, k))
+    return found

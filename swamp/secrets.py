@@ -13,6 +13,7 @@ import shlex
 import threading
 from collections.abc import Iterable, Mapping
 from typing import Any
+from urllib.parse import quote, quote_plus
 
 MASK = "***"
 # Shorter values would mask ordinary words everywhere; the README says so.
@@ -24,10 +25,20 @@ _ordered: list[str] = []
 
 
 def register(value: str) -> None:
-    """Mask `value` (and its quoted and JSON-escaped spellings) from now on."""
+    """Mask `value` from now on, and the spellings it takes in the text swamp
+    handles: shell-quoted, JSON-escaped (also twice: JSON in a JSON string,
+    as an API that echoes a request shows it) and URL-encoded."""
     if len(value) < MIN_SECRET_LENGTH:
         return
-    variants = {value, shlex.quote(value), json.dumps(value)[1:-1]}
+    escaped = json.dumps(value)[1:-1]
+    variants = {
+        value,
+        shlex.quote(value),
+        escaped,
+        json.dumps(escaped)[1:-1],
+        quote(value, safe=""),
+        quote_plus(value, safe=""),
+    }
     with _lock:
         new = variants - _values
         if not new:

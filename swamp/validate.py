@@ -10,9 +10,17 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from swamp import expressions, schemas
-from swamp.definitions import Config, Job, Step, Workflow, build_model, build_workflow
-from swamp.errors import Problem
+from swamp import expressions, schemas, shell_script
+from swamp.definitions import (
+    Config,
+    Job,
+    Model,
+    Step,
+    Workflow,
+    build_model,
+    build_workflow,
+)
+from swamp.errors import Problem, SwampError
 from swamp.loader import Document, JsonPath, format_path
 from swamp.mender import dialect as mender
 from swamp.repo import CONFIG_FILE, Repository, definition_files
@@ -21,14 +29,45 @@ from swamp.types import registry
 MODEL_NAMESPACES = ("inputs", "env", "secrets")
 
 
+class _Broken(set[str]):
+    """Definitions with problems (already reported), as "model:NAME" and
+    "workflow:NAME": a reference to one is not reported again as unknown, and
+    what can be checked still is."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        # The valid methods of a model with problems, and the names of the others.
+        self.models: dict[str, tuple[Model, frozenset[str]]] = {}
+
+
 def load_definitions(repo: Repository) -> None:
     _load_config(repo)
-    broken: set[str] = set()
+    broken = _Broken()
     _load_models(repo, broken)
-    _load_workflows(repo, broken)
+    partial = _load_workflows(repo, broken)
     for wf in repo.workflows.values():
         _check_workflow(repo, repo.docs[wf.file], wf, broken)
+    # Workflows with schema problems: the parts that are valid are still
+    # checked, so one run reports every problem.
+    for wf, unchecked in partial:
+        _check_workflow(repo, repo.docs[wf.file], wf, broken, unchecked)
     _check_nesting(repo)
+
+
+def _schema_errors(doc: Document, kind: str) -> tuple[list[Problem], list[_Where]]:
+    """Schema problems, and where each error is (to prune what it spoils)."""
+    problems: list[Problem] = []
+    where: list[_Where] = []
+    for err in schemas.validator(kind).iter_errors(doc.data):
+        problems += schemas.describe(doc, err, base=())
+        path = tuple(err.absolute_path)
+        if err.validator == "propertyNames" and isinstance(err.instance, str):
+            path = (*path, err.instance)  # the offending name itself
+        where.append(path)
+    return problems, where
+
+
+_Where = tuple[str | int, ...]
 
 
 def _load_config(repo: Repository) -> None:
@@ -38,12 +77,24 @@ def _load_config(repo: Repository) -> None:
         return
     if doc.data is None:
         doc.data = {}
-    problems = _mapping_problems(doc) or schemas.schema_problems(doc, "swamp")
-    for name, w in (doc.data.get("windows") or {}).items() if not problems else ():
+    problems = _mapping_problems(doc)
+    if problems:
+        repo.problems += problems
+        return
+    problems, where = _schema_errors(doc, "swamp")
+    # Drop only what is wrong; what is left still serves the other checks
+    # (the env and secrets names above all).
+    data = dict(doc.data)
+    for at in where:
+        top = str(at[0]) if at else ""
+        if len(at) >= 2 and top in ("windows", "defaults") and isinstance(data.get(top), dict):
+            data[top] = {k: v for k, v in data[top].items() if k != at[1]}
+        elif top:
+            data.pop(top, None)
+    for name, w in (data.get("windows") or {}).items():
         problems += _window_problems(doc, name, w)
     repo.problems += problems
-    if not problems:
-        repo.config = Config.from_data(doc.data)
+    repo.config = Config.from_data(data)
 
 
 def _window_problems(doc: Document, name: str, w: Mapping[str, Any]) -> list[Problem]:
@@ -81,12 +132,15 @@ def _kind(value: Any) -> str:
     return "nothing" if value is None else type(value).__name__
 
 
-def _load_models(repo: Repository, broken: set[str]) -> None:
+def _load_models(repo: Repository, broken: _Broken) -> None:
     for path in definition_files(repo.root, "models"):
         doc = repo.load_doc(path)
         if doc is None:
             continue
-        problems = _mapping_problems(doc) or schemas.schema_problems(doc, "model")
+        problems = _mapping_problems(doc)
+        where: list[_Where] = []
+        if not problems:
+            problems, where = _schema_errors(doc, "model")
         data = doc.data if isinstance(doc.data, dict) else {}
         name = data.get("name")
         if isinstance(name, str) and name in repo.models:
@@ -97,32 +151,59 @@ def _load_models(repo: Repository, broken: set[str]) -> None:
                 )
             )
         calls: dict[str, str] = {}
-        if not problems:
-            problems += _model_semantics(repo, doc, calls)
+        checkable = _prune_model(data, where) if data else None
+        whole = checkable is None
+        if checkable is not None:
+            found, whole = _model_semantics(repo, doc, calls, checkable)
+            problems += found
         repo.problems += problems
         if problems:
             if isinstance(name, str):
                 broken.add(f"model:{name}")
+                if checkable is not None and not whole:
+                    good = {k: v for k, v in checkable["methods"].items() if k in calls}
+                    model = build_model(
+                        {**checkable, "methods": good}, doc.path, repo.digests[doc.path], calls
+                    )
+                    broken.models[name] = (model, frozenset(data["methods"]) - frozenset(good))
             continue
         repo.models[str(name)] = build_model(data, doc.path, repo.digests[doc.path], calls)
 
 
-def _model_semantics(repo: Repository, doc: Document, calls: dict[str, str]) -> list[Problem]:
-    data = doc.data
-    out: list[Problem] = []
+def _prune_model(data: dict[str, Any], where: list[_Where]) -> dict[str, Any] | None:
+    """The model without its methods that have schema errors, or None when
+    an error spoils the whole model (its type, inputs or shared arguments)."""
+    bad: set[str] = set()
+    for path in where:
+        if len(path) >= 2 and path[0] == "methods":
+            bad.add(str(path[1]))
+        elif path[:1] not in (("description",), ("name",)):
+            return None
+    methods = {k: v for k, v in data["methods"].items() if k not in bad}
+    return {**data, "methods": methods}
+
+
+def _model_semantics(
+    repo: Repository, doc: Document, calls: dict[str, str], data: dict[str, Any]
+) -> tuple[list[Problem], bool]:
+    """The model's problems, and whether they spoil the whole model; `calls`
+    receives each method without problems and the type method it calls."""
     if not registry.has_type(data["type"]):
-        out.append(
-            doc.problem(
-                ("type",),
-                f"type: unknown model type {data['type']!r} "
-                f"(known: {', '.join(registry.known_types())})",
-            )
+        message = (
+            f"type: unknown model type {data['type']!r} "
+            f"(known: {', '.join(registry.known_types())})"
         )
-        return out
-    mtype = registry.get_type(data["type"])
-    out += _schema_shape(doc, ("inputs",), data.get("inputs"))
+        return [doc.problem(("type",), message)], True
+    try:
+        mtype = registry.get_type(data["type"])
+    except SwampError as e:  # a plugin that fails to load
+        return [doc.problem(("type",), f"type: {e}")], True
+    out = _schema_shape(doc, ("inputs",), data.get("inputs"))
+    if schemas.check_schema(data.get("inputs") or {}):
+        return out, True  # an unknown keyword is ignored; an invalid schema is unusable
     base_args = data.get("arguments") or {}
     for mname, method in data["methods"].items():
+        before = len(out)
         mpath: JsonPath = ("methods", mname)
         call = method.get("call")
         if call is None:
@@ -148,8 +229,9 @@ def _model_semantics(repo: Repository, doc: Document, calls: dict[str, str]) -> 
                 )
             )
             continue
-        calls[mname] = call
         out += _schema_shape(doc, (*mpath, "inputs"), method.get("inputs"))
+        if schemas.check_schema(method.get("inputs") or {}):
+            continue
         from swamp.definitions import input_schema
 
         declared = input_schema(data.get("inputs"), method.get("inputs"))
@@ -161,20 +243,38 @@ def _model_semantics(repo: Repository, doc: Document, calls: dict[str, str]) -> 
             )
 
         out += _argument_problems(doc, mpath, merged, mtype.methods[call].arguments, origin)
+        for key in mtype.methods[call].shell_fields:
+            script = merged.get(key)
+            if isinstance(script, str):
+                at = (*origin(key), key)
+                out += [
+                    doc.problem(at, f"{format_path(at)}: {reason}", within=(script, offset))
+                    for offset, reason in shell_script.static_problems(script)
+                ]
         for key, value in merged.items():
             out += expression_problems(
                 doc, (*origin(key), key), value, repo.config, MODEL_NAMESPACES, declared
             )
-    return out
+        if len(out) == before:
+            calls[mname] = call
+    return out, False
 
 
 def _schema_shape(doc: Document, path: JsonPath, schema: Any) -> list[Problem]:
+    """A user-written input schema: valid JSON Schema, with no unknown keyword."""
     if schema is None:
         return []
-    return [
-        doc.problem(path, f"{format_path(path)}: not a valid JSON Schema: {m}")
-        for m in schemas.check_schema(schema)
-    ]
+    out = schemas.schema_shape_problems(doc, path, schema)
+    for rel, key in schemas.unknown_keywords(schema):
+        at = (*path, *rel)
+        out.append(
+            doc.problem(
+                at,
+                f"{format_path(at[:-1])}: unknown JSON Schema keyword {key!r}",
+                key=True,
+            )
+        )
+    return out
 
 
 def _argument_problems(
@@ -210,7 +310,12 @@ def _dumps(value: Any) -> str:
     return json.dumps(value, sort_keys=True, default=str)
 
 
-def _load_workflows(repo: Repository, broken: set[str]) -> None:
+def _load_workflows(
+    repo: Repository, broken: _Broken
+) -> list[tuple[Workflow, frozenset[JsonPath]]]:
+    """Register the valid workflows; return the checkable part of the others
+    with the paths of the steps that cannot be checked."""
+    partial = []
     mender_docs: list[Document] = []
     for path in definition_files(repo.root, "workflows"):
         doc = repo.load_doc(path)
@@ -219,7 +324,10 @@ def _load_workflows(repo: Repository, broken: set[str]) -> None:
         if mender.is_mender(doc):  # the Mender dialect: loaded after, highest version wins
             mender_docs.append(doc)
             continue
-        problems = _mapping_problems(doc) or schemas.schema_problems(doc, "workflow")
+        problems = _mapping_problems(doc)
+        where: list[_Where] = []
+        if not problems:
+            problems, where = _schema_errors(doc, "workflow")
         data = doc.data if isinstance(doc.data, dict) else {}
         name = data.get("name")
         if isinstance(name, str) and name in repo.workflows:
@@ -229,18 +337,92 @@ def _load_workflows(repo: Repository, broken: set[str]) -> None:
                     f"name: workflow {name!r} is already defined in {repo.workflows[name].file}",
                 )
             )
-        if not problems:
+        if data and not where:
             problems += _schema_shape(doc, ("inputs",), data.get("inputs"))
         repo.problems += problems
         if problems:
             if isinstance(name, str):
                 broken.add(f"workflow:{name}")
+            pruned = _prune_workflow(data, where) if data else None
+            if pruned is not None and not schemas.check_schema(data.get("inputs") or {}):
+                raw, unchecked = pruned
+                partial.append((build_workflow(raw, doc.path, repo.digests[doc.path]), unchecked))
             continue
         repo.workflows[str(name)] = build_workflow(data, doc.path, repo.digests[doc.path])
     mender.load(repo, mender_docs, broken)
+    return partial
 
 
-def _check_workflow(repo: Repository, doc: Document, wf: Workflow, broken: set[str]) -> None:
+def _prune_workflow(
+    data: dict[str, Any], where: list[_Where]
+) -> tuple[dict[str, Any], frozenset[JsonPath]] | None:
+    """The workflow with each job or step that has a schema error replaced by
+    a placeholder that keeps its name (so references to it still resolve) and
+    is not checked further; None when an error spoils the whole workflow."""
+    bad_jobs: set[str] = set()
+    bad_steps: set[tuple[str | int, ...]] = set()
+    for path in where:
+        if path[:1] in (("description",), ("name",)):
+            continue
+        if len(path) < 2 or path[0] != "jobs":
+            return None
+        in_job = str(path[1])
+        if len(path) >= 4 and path[2] in ("steps", "prechecks"):
+            bad_steps.add((in_job, path[2], path[3]))
+        elif len(path) >= 5 and path[2:4] == ("checks", "steps"):
+            bad_steps.add((in_job, "checks", path[4]))
+        else:
+            bad_jobs.add(in_job)
+    jobs: dict[str, Any] = {}
+    unchecked: set[JsonPath] = set()
+
+    def swap(steps: Any, key: tuple[str, str], base: JsonPath) -> list[Any]:
+        out = []
+        for i, raw in enumerate(_list(steps)):
+            if (*key, i) in bad_steps or key[0] in bad_jobs:
+                out.append(_placeholder(raw, i))
+                unchecked.add((*base, i))
+            else:
+                out.append(raw)
+        return out
+
+    for name, raw in data["jobs"].items():
+        if name in bad_jobs or not isinstance(raw, dict):
+            # Only the names of its steps are kept, for references to them.
+            steps = raw.get("steps") if isinstance(raw, dict) else None
+            jobs[name] = {"steps": swap(steps, (name, "steps"), ("jobs", name, "steps"))}
+            continue
+        job = dict(raw)
+        for group in ("steps", "prechecks"):
+            if group in job:
+                job[group] = swap(job[group], (name, group), ("jobs", name, group))
+        if "checks" in job:
+            checks = job["checks"]
+            job["checks"] = {
+                **checks,
+                "steps": swap(checks["steps"], (name, "checks"), ("jobs", name, "checks", "steps")),
+            }
+        jobs[name] = job
+    return {**data, "jobs": jobs}, frozenset(unchecked)
+
+
+def _list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
+def _placeholder(raw: Any, index: int) -> dict[str, Any]:
+    """A step that only keeps the name of a step that cannot be checked."""
+    name = raw.get("name") if isinstance(raw, dict) else None
+    return {"name": name if isinstance(name, str) else f"#{index}", "dependsOn": []}
+
+
+def _check_workflow(
+    repo: Repository,
+    doc: Document,
+    wf: Workflow,
+    broken: _Broken,
+    unchecked: frozenset[JsonPath] = frozenset(),
+) -> None:
     out: list[Problem] = []
     jobs = wf.jobs
     for job in jobs.values():
@@ -264,7 +446,7 @@ def _check_workflow(repo: Repository, doc: Document, wf: Workflow, broken: set[s
         if job.checks:
             groups.append(("checks", job.checks.steps))
         for label, steps in groups:
-            out += _check_steps(repo, doc, wf, job, label, steps, broken)
+            out += _check_steps(repo, doc, wf, job, label, steps, broken, unchecked)
         if job.hold:
             out += expression_problems(
                 doc,
@@ -310,7 +492,8 @@ def _check_steps(
     job: Job,
     label: str,
     steps: tuple[Step, ...],
-    broken: set[str],
+    broken: _Broken,
+    unchecked: frozenset[JsonPath] = frozenset(),
 ) -> list[Problem]:
     out: list[Problem] = []
     names: dict[str, Step] = {}
@@ -343,12 +526,13 @@ def _check_steps(
         "step",
     )
     for step in steps:
-        out += _check_target(repo, doc, wf, job, step, broken)
+        if step.path not in unchecked:
+            out += _check_target(repo, doc, wf, job, step, broken)
     return out
 
 
 def _check_target(
-    repo: Repository, doc: Document, wf: Workflow, job: Job, step: Step, broken: set[str]
+    repo: Repository, doc: Document, wf: Workflow, job: Job, step: Step, broken: _Broken
 ) -> list[Problem]:
     where = format_path(step.path)
     if step.task is not None:
@@ -372,6 +556,9 @@ def _check_target(
     else:
         assert step.model is not None and step.method is not None
         model = repo.models.get(step.model)
+        bad_methods: frozenset[str] = frozenset()
+        if model is None and step.model in broken.models:
+            model, bad_methods = broken.models[step.model]
         if model is None:
             if f"model:{step.model}" not in broken:
                 out.append(
@@ -380,16 +567,16 @@ def _check_target(
                         f"{where}.model: unknown model {step.model!r}{_known(repo.models)}",
                     )
                 )
-        elif step.method not in model.methods:
+        elif step.method in model.methods:
+            schema = model.methods[step.method].inputs
+        elif step.method not in bad_methods:
             out.append(
                 doc.problem(
                     (*step.path, "method"),
                     f"{where}.method: model {model.name!r} has no method {step.method!r}"
-                    f"{_known(model.methods)}",
+                    f"{_known([*model.methods, *bad_methods])}",
                 )
             )
-        else:
-            schema = model.methods[step.method].inputs
     if schema is not None:
         out += input_problems(doc, (*step.path, "inputs"), dict(step.inputs), schema)
     out += expression_problems(
@@ -466,16 +653,18 @@ def expression_problems(
     for rel, text in expressions.walk_strings(value):
         spath = (*path, *rel)
         where = format_path(spath)
-        for source, _ in expressions.find(text):
+        for source, offset in expressions.find(text):
+            within = (text, offset)
             try:
                 refs = expressions.references(source)
             except expressions.ExpressionError as e:
-                out.append(doc.problem(spath, f"{where}: {e}"))
+                out.append(doc.problem(spath, f"{where}: {e}", within=within))
                 continue
             for ref in refs:
                 msg = _reference_problem(ref.parts, config, namespaces, declared, job, jobs)
                 if msg:
-                    out.append(doc.problem(spath, f"{where}: {msg} in ${{{{{source}}}}}"))
+                    text_ = f"{where}: ${{{{{source}}}}}: {msg}"
+                    out.append(doc.problem(spath, text_, within=within))
     return out
 
 
@@ -496,7 +685,7 @@ def _reference_problem(
     if root in ("env", "secrets") and name is not None:
         allowed = config.env if root == "env" else config.secrets
         if name not in allowed:
-            return f"{root}.{name} is not allowed; list {name} under {root} in swamp.yaml"
+            return f"{root}.{name} is not allowed (list {name} under {root} in swamp.yaml)"
     if root == "inputs" and name is not None and declared is not None:
         props = declared.get("properties") or {}
         if name not in props and declared.get("additionalProperties") is False:
@@ -540,6 +729,7 @@ def _cycle_problems(
                             path,
                             f"{format_path(path)}: dependency cycle between {noun}s: "
                             + " -> ".join([*cycle, cycle[0]]),
+                            key=True,
                         )
                     )
             elif state.get(nxt) is None:

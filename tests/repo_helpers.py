@@ -130,6 +130,8 @@ def run_ids(repo: Path) -> list[str]:
 
 def events(repo: Path, run_id: str) -> list[dict[str, Any]]:
     path = repo / "runs" / run_id / "journal.jsonl"
+    if not path.exists():  # the run's folder is made just before its journal
+        return []
     out = []
     for line in path.read_text().splitlines():
         # A line being written as we read is incomplete; the next poll sees it.

@@ -255,11 +255,15 @@ jobs:
       steps:
         - {name: healthy, model: sh, method: absent, inputs: {file: ALARM}}
     steps:
-      - {name: first, model: sh, method: touch, inputs: {file: ALARM}}
-      - {name: second, model: sh, method: sleep, inputs: {name: second, seconds: 60}}
+      - {name: first, model: sh, method: mark, inputs: {name: first}}
+      - {name: second, model: alarm, method: raise}
       - {name: third, model: sh, method: mark, inputs: {name: third}}
 """
-    repo = make_repo(tmp_path / "r", {"watched": wf})
+    # `second` raises the alarm itself, so the check fails while it runs (when
+    # `first` raised it, the check could fail before `second` had started).
+    alarm = "name: alarm\ntype: command/shell\nmethods:\n  raise:\n    arguments:\n"
+    alarm += "      run: touch ALARM; sleep 60\n"
+    repo = make_repo(tmp_path / "r", {"watched": wf}, {"alarm": alarm})
     result = swamp(repo, "workflow", "run", "watched", check=1)
     assert "job rollout failed: check healthy failed" in result.stdout
     data = show(repo, run_ids(repo)[0])

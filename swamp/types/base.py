@@ -16,7 +16,8 @@ class TypeMethod:
     name: str
     description: str
     arguments: Mapping[str, Any]
-    # Argument names whose ${{ }} expansions are shell-quoted (a `run:` script).
+    # Arguments that are shell scripts (`run:`): each ${{ }} expansion in them
+    # becomes a reference to an environment variable (`ExecutionContext.shell_env`).
     shell_fields: frozenset[str] = frozenset()
 
 
@@ -32,6 +33,9 @@ class ExecutionContext:
     # Called with a child's process group id when it starts and with None when
     # it ends, so that a stop can terminate it from elsewhere.
     on_process: Callable[[int | None], None] | None = None
+    # The values of the expansions in shell fields, by variable name: a type
+    # that runs a shell field must put them in the shell's environment.
+    shell_env: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass

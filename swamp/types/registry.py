@@ -5,6 +5,7 @@ entry point's name is the type name, such as `acme/ldap`)."""
 from __future__ import annotations
 
 import importlib
+from collections.abc import Mapping
 from functools import cache
 
 from swamp.errors import SwampError
@@ -47,16 +48,35 @@ def has_task_type(name: str) -> bool:
 @cache
 def get_type(name: str) -> ModelType:
     """The model type called `name`, instantiated once per process."""
-    if name in BUILTINS or name in DIALECT_TYPES:
-        module, _, attr = {**BUILTINS, **DIALECT_TYPES}[name].partition(":")
-        cls = getattr(importlib.import_module(module), attr)
-    elif name in _plugins():
-        ep = _plugins()[name]
-        try:
-            cls = ep.load()  # type: ignore[attr-defined]
-        except Exception as e:  # a broken plugin must not crash swamp
-            raise SwampError(f"model type {name!r} failed to load: {e}") from None
-    else:
+    builtins = {**BUILTINS, **DIALECT_TYPES}
+    if name in builtins:
+        module, _, attr = builtins[name].partition(":")
+        builtin: ModelType = getattr(importlib.import_module(module), attr)()
+        return builtin
+    if name not in _plugins():
         raise SwampError(f"unknown model type {name!r} (known: {', '.join(known_types())})")
-    instance: ModelType = cls() if isinstance(cls, type) else cls
-    return instance
+    try:
+        cls = _plugins()[name].load()  # type: ignore[attr-defined]
+        instance = cls() if isinstance(cls, type) else cls
+    except Exception as e:  # a broken plugin must not crash swamp
+        raise SwampError(f"model type {name!r} failed to load: {e}") from None
+    _check_plugin(name, instance)
+    plugin: ModelType = instance
+    return plugin
+
+
+def _check_plugin(name: str, instance: object) -> None:
+    """Refuse a plugin that does not fulfil the ModelType contract, plainly."""
+    methods = getattr(instance, "methods", None)
+    wrong = None
+    if not callable(getattr(instance, "execute", None)):
+        wrong = "it has no execute() method"
+    elif not isinstance(methods, Mapping) or not methods:
+        wrong = "its `methods` is not a mapping of method names to TypeMethod"
+    else:
+        for key, method in methods.items():
+            if not isinstance(getattr(method, "arguments", None), Mapping):
+                wrong = f"method {key!r} has no `arguments` schema"
+                break
+    if wrong:
+        raise SwampError(f"model type {name!r} is not usable: {wrong}")

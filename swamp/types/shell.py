@@ -38,7 +38,7 @@ ARGUMENTS: dict[str, Any] = {
             "items": {"type": ["string", "number", "boolean"]},
         },
         "run": {
-            "description": "A script run by `sh -e`; every ${{ }} expansion is shell-quoted.",
+            "description": "A script run by `sh -e`; each ${{ }} expansion reaches it as data.",
             "type": "string",
             "minLength": 1,
         },
@@ -87,8 +87,9 @@ class ShellType:
             if not cwd.is_dir():
                 return Outcome(ok=False, error=f"workingDir {arguments['workingDir']!r} not found")
         env = None
-        if arguments.get("env"):
-            env = {**os.environ, **{k: _word(v) for k, v in arguments["env"].items()}}
+        if arguments.get("env") or ctx.shell_env:
+            given = {k: _word(v) for k, v in (arguments.get("env") or {}).items()}
+            env = {**os.environ, **given, **ctx.shell_env}
         timeout = arguments.get("timeout")
         if ctx.timeout is not None:
             timeout = ctx.timeout if timeout is None else min(timeout, ctx.timeout)

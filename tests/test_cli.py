@@ -1,0 +1,99 @@
+"""The command line explains itself, and starts without the heavy libraries."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import typer
+
+from swamp import __version__
+from swamp.cli import app
+
+HEAVY = ("jsonschema", "jinja2", "git", "httpx")
+
+
+def _commands(group: Any, path: tuple[str, ...] = ()) -> Iterator[tuple[str, ...]]:
+    """Every command and group (Typer's own click: groups have `commands`)."""
+    yield path
+    for name, command in sorted(group.commands.items()):
+        if hasattr(command, "commands"):
+            yield from _commands(command, (*path, name))
+        else:
+            yield (*path, name)
+
+
+COMMANDS = list(_commands(typer.main.get_command(app)))
+
+
+def _swamp(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "swamp", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_every_command_is_walked() -> None:
+    names = {" ".join(c) for c in COMMANDS}
+    assert {"", "validate", "method run", "queue execute", "run resume", "freeze"} <= names
+    assert len(COMMANDS) >= 25
+
+
+@pytest.mark.parametrize("path", COMMANDS, ids=lambda c: " ".join(c) or "swamp")
+def test_help_explains_with_an_example(path: tuple[str, ...]) -> None:
+    result = _swamp(*path, "--help")
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == ""
+    text = result.stdout
+    assert text.startswith(f"Usage: python -m swamp {' '.join(path)}".rstrip() + " ")
+    description = text.split("\n\n", 2)[1].strip()
+    assert len(description) > 20, "a sentence saying what the command does"
+    examples = re.findall(r"^ {2,}(swamp .+)$", text.split("Example:", 1)[-1], re.MULTILINE)
+    assert "Example:" in text
+    assert examples, "at least one example"
+    # The examples show this command (for a group, some command of it).
+    prefix = " ".join(("swamp", *path))
+    assert all(e == prefix or e.startswith(prefix + " ") for e in examples), examples
+
+
+def test_version() -> None:
+    result = _swamp("--version")
+    assert (result.returncode, result.stdout, result.stderr) == (0, f"swamp {__version__}\n", "")
+
+
+def test_no_arguments_shows_the_help_as_a_usage_error() -> None:
+    result = _swamp()
+    assert result.returncode == 2
+    assert "Usage: python -m swamp [OPTIONS] COMMAND [ARGS]..." in result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("args", [["--help"], ["--version"], ["queue", "--help"]])
+def test_help_and_version_do_not_import_heavy_libraries(args: list[str]) -> None:
+    result = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "swamp", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    # Lines of -X importtime: "import time: self | cumulative | [indent]name".
+    imported = {
+        line.rsplit("|", 1)[1].strip()
+        for line in result.stderr.splitlines()
+        if line.startswith("import time:") and "|" in line
+    }
+    assert "swamp.cli" in imported  # the measurement sees swamp's own imports
+    assert sorted(m for m in imported if m.split(".")[0] in HEAVY) == []
+
+
+def test_an_unknown_command_is_a_usage_error() -> None:
+    result = _swamp("frobnicate")
+    assert result.returncode == 2
+    assert "No such command 'frobnicate'" in result.stderr
