@@ -293,3 +293,24 @@ def test_execute_commits_an_expired_mark_even_when_nothing_ran(tmp_path: Path) -
     assert log(origin, "main")[0] == "swamp: queue execute: 1 expired"
     assert status(alice) == ""
     assert "state: expired" in git(origin, "show", f"main:queue/{path.name}")
+
+
+def test_a_secret_value_is_never_written_into_a_queue_item(tmp_path: Path) -> None:
+    _, alice = _setup(tmp_path)
+    env = {"SWAMP_TEST_SECRET": "hunter2-queued"}
+    result = swamp(
+        alice,
+        "method",
+        "queue",
+        "sh",
+        "echo",
+        "--input",
+        "value=x hunter2-queued",
+        env=env,
+        check=1,
+    )
+    assert result.stderr == (
+        "swamp: error: input value holds a secret's value; a queued item is committed for "
+        "review, so read secrets in the definition (secrets.NAME), never pass them as inputs\n"
+    )
+    assert list((alice / "queue").glob("*.yaml")) == []

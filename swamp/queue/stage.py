@@ -38,6 +38,7 @@ def stage(
     repo.require_valid(list(files))
     inputs = apply_defaults(given, wf.inputs)
     check_inputs(inputs, wf.inputs, f"{kind} {target}")
+    _refuse_secrets(inputs)
     now = utcnow()
     timing: dict[str, str] = {}
     if when.not_before:
@@ -80,3 +81,17 @@ def stage(
     item = items.Item(data, path)
     item.save()
     return item
+
+
+def _refuse_secrets(inputs: dict[str, Any]) -> None:
+    """A queue item is committed for review: a secret's value must never be in it."""
+    from swamp import secrets
+    from swamp.expressions import walk_strings
+
+    for path, text in walk_strings(inputs):
+        if secrets.mask_text(text) != text:
+            name = ".".join(str(p) for p in path)
+            raise SwampError(
+                f"input {name} holds a secret's value; a queued item is committed for review, "
+                "so read secrets in the definition (secrets.NAME), never pass them as inputs"
+            )
