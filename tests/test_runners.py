@@ -374,3 +374,36 @@ def test_without_a_token_the_approval_policy_refuses_everything(
     )
     assert marks(runner) == []
     assert github.requests == []
+
+
+BROKEN = """\
+name: broken
+jobs:
+  go:
+    steps:
+      - {name: first, model: sh, method: mark, inputs: {name: first}}
+      - {name: check, model: sh, method: exists, inputs: {file: FIXED}}
+      - {name: last, model: sh, method: mark, inputs: {name: last}}
+"""
+
+
+def test_a_failed_item_is_resumed_by_a_runner_on_another_machine(tmp_path: Path) -> None:
+    origin = make_origin(tmp_path, workflows={"broken": BROKEN})
+    engineer = clone(origin, tmp_path / "engineer")
+    swamp(engineer, "workflow", "queue", "broken", "--push")
+    first = clone(origin, tmp_path / "first-runner")
+    swamp(first, "queue", "execute", "--all", "--commit", "--push", check=1)
+    assert marks(first) == ["first"]
+    # The fix lands on main; a runner elsewhere resumes the failed run from git.
+    git(engineer, "pull", "--quiet", "--rebase")
+    (item,) = _queued(engineer)
+    assert (item["state"], item["failedStep"]) == ("failed", "go/check")
+    (engineer / "FIXED").write_text("the cause is fixed\n")
+    git(engineer, "add", "FIXED")
+    git(engineer, "commit", "--quiet", "-m", "fix the cause")
+    git(engineer, "push", "--quiet")
+    second = clone(origin, tmp_path / "second-runner")
+    swamp(second, "queue", "execute", "--item", item["id"], "--commit", "--push")
+    assert marks(second) == ["last"]  # `first` succeeded on the other machine: not again
+    assert git(origin, "ls-tree", "--name-only", "main", "queue/") == ""
+    assert len(git(origin, "ls-tree", "--name-only", "main", "done/").splitlines()) == 1
