@@ -32,7 +32,7 @@ def call_method(
         arguments = render_arguments(model, method, context)
     except expressions.ExpressionError as e:
         return Outcome(ok=False, error=secrets.mask_text(str(e)))
-    problems = schemas.messages(arguments, dict(mtype.methods[method.call].arguments), "argument")
+    problems = _argument_problems(method, arguments, mtype.methods[method.call].arguments)
     if problems:
         return Outcome(
             ok=False,
@@ -45,6 +45,26 @@ def call_method(
     if outcome.error:
         outcome.error = secrets.mask_text(outcome.error)
     return outcome
+
+
+# Arguments without expressions render to the same value every time: they are
+# checked once per process, not at every step.
+_static_checked: dict[int, tuple[Method, list[str]]] = {}
+
+
+def _argument_problems(
+    method: Method, arguments: dict[str, Any], schema: Mapping[str, Any]
+) -> list[str]:
+    hit = _static_checked.get(id(method))
+    if hit is not None and hit[0] is method:
+        return hit[1]
+    problems = schemas.messages(arguments, schema, "argument")
+    static = not any(
+        expressions.has_expression(text) for _, text in expressions.walk_strings(method.arguments)
+    )
+    if static:
+        _static_checked[id(method)] = (method, problems)
+    return problems
 
 
 def _plain(value: Any) -> Any:
