@@ -1,12 +1,12 @@
 """The append-only journal of a run: one JSON event per line.
 
-Every event is written and fsynced before the engine acts on it, so a run
-survives `kill -9` (and a power cut) at any moment. The one event that may
-wait is a step's end: the engine writes it at once, and the fsync that
-makes it durable is the one of the next event (the next step's start, the
-job's end), which always comes before any new work starts: one fsync per
-step instead of two, with the same guarantee. A torn last line (a write cut
-short) is ignored when reading and cut off before the next append.
+Every event is written at once; the events after which the engine acts (a
+step's start, the run's state) are fsynced, which makes every event before
+them durable too. So nothing new starts, and no run ends, before what led
+to it is on disk, and a run survives `kill -9` (and a power cut) at any
+moment, with one fsync per step instead of one per event. A torn last line
+(a write cut short) is ignored when reading and cut off before the next
+append.
 """
 
 from __future__ import annotations
@@ -49,12 +49,13 @@ def read_events(path: Path) -> Iterator[dict[str, Any]]:
 
 
 class Journal:
-    """Appends events to runs/<id>/journal.jsonl, one fsync per event."""
+    """Appends events to runs/<id>/journal.jsonl; fsyncs the durable ones."""
 
     def __init__(self, path: Path, *, fsync: bool = True) -> None:
         self.path = path
         self.fsync = fsync
         self._lock = threading.Lock()
+        self._dirty = False
         path.parent.mkdir(parents=True, exist_ok=True)
         self._repair()
         self._fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
@@ -82,14 +83,16 @@ class Journal:
             event = secrets.mask({"seq": self.seq, "at": now(), "type": type_, **fields})
             line = json.dumps(event, separators=(",", ":"), default=str) + "\n"
             os.write(self._fd, line.encode("utf-8"))
+            self._dirty = True
             if self.fsync and durable:
                 os.fsync(self._fd)
+                self._dirty = False
             return event
 
     def close(self) -> None:
         with self._lock:
             if self._fd >= 0:
-                if self.fsync:
+                if self.fsync and self._dirty:
                     os.fsync(self._fd)
                 os.close(self._fd)
                 self._fd = -1

@@ -31,6 +31,9 @@ from swamp.repo import Repository
 from swamp.types.base import ExecutionContext, Outcome
 
 MAX_DEPTH = 8
+# Events after which the engine acts (starts a step's work, ends or leaves
+# the run): they are fsynced, with everything written before them.
+DURABLE_EVENTS = frozenset({"step-started", "run-state", "job-released"})
 TAIL_LINES = 20
 POLL_SECONDS = 0.2
 
@@ -86,10 +89,13 @@ class Runner:
 
     # -- recording -----------------------------------------------------------
 
-    def record(self, type_: str, *, durable: bool = True, **fields: Any) -> None:
-        """Journal an event. `durable=False` only for a step's end, which the
-        next durable event makes durable before anything new starts (see
-        journal.py); its progress line waits until then too."""
+    def record(self, type_: str, *, durable: bool | None = None, **fields: Any) -> None:
+        """Journal an event. Only the events that precede an action are
+        fsynced (a step's start, the run's state): each makes the events
+        written before it durable too (see journal.py). Progress lines wait
+        for that fsync."""
+        if durable is None:
+            durable = type_ in DURABLE_EVENTS
         with self.lock:
             event = self.run.record(type_, durable=durable, **fields)
             if self.progress:
@@ -431,7 +437,6 @@ class Runner:
                 if isinstance(verdict, str):
                     self.record(
                         "step-finished",
-                        durable=False,
                         job=job.name,
                         step=keys[s.name],
                         state="skipped",
@@ -451,9 +456,7 @@ class Runner:
                 return failed
 
             def run(s: Step) -> bool:
-                return self._run_step(
-                    job, s, keys[s.name], extra, job_cancel, outputs, durable=False
-                )
+                return self._run_step(job, s, keys[s.name], extra, job_cancel, outputs)
 
             if len(ready) == 1:
                 results = [run(ready[0])]
@@ -531,7 +534,6 @@ class Runner:
         job_cancel: threading.Event,
         outputs: dict[str, Any],
         record_success: bool = True,
-        durable: bool = True,
     ) -> bool:
         attempts = step.retry.attempts if step.retry else 1
         delay = step.retry.delay if step.retry else 0.0
@@ -557,7 +559,6 @@ class Runner:
             state = "stopped" if self.cancel.is_set() else "failed"
         self.record(
             "step-finished",
-            durable=durable,
             job=job.name,
             step=key,
             state=state,

@@ -181,7 +181,10 @@ def load_state(run_dir: Path) -> RunState:
 
 def write_snapshot(run_dir: Path, state: RunState) -> None:
     # Compact: the C encoder is used only without indentation.
+    # Not fsynced: the journal is the source of truth, and a snapshot lost
+    # or damaged by a crash is rebuilt from it (load_state).
     atomic_write(
         run_dir / SNAPSHOT,
         json.dumps(state.to_dict(), separators=(",", ":"), ensure_ascii=False, default=str),
+        fsync=False,
     )
