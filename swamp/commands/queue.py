@@ -77,7 +77,7 @@ def list_queue(repo_path: Path | None, *, as_json: bool, include_done: bool = Fa
     now = utcnow()
     rows: list[dict[str, Any]] = []
     broken: list[str] = []
-    for entry in items.iter_items(repo.root, include_done=include_done):
+    for entry in items.in_review_order(items.iter_items(repo.root, include_done=include_done)):
         if isinstance(entry, Path):
             broken.append(entry.relative_to(repo.root).as_posix())
             continue

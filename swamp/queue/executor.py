@@ -74,7 +74,7 @@ def select(root: Path, selector: Selector) -> tuple[list[Item], list[Path]]:
     selector.check()
     chosen: list[Item] = []
     broken: list[Path] = []
-    for entry in items.iter_items(root):
+    for entry in items.in_review_order(items.iter_items(root)):
         if isinstance(entry, Path):
             broken.append(entry)
         elif selector.matches(entry):
