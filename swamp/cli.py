@@ -441,7 +441,7 @@ def run_resume(run_id: RunIdArgument, as_json: JsonOption = False) -> None:
 
 
 @run_app.command("pause")
-def run_pause(run_id: RunIdArgument) -> None:
+def run_pause(run_id: RunIdArgument, as_json: JsonOption = False) -> None:
     """Ask an executing run to pause after the steps in flight.
 
     Example:
@@ -450,11 +450,11 @@ def run_pause(run_id: RunIdArgument) -> None:
     """
     from swamp.commands import run as cmd
 
-    _run(cmd.pause, _state["repo"], run_id)
+    _run(cmd.pause, _state["repo"], run_id, as_json=as_json)
 
 
 @run_app.command("stop")
-def run_stop(run_id: RunIdArgument) -> None:
+def run_stop(run_id: RunIdArgument, as_json: JsonOption = False) -> None:
     """Stop a run: terminate the processes in flight and mark it stopped.
 
     Example:
@@ -463,7 +463,7 @@ def run_stop(run_id: RunIdArgument) -> None:
     """
     from swamp.commands import run as cmd
 
-    _run(cmd.stop, _state["repo"], run_id)
+    _run(cmd.stop, _state["repo"], run_id, as_json=as_json)
 
 
 @run_app.command("retry")
@@ -630,7 +630,7 @@ def method_schedule(
             inputs or [],
             input_files or [],
             note=note,
-            when=When(at, not_after, window),
+            when=When(at, not_after, window, not_before_option="--at"),
             by=by,
             as_json=as_json,
         )
@@ -743,6 +743,7 @@ def queue_purge(
 def freeze_command(
     reason: Annotated[str, typer.Option("--reason", metavar="TEXT", help="Why, for everyone.")],
     by: ByOption = None,
+    as_json: JsonOption = False,
 ) -> None:
     """Stop all execution: write freeze.yaml. Running runs pause at the next step.
 
@@ -752,11 +753,11 @@ def freeze_command(
     """
     from swamp.commands import queue as cmd
 
-    _run(cmd.freeze_repo, _state["repo"], reason=reason, by=by)
+    _run(cmd.freeze_repo, _state["repo"], reason=reason, by=by, as_json=as_json)
 
 
 @app.command("unfreeze")
-def unfreeze_command() -> None:
+def unfreeze_command(as_json: JsonOption = False) -> None:
     """Lift the freeze: remove freeze.yaml.
 
     Example:
@@ -765,7 +766,7 @@ def unfreeze_command() -> None:
     """
     from swamp.commands import queue as cmd
 
-    _run(cmd.unfreeze_repo, _state["repo"])
+    _run(cmd.unfreeze_repo, _state["repo"], as_json=as_json)
 
 
 def main() -> int:

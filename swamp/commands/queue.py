@@ -135,6 +135,26 @@ def list_queue(repo_path: Path | None, *, as_json: bool, include_done: bool = Fa
     return 0
 
 
+# The order outcomes are summed up in: what ran, then what did not and why.
+OUTCOMES = (
+    "succeeded",
+    "failed",
+    "held",
+    "paused",
+    "stopped",
+    "would-run",
+    "waiting",
+    "expired",
+    "stale",
+    "frozen",
+    "skipped",
+)
+
+
+def _outcome_order(outcome: str) -> int:
+    return OUTCOMES.index(outcome) if outcome in OUTCOMES else len(OUTCOMES)
+
+
 def _refuse_frozen(repo: Repository) -> None:
     info = freeze.read(repo.root)
     if info is not None:
@@ -176,8 +196,8 @@ def execute(
     executor = Executor(repo, who(by, repo.root), dry_run=dry_run, quiet=as_json, on_report=tell)
     reports = executor.run_all(chosen, selector, concurrency or 1)
     summary: dict[str, int] = {}
-    for r in reports:
-        summary[r.outcome] = summary.get(r.outcome, 0) + 1
+    for outcome in sorted({r.outcome for r in reports}, key=_outcome_order):
+        summary[outcome] = sum(r.outcome == outcome for r in reports)
     if as_json:
         output.as_json({"items": [r.as_dict() for r in reports], "summary": summary})
     else:
@@ -186,7 +206,7 @@ def execute(
         verb = "would run" if dry_run else "ran"
         count = summary.get("would-run", 0) if dry_run else ran
         output.out(f"{verb} {count} of {len(reports)} selected: " + ", ".join(parts))
-    bad = {"failed", "stale", "stopped"}
+    bad = {"failed", "stale", "stopped", "frozen"}
     return 1 if any(r.outcome in bad for r in reports) else 0
 
 
@@ -196,22 +216,33 @@ def purge_queue(repo_path: Path | None, selector: Selector, *, dry_run: bool, as
     reports = [purge(repo, item, dry_run=dry_run) for item in chosen]
     if as_json:
         output.as_json([r.as_dict() for r in reports])
+    elif not reports:
+        output.out("nothing to purge: no queued item matches")
     else:
-        if not reports:
-            output.out("nothing to purge: no queued item matches")
         for r in reports:
             extra = f" (run {r.run} cancelled)" if r.run and r.outcome == "purged" else ""
             detail = f": {r.detail}" if r.detail else ""
             output.out(f"{r.item} {r.target}: {r.outcome}{detail}{extra}")
+        done = sum(r.outcome in ("purged", "would-purge") for r in reports)
+        verb = "would purge" if dry_run else "purged"
+        refused = sum(r.outcome == "refused" for r in reports)
+        output.out(
+            f"{verb} {done} of {len(reports)} selected"
+            + (f", {refused} refused" if refused else "")
+        )
     return 1 if any(r.outcome == "refused" for r in reports) else 0
 
 
-def freeze_repo(repo_path: Path | None, *, reason: str, by: str | None) -> int:
+def freeze_repo(repo_path: Path | None, *, reason: str, by: str | None, as_json: bool) -> int:
     repo = load_repository(repo_path)
     existing = freeze.read(repo.root)
     if existing is not None:
         raise SwampError(f"already frozen: {freeze.describe(existing)}")
-    freeze.freeze(repo.root, by=who(by, repo.root), at=iso(utcnow()), reason=reason)
+    who_, at = who(by, repo.root), iso(utcnow())
+    freeze.freeze(repo.root, by=who_, at=at, reason=reason)
+    if as_json:
+        output.as_json({"frozen": True, "frozenBy": who_, "frozenAt": at, "reason": reason})
+        return 0
     output.out(
         f"frozen: nothing will run until `swamp unfreeze` ({freeze.FREEZE_FILE} written; "
         "commit it so every runner sees it)"
@@ -219,9 +250,12 @@ def freeze_repo(repo_path: Path | None, *, reason: str, by: str | None) -> int:
     return 0
 
 
-def unfreeze_repo(repo_path: Path | None) -> int:
+def unfreeze_repo(repo_path: Path | None, *, as_json: bool) -> int:
     repo = load_repository(repo_path)
     if not freeze.unfreeze(repo.root):
         raise SwampError("the repository is not frozen")
+    if as_json:
+        output.as_json({"frozen": False})
+        return 0
     output.out(f"unfrozen: {freeze.FREEZE_FILE} removed")
     return 0

@@ -54,14 +54,17 @@ def describe(event: dict[str, Any]) -> str | None:
 class PlainProgress:
     """For CI and pipes: a timestamped line per transition."""
 
-    def __init__(self, stream: TextIO | None = None) -> None:
+    def __init__(self, stream: TextIO | None = None, *, label: str = "") -> None:
         self.stream = stream or sys.stderr
+        # Says whose line it is when several runs share a stream (queue items).
+        self.prefix = f"{label}: " if label else ""
 
     def __call__(self, event: dict[str, Any], run: RunHandle) -> None:
         line = describe(event)
         if line:
             stamp = time.strftime("%H:%M:%S")
-            self.stream.write(secrets.mask_text(f"[{stamp}] {line}") + "\n")
+            # One write per line, so lines of parallel runs never interleave.
+            self.stream.write(secrets.mask_text(f"[{stamp}] {self.prefix}{line}") + "\n")
             self.stream.flush()
 
     def close(self) -> None:

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import contextlib
+import threading
 from collections.abc import Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from swamp import secrets
+from swamp import freeze, secrets
 from swamp.engine import control, runs, service
 from swamp.engine.progress import PlainProgress
 from swamp.engine.state import RunState
@@ -108,20 +109,30 @@ class Executor:
     by: str
     dry_run: bool = False
     quiet: bool = False
-    now: datetime = field(default_factory=utcnow)
+    # Each item is judged at the moment it is reached (a window may close,
+    # a notBefore pass, while earlier items run); tests may fix the clock.
+    now: datetime | None = None
     on_report: Callable[[Report], None] | None = None
+    lock: threading.Lock = field(default_factory=threading.Lock)
 
     def run_all(self, chosen: Iterable[Item], selector: Selector, concurrency: int) -> list[Report]:
+        """Reports in the order of `chosen`; each told as soon as it is known."""
         todo = list(chosen)
         if concurrency <= 1 or len(todo) <= 1:
             return [self._report(self.execute(i, selector.explicit)) for i in todo]
         with ThreadPoolExecutor(max_workers=concurrency) as pool:
-            futures = [pool.submit(self.execute, i, selector.explicit) for i in todo]
-            return [self._report(f.result()) for f in futures]
+            futures = {
+                pool.submit(self.execute, i, selector.explicit): n for n, i in enumerate(todo)
+            }
+            reports: list[Report | None] = [None] * len(todo)
+            for f in as_completed(futures):
+                reports[futures[f]] = self._report(f.result())
+        return [r for r in reports if r is not None]
 
     def _report(self, report: Report) -> Report:
         if self.on_report:
-            self.on_report(report)
+            with self.lock:
+                self.on_report(report)
         return report
 
     def execute(self, item: Item, explicit: bool) -> Report:
@@ -137,7 +148,7 @@ class Executor:
             lock.release()
 
     def _execute_locked(self, item: Item, explicit: bool) -> Report:
-        st = status(self.repo, item, self.now, active=False)
+        st = status(self.repo, item, self.now or utcnow(), active=False)
         base = Report(item.id, item.target, st.state, st.detail, item.data.get("run"))
         if st.state == "waiting":
             return base
@@ -159,14 +170,36 @@ class Executor:
         if self.dry_run:
             base.outcome, base.detail = "would-run", ("resume " if resume else "") + item.target
             return base
-        return self._run(item, resume)
+        frozen = freeze.read(self.repo.root)
+        if frozen is not None:  # frozen while earlier items ran: start nothing more
+            base.outcome, base.detail = "frozen", freeze.describe(frozen)
+            return base
+        before = dict(item.data)
+        try:
+            return self._run(item, resume)
+        except SwampError as e:
+            # Nothing ran: put the item back as it was, and say why.
+            item.data = before
+            item.save()
+            return Report(item.id, item.target, "failed", str(e), item.data.get("run"))
 
     def _run(self, item: Item, resume: bool) -> Report:
-        progress = None if self.quiet else PlainProgress()
+        progress = None if self.quiet else PlainProgress(label=f"{item.id} {item.target}")
+        handle = None
         if resume and item.data.get("run"):
-            handle = runs.open_run(self.repo.root, item.data["run"])
+            with contextlib.suppress(SwampError):  # claimed, but the run never began
+                handle = runs.open_run(self.repo.root, item.data["run"])
+            if handle is not None and not handle.state.target:
+                handle.journal.close()  # cut off as it began: nothing of it ran
+                handle = None
+        if handle is not None and handle.state.state == "succeeded":
+            # The run finished but the runner died before recording it.
+            handle.journal.close()
+            record_outcome(self.repo.root, handle.state)
+            return Report(item.id, item.target, "succeeded", "result recorded", handle.id)
+        if handle is not None:
             self._claim(item, handle.id)
-            result = service.resume(self.repo, handle, progress=progress)
+            result = service.resume(self.repo, handle, progress=progress, item_locked=True)
         else:
             run_id = runs.new_run_id(item.target)
             self._claim(item, run_id)
@@ -179,6 +212,7 @@ class Executor:
                 item=item.id,
                 run_id=run_id,
                 progress=progress,
+                item_locked=True,
             )
         return Report(item.id, item.target, result.state.state, _detail(result.state), result.id)
 
@@ -282,24 +316,40 @@ def _move_to_done(root: Path, item: Item) -> None:
 
 
 def purge(repo: Repository, item: Item, *, dry_run: bool) -> Report:
-    """Remove an item's file; a held or failed item's run is cancelled too."""
+    """Remove an item's file; a held, failed or interrupted item's run is
+    cancelled too. A running item is refused."""
     lock = ItemLock(repo.root, item.id)
     if not lock.try_acquire():
-        return Report(item.id, item.target, "refused", "running now; stop its run first")
+        run = item.data.get("run", "?")
+        return Report(
+            item.id,
+            item.target,
+            "refused",
+            f"running (run {run}); stop it with `swamp run stop {run}` first",
+            item.data.get("run"),
+        )
     try:
-        if item.state == "running":
-            run = item.data.get("run", "?")
+        fresh = items.read_item(item.path)
+        if fresh is None:
+            return Report(item.id, item.target, "skipped", "no longer queued")
+        item = fresh
+        run_id = item.data.get("run")
+        claim = item.data.get("claim") or {}
+        here = runner_identity().split()[0]
+        if item.state == "running" and str(claim.get("by", "")).split(" ")[0] != here:
+            # Claimed by a runner on another machine: it may be running there.
             return Report(
                 item.id,
                 item.target,
                 "refused",
-                f"running (run {run}); stop it with `swamp run stop {run}` first",
-                run,
+                f"claimed by {claim.get('by', '?')} at {claim.get('at', '?')}; purge it "
+                "where it runs, or once that runner is gone resume it with "
+                f"`swamp queue execute --item {item.id}`",
+                run_id,
             )
-        run_id = item.data.get("run")
         if dry_run:
             return Report(item.id, item.target, "would-purge", "", run_id)
-        if run_id and item.state in NEEDS_ACTION:
+        if run_id and item.state in (*NEEDS_ACTION, "running"):
             _cancel_run(repo.root, run_id)
         with contextlib.suppress(FileNotFoundError):
             item.path.unlink()
