@@ -160,9 +160,10 @@ class Executor:
         if st.state == "stale":
             base.detail += "; re-approve by purging it and queueing it again in a reviewed change"
             return base
-        if st.state == "held":
-            return base
         resume = st.state in (*NEEDS_ACTION, "interrupted")
+        if st.state == "held":  # only `swamp workflow release` continues it
+            base.outcome, base.detail = "skipped", f"held: {st.detail}"
+            return base
         if resume and not explicit:
             base.outcome = "skipped"
             base.detail = f"{st.state}: {st.detail}"
