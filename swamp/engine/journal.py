@@ -82,7 +82,9 @@ class Journal:
             # exactly what a rebuild from the journal would give.
             event = secrets.mask({"seq": self.seq, "at": now(), "type": type_, **fields})
             line = json.dumps(event, separators=(",", ":"), default=str) + "\n"
-            os.write(self._fd, line.encode("utf-8"))
+            data = memoryview(line.encode("utf-8"))
+            while data:  # a write may be short (a full disk raises instead)
+                data = data[os.write(self._fd, data) :]
             self._dirty = True
             if self.fsync and durable:
                 os.fsync(self._fd)
