@@ -79,13 +79,24 @@ class Repository:
         try:
             return self.models[name]
         except KeyError:
-            raise SwampError(f"unknown model {name!r}{_known(self.models)}") from None
+            raise SwampError(
+                f"unknown model {name!r}{_known(self.models)}{self._broken('models/')}"
+            ) from None
 
     def workflow(self, name: str) -> Workflow:
         try:
             return self.workflows[name]
         except KeyError:
-            raise SwampError(f"unknown workflow {name!r}{_known(self.workflows)}") from None
+            raise SwampError(
+                f"unknown workflow {name!r}{_known(self.workflows)}{self._broken('workflows/')}"
+            ) from None
+
+    def _broken(self, folder: str) -> str:
+        """A hint when the name may be defined by a file that did not load."""
+        files = sorted({p.file for p in self.problems if p.file.startswith(folder)})
+        if not files:
+            return ""
+        return f"; {', '.join(files)} could not be loaded (see `swamp validate`)"
 
     def require_valid(self, files: Iterable[str] | None = None) -> None:
         """Refuse to act while `files` (default: all definitions) have problems."""

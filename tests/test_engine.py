@@ -173,14 +173,37 @@ jobs:
 """
 
 
+GATE = """\
+name: gate
+type: command/shell
+methods:
+  wait:
+    description: mark, then wait until the file OPEN exists (at most a minute)
+    arguments:
+      run: |
+        echo b >> marks.log
+        i=0
+        while [ ! -e OPEN ]; do i=$((i+1)); [ $i -lt 1200 ] || exit 1; sleep 0.05; done
+"""
+
+
 def test_pause_from_a_second_process_takes_effect_after_the_step_in_flight(
     tmp_path: Path,
 ) -> None:
-    repo = make_repo(tmp_path / "r", {"long": LONG})
+    wf = LONG.replace(
+        "      - {name: b, model: sh, method: sleep, inputs: {name: b, seconds: 1}}",
+        "      - {name: b, model: gate, method: wait}",
+    )
+    repo = make_repo(tmp_path / "r", {"long": wf}, {"gate": GATE})
     proc = start_swamp(repo, "workflow", "run", "long")
     wait_for(lambda: "b" in marks(repo), what="step b")
     run_id = run_ids(repo)[0]
     swamp(repo, "run", "pause", run_id)
+    refused = swamp(repo, "run", "delete", run_id, check=1)
+    assert refused.stderr == (
+        f"swamp: error: run {run_id} is executing; stop it first (`swamp run stop`)\n"
+    )
+    (repo / "OPEN").touch()  # b ends; c must not start
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == 0, err
     assert f"run {run_id} paused" in out

@@ -519,3 +519,34 @@ def test_every_reporting_command_speaks_json(tmp_path: Path) -> None:
     assert json.loads(swamp(repo, "run", "show", run_id, "--json").stdout)["id"] == run_id
     stopped = json.loads(swamp(repo, "run", "stop", run_id, "--json").stdout)
     assert stopped == {"run": run_id, "state": "stopped"}
+
+
+def test_done_file_records_the_result_with_secrets_masked(tmp_path: Path) -> None:
+    leak = """\
+name: leak
+type: command/shell
+methods:
+  print:
+    arguments:
+      run: echo "token=${{ secrets.SWAMP_TEST_SECRET }}"
+"""
+    broken = make_repo(tmp_path / "b", WORKFLOWS, {"leak": leak}, WINDOWS)
+    refused = swamp(broken, "method", "queue", "leak", "print", check=1)
+    assert refused.stderr == (  # swamp.yaml of that repository allows no secret
+        "swamp: error: unknown model 'leak' (known: sh); models/leak.yaml could not be "
+        "loaded (see `swamp validate`)\n"
+    )
+    repo = make_repo(tmp_path / "r", WORKFLOWS, {"leak": leak})
+    swamp(repo, "method", "queue", "leak", "print", "--by", "bob")
+    env = {"SWAMP_TEST_SECRET": "hunter2-very-secret", "GITHUB_ACTOR": "carol"}
+    result = swamp(repo, "queue", "execute", "--all", env=env)
+    (done,) = _items(repo, "done")
+    text = next((repo / "done").glob("*.yaml")).read_text()
+    for shown in (text, result.stdout, result.stderr):
+        assert "hunter2-very-secret" not in shown
+    res = done["result"]
+    assert res["outputs"]["token"] == "***"  # type: ignore[index]
+    assert (done["requestedBy"], res["executedBy"], res["status"]) == ("bob", "carol", "succeeded")  # type: ignore[index]
+    assert res["run"] in run_ids(repo)  # type: ignore[index]
+    assert res["startedAt"] <= res["endedAt"]  # type: ignore[index,operator]
+    assert res["host"]  # type: ignore[index]

@@ -335,3 +335,26 @@ def test_the_committed_example_queue_is_valid_and_not_stale(tmp_path: Path) -> N
     rows = json.loads(type_(repo, "swamp queue list --json").stdout)
     assert len(rows) == len(list((ROOT / "queue").glob("*.yaml")))
     assert {r["state"] for r in rows} <= {"queued", "waiting"}, rows
+
+
+def test_the_pin_covers_nested_workflows_and_their_models(tmp_path: Path) -> None:
+    repo = example_repo(tmp_path)
+    type_(repo, "swamp workflow queue blue-green")
+    (item,) = files(repo, "queue").values()
+    assert sorted(item["pin"]) == [
+        "models/app.yaml",
+        "models/load-balancer.yaml",
+        "workflows/blue-green.yaml",
+        "workflows/deploy-green.yaml",
+        "workflows/smoke-tests.yaml",
+    ]
+    # A change to a nested workflow nobody reviewed makes the item stale.
+    nested = repo / "workflows" / "smoke-tests.yaml"
+    nested.write_text(nested.read_text().replace("every host", "each host"))
+    rows = json.loads(type_(repo, "swamp queue list --json").stdout)
+    assert [(r["state"], r["detail"]) for r in rows] == [
+        ("stale", "changed since review: workflows/smoke-tests.yaml")
+    ]
+    refused = type_(repo, "swamp queue execute --all", check=1)
+    assert refused.stdout.splitlines()[-1] == "ran 0 of 1 selected: 1 stale"
+    assert state(repo) == {}
