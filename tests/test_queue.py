@@ -415,8 +415,10 @@ def test_purge_refuses_a_running_item(tmp_path: Path) -> None:
     proc = _start(repo, "queue", "execute", "--all")
     try:
         wait_for(lambda: "slow" in marks(repo), what="the item to start")
+        row = _rows(repo)[str(item["id"])]
+        run = row["run"]
+        assert (row["state"], row["detail"]) == ("running", f"run {run}")
         result = swamp(repo, "queue", "purge", "--all", check=1)
-        run = _rows(repo)[str(item["id"])]["run"]
         assert result.stdout.splitlines() == [
             f"{item['id']} gate.wait: refused: running (run {run}); "
             f"stop it with `swamp run stop {run}` first",
