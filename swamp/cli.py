@@ -513,7 +513,7 @@ def run_resume(
 
 
 @run_app.command("pause")
-def run_pause(run_id: RunIdArgument) -> None:
+def run_pause(run_id: RunIdArgument, as_json: JsonOption = False) -> None:
     """Ask an executing run to pause after the steps in flight.
 
     Example:
@@ -522,11 +522,11 @@ def run_pause(run_id: RunIdArgument) -> None:
     """
     from swamp.commands import run as cmd
 
-    _run(cmd.pause, _state["repo"], run_id)
+    _run(cmd.pause, _state["repo"], run_id, as_json=as_json)
 
 
 @run_app.command("stop")
-def run_stop(run_id: RunIdArgument) -> None:
+def run_stop(run_id: RunIdArgument, as_json: JsonOption = False) -> None:
     """Stop a run: terminate the processes in flight and mark it stopped.
 
     Example:
@@ -535,7 +535,7 @@ def run_stop(run_id: RunIdArgument) -> None:
     """
     from swamp.commands import run as cmd
 
-    _run(cmd.stop, _state["repo"], run_id)
+    _run(cmd.stop, _state["repo"], run_id, as_json=as_json)
 
 
 @run_app.command("retry")
@@ -710,7 +710,7 @@ def method_schedule(
             inputs or [],
             input_files or [],
             note=note,
-            when=When(at, not_after, window),
+            when=When(at, not_after, window, not_before_option="--at"),
             by=by,
             as_json=as_json,
             publish=_publish(commit, push),
@@ -888,6 +888,7 @@ def queue_purge(
 def freeze_command(
     reason: Annotated[str, typer.Option("--reason", metavar="TEXT", help="Why, for everyone.")],
     by: ByOption = None,
+    as_json: JsonOption = False,
     commit: CommitOption = False,
     push: PushOption = False,
 ) -> None:
@@ -899,12 +900,22 @@ def freeze_command(
     """
     from swamp.commands import queue as cmd
 
-    _run(cmd.freeze_repo, _state["repo"], reason=reason, by=by, publish=_publish(commit, push))
+    _run(
+        cmd.freeze_repo,
+        _state["repo"],
+        reason=reason,
+        by=by,
+        as_json=as_json,
+        publish=_publish(commit, push),
+    )
 
 
 @app.command("unfreeze")
 def unfreeze_command(
-    by: ByOption = None, commit: CommitOption = False, push: PushOption = False
+    by: ByOption = None,
+    as_json: JsonOption = False,
+    commit: CommitOption = False,
+    push: PushOption = False,
 ) -> None:
     """Lift the freeze: remove freeze.yaml.
 
@@ -914,7 +925,7 @@ def unfreeze_command(
     """
     from swamp.commands import queue as cmd
 
-    _run(cmd.unfreeze_repo, _state["repo"], by=by, publish=_publish(commit, push))
+    _run(cmd.unfreeze_repo, _state["repo"], by=by, as_json=as_json, publish=_publish(commit, push))
 
 
 def main() -> int:

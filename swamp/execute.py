@@ -75,6 +75,26 @@ def _execute(
     return outcome
 
 
+# Arguments without expressions render to the same value every time: they are
+# checked once per process, not at every step.
+_static_checked: dict[int, tuple[Method, list[str]]] = {}
+
+
+def _argument_problems(
+    method: Method, arguments: dict[str, Any], schema: Mapping[str, Any]
+) -> list[str]:
+    hit = _static_checked.get(id(method))
+    if hit is not None and hit[0] is method:
+        return hit[1]
+    problems = schemas.messages(arguments, schema, "argument")
+    static = not any(
+        expressions.has_expression(text) for _, text in expressions.walk_strings(method.arguments)
+    )
+    if static:
+        _static_checked[id(method)] = (method, problems)
+    return problems
+
+
 def _plain(value: Any) -> Any:
     """Outputs are JSON data: anything else is turned into its JSON form."""
     result: Any = json.loads(json.dumps(value, default=str))

@@ -24,4 +24,11 @@ def error(text: str) -> None:
 
 
 def as_json(data: Any) -> None:
-    out(json.dumps(secrets.mask(data), indent=2, sort_keys=False, default=str))
+    data = secrets.mask(data)
+    if isinstance(data, list) and data:
+        # A list (of items, runs…) prints one element per line: as readable,
+        # and the C encoder is used only without indentation (10,000 items).
+        rows = ",\n".join("  " + json.dumps(row, default=str) for row in data)
+        out("[\n" + rows + "\n]")
+        return
+    out(json.dumps(data, indent=2, sort_keys=False, default=str))

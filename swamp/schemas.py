@@ -7,6 +7,7 @@ The schemas are data, kept apart from this code: a wheel carries them as
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -73,10 +74,32 @@ def instance_problems(
     return [p for err in v.iter_errors(instance) for p in describe(doc, err, base, what)]
 
 
-def messages(instance: Any, schema: dict[str, Any], what: str) -> list[str]:
+_MAX_BY_IDENTITY = 4096
+_by_identity: dict[int, tuple[Mapping[str, Any], Validator]] = {}
+
+
+def _validator_of(schema: Mapping[str, Any]) -> Validator:
+    """The validator of a schema object, found by identity first: the engine
+    checks every step's inputs and arguments against the same few schema
+    objects, and serialising one to find its validator cost more than the
+    check itself."""
+    hit = _by_identity.get(id(schema))
+    if hit is not None and hit[0] is schema:
+        return hit[1]
+    v = validator_for_schema(json.dumps(schema, sort_keys=True))
+    if len(_by_identity) >= _MAX_BY_IDENTITY:
+        _by_identity.clear()
+    _by_identity[id(schema)] = (schema, v)  # holding `schema` keeps its id unique
+    return v
+
+
+def messages(instance: Any, schema: Mapping[str, Any], what: str) -> list[str]:
     """Plain messages (no file) for `instance` against `schema`."""
+    errors = list(_validator_of(schema).iter_errors(instance))
+    if not errors:
+        return []
     doc = Document("", instance)
-    return [p.message for p in instance_problems(doc, (), instance, schema, what)]
+    return [p.message for err in errors for p in describe(doc, err, (), what)]
 
 
 def describe(doc: Document, err: ValidationError, base: JsonPath, what: str = "") -> list[Problem]:

@@ -744,7 +744,10 @@ def _cycle_problems(
 
 
 def _check_nesting(repo: Repository) -> None:
-    """Workflows calling workflows must not loop back."""
+    """Workflows calling workflows must not loop back, nor nest deeper than
+    the engine runs them (reported in the workflow that starts the chain)."""
+    from swamp.engine.runner import MAX_DEPTH
+
     edges: dict[str, list[tuple[str, Step]]] = {}
     for wf in repo.workflows.values():
         for job in wf.jobs.values():
@@ -768,6 +771,22 @@ def _check_nesting(repo: Repository) -> None:
                         spath,
                         f"{format_path(spath)}: workflows call each other in a cycle: "
                         + " -> ".join(cycle),
+                    )
+                )
+            elif len(stack) > MAX_DEPTH:
+                chain = [*stack, target]
+                if frozenset(chain) in reported:
+                    continue
+                reported.add(frozenset(chain))
+                wf = repo.workflows[chain[0]]
+                doc = repo.docs[wf.file]
+                first = next(s for t, s in edges[chain[0]] if t == chain[1])
+                spath = (*first.path, "workflow")
+                repo.problems.append(
+                    doc.problem(
+                        spath,
+                        f"{format_path(spath)}: workflows nested {len(chain) - 1} deep "
+                        f"(at most {MAX_DEPTH}): " + " -> ".join(chain),
                     )
                 )
             else:

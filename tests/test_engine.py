@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
+import subprocess
 from pathlib import Path
 
 from repo_helpers import events, make_repo, marks, run_ids, show, start_swamp, swamp, wait_for
@@ -171,14 +173,37 @@ jobs:
 """
 
 
+GATE = """\
+name: gate
+type: command/shell
+methods:
+  wait:
+    description: mark, then wait until the file OPEN exists (at most a minute)
+    arguments:
+      run: |
+        echo b >> marks.log
+        i=0
+        while [ ! -e OPEN ]; do i=$((i+1)); [ $i -lt 1200 ] || exit 1; sleep 0.05; done
+"""
+
+
 def test_pause_from_a_second_process_takes_effect_after_the_step_in_flight(
     tmp_path: Path,
 ) -> None:
-    repo = make_repo(tmp_path / "r", {"long": LONG})
+    wf = LONG.replace(
+        "      - {name: b, model: sh, method: sleep, inputs: {name: b, seconds: 1}}",
+        "      - {name: b, model: gate, method: wait}",
+    )
+    repo = make_repo(tmp_path / "r", {"long": wf}, {"gate": GATE})
     proc = start_swamp(repo, "workflow", "run", "long")
     wait_for(lambda: "b" in marks(repo), what="step b")
     run_id = run_ids(repo)[0]
     swamp(repo, "run", "pause", run_id)
+    refused = swamp(repo, "run", "delete", run_id, check=1)
+    assert refused.stderr == (
+        f"swamp: error: run {run_id} is executing; stop it first (`swamp run stop`)\n"
+    )
+    (repo / "OPEN").touch()  # b ends; c must not start
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == 0, err
     assert f"run {run_id} paused" in out
@@ -457,3 +482,243 @@ methods:
     for text in (result.stdout, result.stderr, journal, shown):
         assert "hunter2-very-secret" not in text
     assert "token=***" in shown
+
+
+# -- crashes at random moments, and at every point of a journal write ----------
+
+LOUD = """\
+name: loud
+type: command/shell
+inputs:
+  properties:
+    name: {type: string}
+methods:
+  mark:
+    description: mark, and print 20 kB (long journal writes, more to tear)
+    arguments:
+      run: |
+        echo ${{ inputs.name }} >> marks.log
+        head -c 20000 /dev/zero | tr '\\0' x
+        echo
+"""
+
+
+def _succeeded_in_journal(repo: Path, run_id: str) -> set[str]:
+    """The steps a resume must not run again, read from the journal by the
+    test itself: a torn last line is skipped, a reset undoes a success."""
+    done: set[str] = set()
+    for line in (repo / "runs" / run_id / "journal.jsonl").read_bytes().split(b"\n"):
+        try:
+            event = json.loads(line)
+        except ValueError:
+            continue
+        if event["type"] == "step-finished" and event["state"] == "succeeded":
+            done.add(event["step"])
+        elif event["type"] == "step-reset":
+            done.discard(event["step"])
+    return done
+
+
+def test_sigkill_at_random_moments_never_reruns_a_succeeded_step(tmp_path: Path) -> None:
+    import random
+    import time
+    from collections import Counter
+
+    n = 80
+    steps = "\n".join(
+        f"      - {{name: s{i:02}, model: loud, method: mark, inputs: {{name: s{i:02}}}}}"
+        for i in range(n)
+    )
+    repo = make_repo(
+        tmp_path / "r", {"many": f"name: many\njobs:\n  j:\n    steps:\n{steps}\n"}, {"loud": LOUD}
+    )
+    seed = random.randrange(1 << 30)
+    rng = random.Random(seed)
+    kills: list[tuple[set[str], Counter[str]]] = []
+    torn = 0
+    proc: subprocess.Popen[str] | None = start_swamp(repo, "workflow", "run", "many")
+    while proc is not None and len(kills) < 8:
+        # Kill once a random number more steps have succeeded, a random
+        # fraction of a step later: inside a step, or inside a journal write.
+        running = proc
+        goal = len(marks(repo)) + rng.randint(1, 4)
+        deadline = time.monotonic() + 60
+        while len(marks(repo)) < goal and running.poll() is None:
+            assert time.monotonic() < deadline, "the run made no progress"
+            time.sleep(0.002)
+        time.sleep(rng.uniform(0, 0.01))
+        if running.poll() is not None:
+            break
+        os.killpg(running.pid, signal.SIGKILL)
+        running.communicate()
+        (run_id,) = run_ids(repo)
+        journal = (repo / "runs" / run_id / "journal.jsonl").read_bytes()
+        torn += not journal.endswith(b"\n")
+        kills.append((_succeeded_in_journal(repo, run_id), Counter(marks(repo))))
+        proc = None
+        with contextlib.suppress(ValueError):
+            last = json.loads(journal.splitlines()[-1])
+            if (last["type"], last.get("state")) == ("run-state", "succeeded"):
+                continue  # it had just ended when it died
+        proc = start_swamp(repo, "run", "resume", run_id)
+    if proc is not None:
+        out, err = proc.communicate(timeout=120)
+        assert proc.returncode == 0, (seed, out, err)
+    (run_id,) = run_ids(repo)
+    assert show(repo, run_id)["state"] == "succeeded"
+    final = Counter(marks(repo))
+    assert sorted(final) == [f"s{i:02}" for i in range(n)], seed
+    for succeeded, counted in kills:
+        for step in succeeded:  # recorded as succeeded: never ran again
+            assert final[step] == counted[step], (seed, step)
+    # Each kill interrupts at most the one step in flight, which runs again.
+    assert sum(final.values()) - n <= len(kills), seed
+    assert len(kills) >= 3, f"the run ended before enough kills (seed {seed})"
+    print(f"seed {seed}: {len(kills)} kills, {torn} left a torn last line")
+
+
+def test_a_crash_at_any_point_of_a_journal_write_is_resumed_correctly(tmp_path: Path) -> None:
+    import shutil
+
+    wf = """\
+name: three
+jobs:
+  j:
+    steps:
+      - {name: a, model: sh, method: mark, inputs: {name: a}}
+      - {name: b, model: sh, method: mark, inputs: {name: b}}
+  k:
+    dependsOn: [j]
+    steps:
+      - {name: c, model: sh, method: mark, inputs: {name: c}}
+"""
+    repo = make_repo(tmp_path / "r", {"three": wf})
+    swamp(repo, "workflow", "run", "three")
+    (run_id,) = run_ids(repo)
+    journal = (repo / "runs" / run_id / "journal.jsonl").read_bytes()
+    lines = journal.split(b"\n")[:-1]
+    # Appends only: whatever a crash leaves is a prefix of the whole journal,
+    # ending inside some event. Cut inside each one in turn.
+    for i, line in enumerate(lines):
+        cut = sum(len(x) + 1 for x in lines[:i]) + len(line) // 2
+        copy = tmp_path / f"cut{i}"
+        shutil.copytree(repo, copy)
+        (copy / "marks.log").unlink()
+        (copy / "runs" / run_id / "snapshot.json").unlink()
+        (copy / "runs" / run_id / "journal.jsonl").write_bytes(journal[:cut])
+        if i == 0:  # cut inside the very first event: nothing had started
+            result = swamp(copy, "run", "resume", run_id, check=1)
+            assert result.stderr == (
+                f"swamp: error: run {run_id} was cut off before it recorded what it runs; "
+                f"nothing of it ran (delete it with `swamp run delete {run_id}`)\n"
+            )
+            continue
+        before = _succeeded_in_journal(copy, run_id)
+        data = json.loads(swamp(copy, "run", "resume", run_id, "--json").stdout)
+        assert data["state"] == "succeeded", i
+        assert marks(copy) == [s for s in "abc" if s not in before], i
+        whole = (copy / "runs" / run_id / "journal.jsonl").read_text().splitlines()
+        assert all(json.loads(x) for x in whole), i  # the torn line was cut off
+
+
+# -- nesting -------------------------------------------------------------------
+
+
+def test_nested_workflows_refuse_cycles_and_nesting_too_deep(tmp_path: Path) -> None:
+    chain = {
+        f"w{i}": f"name: w{i}\njobs:\n  j:\n    steps:\n      - {{name: s, workflow: w{i + 1}}}\n"
+        for i in range(9)
+    }
+    chain["w9"] = (
+        "name: w9\njobs:\n  j:\n    steps:\n"
+        "      - {name: s, model: sh, method: mark, inputs: {name: deepest}}\n"
+    )
+    cycle = {
+        "ca": "name: ca\njobs:\n  j:\n    steps:\n      - {name: s, workflow: cb}\n",
+        "cb": "name: cb\njobs:\n  j:\n    steps:\n      - {name: s, workflow: ca}\n",
+    }
+    repo = make_repo(tmp_path / "r", {**chain, **cycle})
+    deep = (
+        "workflows/w0.yaml:5:29: jobs.j.steps[0].workflow: workflows nested 9 deep "
+        "(at most 8): w0 -> w1 -> w2 -> w3 -> w4 -> w5 -> w6 -> w7 -> w8 -> w9"
+    )
+    loop = (
+        "workflows/cb.yaml:5:29: jobs.j.steps[0].workflow: workflows call each other in a "
+        "cycle: ca -> cb -> ca"
+    )
+    assert swamp(repo, "validate", check=1).stdout.splitlines() == [loop, deep]
+    refused = swamp(repo, "workflow", "run", "w0", check=1)
+    assert refused.stderr.splitlines() == [
+        deep,
+        "swamp: error: 1 problem(s) in the definitions; nothing was run",
+    ]
+    assert swamp(repo, "workflow", "run", "ca", check=1).stderr.splitlines()[0] == loop
+    assert marks(repo) == []
+    swamp(repo, "workflow", "run", "w1")  # eight deep: the limit
+    assert marks(repo) == ["deepest"]
+
+
+# -- listing and progress ------------------------------------------------------
+
+
+def test_run_list_filters_by_state_workflow_and_time(tmp_path: Path) -> None:
+    wfs = {
+        "good": "name: good\njobs:\n  j:\n    steps:\n"
+        "      - {name: s, model: sh, method: mark, inputs: {name: good}}\n",
+        "bad": "name: bad\njobs:\n  j:\n    steps:\n"
+        "      - {name: s, model: sh, method: fail, inputs: {name: bad, code: 3}}\n",
+    }
+    repo = make_repo(tmp_path / "r", wfs)
+    swamp(repo, "workflow", "run", "good")
+    swamp(repo, "workflow", "run", "bad", check=1)
+    swamp(repo, "method", "run", "sh", "echo", "--input", "value=v")
+
+    def listed(*args: str) -> list[tuple[str, str]]:
+        rows = json.loads(swamp(repo, "run", "list", *args, "--json").stdout)
+        return [(r["target"], r["state"]) for r in rows]
+
+    assert sorted(listed()) == [("bad", "failed"), ("good", "succeeded"), ("sh.echo", "succeeded")]
+    assert listed("--state", "failed") == [("bad", "failed")]
+    assert listed("--workflow", "good") == [("good", "succeeded")]
+    assert listed("--workflow", "sh.echo", "--state", "succeeded") == [("sh.echo", "succeeded")]
+    assert len(listed("--since", "1h")) == 3
+    assert listed("--since", "2999-01-01T00:00Z") == []
+    assert swamp(repo, "run", "list", "--state", "held").stdout == "no runs match\n"
+    bad = swamp(repo, "run", "list", "--since", "yesterday", check=2)
+    assert bad.stderr == (
+        "swamp: error: --since 'yesterday': expected a time (2026-11-23T10:00Z) or 2h, 1d\n"
+    )
+
+
+def test_without_a_terminal_progress_is_one_plain_line_per_transition(tmp_path: Path) -> None:
+    import re
+
+    wf = """\
+name: gated
+jobs:
+  build:
+    steps:
+      - {name: compile, model: sh, method: mark, inputs: {name: built}}
+      - {name: test, model: sh, method: fail, inputs: {name: tested, code: 1}, allowFailure: true}
+  ship:
+    dependsOn: [build]
+    hold: ship it?
+    steps:
+      - {name: upload, model: sh, method: mark, inputs: {name: shipped}}
+"""
+    repo = make_repo(tmp_path / "r", {"gated": wf})
+    result = swamp(repo, "workflow", "run", "gated")  # stderr is a pipe, not a terminal
+    lines = result.stderr.splitlines()
+    assert all(re.match(r"\[\d\d:\d\d:\d\d\] ", line) for line in lines), lines
+    assert [line[11:] for line in lines] == [
+        "run running",
+        "job build: running",
+        "step build/compile: started sh.mark",
+        "step build/compile: ok",
+        "step build/test: started sh.fail",
+        "step build/test: FAILED: command exited with code 1: failing on purpose (allowed to fail)",
+        "job build: ok",
+        "job ship: ON HOLD: ship it?",
+        "run held (on hold before ship)",
+    ]
+    assert "\x1b" not in result.stderr  # no terminal control sequences

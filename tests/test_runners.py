@@ -77,7 +77,7 @@ def test_review_merge_execute_release_and_purge_through_git(tmp_path: Path) -> N
     assert "held: release with: swamp workflow release ship --run" in result.stdout
     assert marks(runner) == ["built", "m1"]
     subjects = log(origin, "main")
-    assert subjects[0] == "swamp: execute 2 items: 1 held, 1 succeeded"
+    assert subjects[0] == "swamp: execute 2 items: 1 succeeded, 1 held"
     assert subjects[1] == "swamp: claim 2 items"
     assert status(runner) == ""
 
@@ -200,17 +200,21 @@ def test_a_runner_killed_between_claim_and_result_is_reclaimed(tmp_path: Path) -
     config.write_text(config.read_text() + "defaults: {claimTimeout: 0s}\n")
     (row,) = json.loads(swamp(engineer, "queue", "list", "--json").stdout)
     assert row["state"] == "stale-claim"
+    assert row["detail"].endswith(
+        f"(take it over with: swamp queue execute --item {row['id']} --reclaim)"
+    )
+    refused = swamp(engineer, "queue", "execute", "--item", row["id"])
+    assert f"{row['id']} slow: skipped: claimed by " in refused.stdout
     git(engineer, "checkout", "--quiet", "swamp.yaml")
 
-    # On the runner's own machine it is stale at once: no process holds it.
+    # On the runner's own machine it is interrupted at once: no process holds it.
     (row,) = json.loads(swamp(runner, "queue", "list", "--json").stdout)
-    assert row["state"] == "stale-claim"
-    assert f"swamp queue execute --item {row['id']} --reclaim" in row["detail"]
-    refused = swamp(runner, "queue", "execute", "--item", row["id"])
-    assert f"{row['id']} slow: skipped: claimed by " in refused.stdout
-    assert "--reclaim" in refused.stdout
+    assert row["state"] == "interrupted"
+    assert row["detail"].endswith(f"(resume with: swamp queue execute --item {row['id']})")
+    skipped = swamp(runner, "queue", "execute", "--all")  # never by accident
+    assert f"{row['id']} slow: skipped: interrupted: claimed by " in skipped.stdout
     (runner / "GO").touch()
-    swamp(runner, "queue", "execute", "--item", row["id"], "--reclaim", "--commit", "--push")
+    swamp(runner, "queue", "execute", "--item", row["id"], "--commit", "--push")
     assert marks(runner) == ["a", "b", "b", "c"]  # a did not run again; b was in flight
     assert git(origin, "ls-tree", "--name-only", "main", "queue/") == ""
     assert len(git(origin, "ls-tree", "--name-only", "main", "done/").splitlines()) == 1

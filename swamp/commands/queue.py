@@ -94,7 +94,7 @@ def list_queue(repo_path: Path | None, *, as_json: bool, include_done: bool = Fa
     now = utcnow()
     rows: list[dict[str, Any]] = []
     broken: list[str] = []
-    for entry in items.iter_items(repo.root, include_done=include_done):
+    for entry in items.in_review_order(items.iter_items(repo.root, include_done=include_done)):
         if isinstance(entry, Path):
             broken.append(entry.relative_to(repo.root).as_posix())
             continue
@@ -152,6 +152,26 @@ def list_queue(repo_path: Path | None, *, as_json: bool, include_done: bool = Fa
     return 0
 
 
+# The order outcomes are summed up in: what ran, then what did not and why.
+OUTCOMES = (
+    "succeeded",
+    "failed",
+    "held",
+    "paused",
+    "stopped",
+    "would-run",
+    "waiting",
+    "expired",
+    "stale",
+    "frozen",
+    "skipped",
+)
+
+
+def _outcome_order(outcome: str) -> int:
+    return OUTCOMES.index(outcome) if outcome in OUTCOMES else len(OUTCOMES)
+
+
 def _refuse_frozen(repo: Repository) -> None:
     info = freeze.read(repo.root)
     if info is not None:
@@ -174,8 +194,8 @@ def execute(
     if reclaim and selector.item is None:
         raise UsageError("--reclaim resumes one item whose runner died: use it with --item ID")
     parts = Shard.parse(shard) if shard else None
-    if reclaim and publish.enabled and not dry_run:
-        _keep_leftovers(repo_path, str(selector.item))
+    if selector.item is not None and publish.enabled and not dry_run:
+        _keep_leftovers(repo_path, selector.item)
     repo, git = open_repo(repo_path, NONE if dry_run else publish)
     if not dry_run:
         _refuse_frozen(repo)
@@ -215,8 +235,8 @@ def execute(
         if approvals is not None:
             approvals.close()
     summary: dict[str, int] = {}
-    for r in reports:
-        summary[r.outcome] = summary.get(r.outcome, 0) + 1
+    for outcome in sorted({r.outcome for r in reports}, key=_outcome_order):
+        summary[outcome] = sum(r.outcome == outcome for r in reports)
     ran = [r for r in reports if r.outcome in RAN]
     if ran:
         record(
@@ -240,7 +260,7 @@ def execute(
         verb = "would run" if dry_run else "ran"
         count = summary.get("would-run", 0) if dry_run else len(ran)
         output.out(f"{verb} {count} of {len(reports)} selected: " + ", ".join(parts_))
-    bad = {"failed", "stale", "stopped", "unapproved"}
+    bad = {"failed", "stale", "stopped", "unapproved", "frozen"}
     return 1 if any(r.outcome in bad for r in reports) else 0
 
 
@@ -300,26 +320,43 @@ def purge_queue(
         )
     if as_json:
         output.as_json([r.as_dict() for r in reports])
+    elif not reports:
+        output.out("nothing to purge: no queued item matches")
     else:
-        if not reports:
-            output.out("nothing to purge: no queued item matches")
         for r in reports:
             extra = f" (run {r.run} cancelled)" if r.run and r.outcome == "purged" else ""
             detail = f": {r.detail}" if r.detail else ""
             output.out(f"{r.item} {r.target}: {r.outcome}{detail}{extra}")
+        done = sum(r.outcome in ("purged", "would-purge") for r in reports)
+        verb = "would purge" if dry_run else "purged"
+        refused = sum(r.outcome == "refused" for r in reports)
+        output.out(
+            f"{verb} {done} of {len(reports)} selected"
+            + (f", {refused} refused" if refused else "")
+        )
     return 1 if any(r.outcome == "refused" for r in reports) else 0
 
 
 def freeze_repo(
-    repo_path: Path | None, *, reason: str, by: str | None, publish: Publish = NONE
+    repo_path: Path | None,
+    *,
+    reason: str,
+    by: str | None,
+    as_json: bool = False,
+    publish: Publish = NONE,
 ) -> int:
     repo, git = open_repo(repo_path, publish)
     existing = freeze.read(repo.root)
     if existing is not None:
         raise SwampError(f"already frozen: {freeze.describe(existing)}")
-    actor = who(by, repo.root)
-    freeze.freeze(repo.root, by=actor, at=iso(utcnow()), reason=reason)
+    actor, at = who(by, repo.root), iso(utcnow())
+    freeze.freeze(repo.root, by=actor, at=at, reason=reason)
     sha = record(git, publish, f"swamp: freeze: {reason}", [("Swamp-Frozen-By", actor)])
+    if as_json:
+        output.as_json(
+            {"frozen": True, "frozenBy": actor, "frozenAt": at, "reason": reason, "commit": sha}
+        )
+        return 0
     where = "committed" + (" and pushed" if publish.push else "") if sha else "commit it"
     output.out(
         f"frozen: nothing will run until `swamp unfreeze` ({freeze.FREEZE_FILE} written; "
@@ -328,11 +365,20 @@ def freeze_repo(
     return 0
 
 
-def unfreeze_repo(repo_path: Path | None, *, by: str | None = None, publish: Publish = NONE) -> int:
+def unfreeze_repo(
+    repo_path: Path | None,
+    *,
+    by: str | None = None,
+    as_json: bool = False,
+    publish: Publish = NONE,
+) -> int:
     repo, git = open_repo(repo_path, publish)
     if not freeze.unfreeze(repo.root):
         raise SwampError("the repository is not frozen")
-    record(git, publish, "swamp: unfreeze", [("Swamp-Unfrozen-By", who(by, repo.root))])
+    sha = record(git, publish, "swamp: unfreeze", [("Swamp-Unfrozen-By", who(by, repo.root))])
+    if as_json:
+        output.as_json({"frozen": False, "commit": sha})
+        return 0
     output.out(f"unfrozen: {freeze.FREEZE_FILE} removed")
     return 0
 

@@ -159,17 +159,20 @@ def resume(repo_path: Path | None, run_id: str, *, as_json: bool, publish: Publi
     return tell(result.state, as_json=as_json)
 
 
-def pause(repo_path: Path | None, run_id: str) -> int:
+def pause(repo_path: Path | None, run_id: str, *, as_json: bool = False) -> int:
     repo = load_repository(repo_path)
     folder = runs.find_run(repo.root, run_id)
     if not control.is_active(folder):
         raise SwampError(f"run {folder.name} is not executing; nothing to pause")
     control.send(folder, "pause")
-    output.out(f"run {folder.name} will pause after the steps in flight")
+    if as_json:
+        output.as_json({"run": folder.name, "requested": "pause"})
+    else:
+        output.out(f"run {folder.name} will pause after the steps in flight")
     return 0
 
 
-def stop(repo_path: Path | None, run_id: str) -> int:
+def stop(repo_path: Path | None, run_id: str, *, as_json: bool = False) -> int:
     repo = load_repository(repo_path)
     folder = runs.find_run(repo.root, run_id)
     if control.is_active(folder):
@@ -177,23 +180,27 @@ def stop(repo_path: Path | None, run_id: str) -> int:
         deadline = time.monotonic() + STOP_WAIT_SECONDS
         while control.is_active(folder) and time.monotonic() < deadline:
             time.sleep(0.1)
-        st = load_state(folder)
-        output.out(f"run {folder.name}: {st.state}")
-        return 0 if st.state == "stopped" else 1
-    handle = runs.open_run(repo.root, run_id)
-    try:
-        if handle.state.state in ("succeeded", "stopped", "cancelled"):
-            raise SwampError(f"run {handle.id} already {handle.state.state}")
-        lock = control.RunLock(handle.dir)
-        lock.acquire(handle.id)
+        state = load_state(folder).state
+        name = folder.name
+    else:
+        handle = runs.open_run(repo.root, run_id)
         try:
-            handle.record("run-state", state="stopped", reason="stopped on request")
+            if handle.state.state in ("succeeded", "stopped", "cancelled"):
+                raise SwampError(f"run {handle.id} already {handle.state.state}")
+            lock = control.RunLock(handle.dir)
+            lock.acquire(handle.id)
+            try:
+                handle.record("run-state", state="stopped", reason="stopped on request")
+            finally:
+                lock.release()
         finally:
-            lock.release()
-    finally:
-        handle.journal.close()
-    output.out(f"run {handle.id}: stopped")
-    return 0
+            handle.journal.close()
+        state, name = "stopped", handle.id
+    if as_json:
+        output.as_json({"run": name, "state": state})
+    else:
+        output.out(f"run {name}: {state}")
+    return 0 if state == "stopped" else 1
 
 
 def retry(repo_path: Path | None, run_id: str, step: str, job: str | None, *, as_json: bool) -> int:

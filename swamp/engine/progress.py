@@ -54,14 +54,17 @@ def describe(event: dict[str, Any]) -> str | None:
 class PlainProgress:
     """For CI and pipes: a timestamped line per transition."""
 
-    def __init__(self, stream: TextIO | None = None) -> None:
+    def __init__(self, stream: TextIO | None = None, *, label: str = "") -> None:
         self.stream = stream or sys.stderr
+        # Says whose line it is when several runs share a stream (queue items).
+        self.prefix = f"{label}: " if label else ""
 
     def __call__(self, event: dict[str, Any], run: RunHandle) -> None:
         line = describe(event)
         if line:
             stamp = time.strftime("%H:%M:%S")
-            self.stream.write(secrets.mask_text(f"[{stamp}] {line}") + "\n")
+            # One write per line, so lines of parallel runs never interleave.
+            self.stream.write(secrets.mask_text(f"[{stamp}] {self.prefix}{line}") + "\n")
             self.stream.flush()
 
     def close(self) -> None:
@@ -69,29 +72,50 @@ class PlainProgress:
 
 
 class LiveProgress:
-    """On a terminal: a table of jobs and steps, redrawn as the run moves."""
+    """On a terminal: a table of jobs and steps, redrawn as the run moves.
+
+    Events only note the run; the table is built when the screen is
+    refreshed (8 times a second), so a long run costs no more per step.
+    """
+
+    TAIL = 12  # steps shown per job: the latest
 
     def __init__(self) -> None:
         from rich.console import Console
         from rich.live import Live
 
         self.console = Console(stderr=True)
-        self.live = Live(console=self.console, refresh_per_second=8, transient=False)
+        self.run: RunHandle | None = None
+        self.live = Live(
+            console=self.console,
+            refresh_per_second=8,
+            transient=False,
+            get_renderable=self._table,
+        )
         self.live.start()
 
     def __call__(self, event: dict[str, Any], run: RunHandle) -> None:
+        self.run = run
+
+    def _table(self) -> Any:
         from rich.table import Table
 
-        table = Table(title=f"run {run.id}: {run.state.state}", expand=False)
+        run = self.run
+        table = Table(title=f"run {run.id}: {run.state.state}" if run else "starting…")
         table.add_column("job / step")
         table.add_column("state")
         table.add_column("detail")
-        for name, job in run.state.jobs.items():
+        if run is None:
+            return table
+        for name, job in list(run.state.jobs.items()):  # copied at once: the run moves on
             table.add_row(name, job.state, secrets.mask_text(job.prompt or job.reason or ""))
-            for key, step in list(job.steps.items())[-12:]:
-                detail = step.error or ""
-                table.add_row(f"  {key}", step.state, secrets.mask_text(detail[:80]))
-        self.live.update(table)
+            keys = list(job.steps)[-self.TAIL :]
+            for key in keys:
+                step = job.steps.get(key)
+                if step is not None:
+                    detail = (step.error or "")[:80]
+                    table.add_row(f"  {key}", step.state, secrets.mask_text(detail))
+        return table
 
     def close(self) -> None:
         self.live.stop()

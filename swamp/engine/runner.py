@@ -31,6 +31,9 @@ from swamp.repo import Repository
 from swamp.types.base import ExecutionContext, Outcome
 
 MAX_DEPTH = 8
+# Events after which the engine acts (starts a step's work, ends or leaves
+# the run): they are fsynced, with everything written before them.
+DURABLE_EVENTS = frozenset({"step-started", "run-state", "job-released"})
 TAIL_LINES = 20
 POLL_SECONDS = 0.2
 
@@ -81,14 +84,26 @@ class Runner:
         self.failed = threading.Event()  # a failure happened in this invocation
         self.lock = threading.RLock()
         self.base = base_context(repo.config, run.state.inputs)
+        self._jobs_refs: dict[int, bool] = {}
+        self._unreported: list[dict[str, Any]] = []
 
     # -- recording -----------------------------------------------------------
 
-    def record(self, type_: str, **fields: Any) -> None:
+    def record(self, type_: str, *, durable: bool | None = None, **fields: Any) -> None:
+        """Journal an event. Only the events that precede an action are
+        fsynced (a step's start, the run's state): each makes the events
+        written before it durable too (see journal.py). Progress lines wait
+        for that fsync."""
+        if durable is None:
+            durable = type_ in DURABLE_EVENTS
         with self.lock:
-            event = self.run.record(type_, **fields)
+            event = self.run.record(type_, durable=durable, **fields)
             if self.progress:
-                self.progress(event, self.run)
+                self._unreported.append(event)
+                if durable:
+                    for e in self._unreported:
+                        self.progress(e, self.run)
+                    self._unreported.clear()
 
     def job_state(self, name: str) -> JobState:
         return self.run.state.job(name)
@@ -130,14 +145,19 @@ class Runner:
                 self.record("job-reset", job=name)
 
     def _watch(self, done: threading.Event) -> None:
-        """Poll the control file so pause and stop work from another terminal."""
+        """Poll while steps run, so that a stop from another terminal
+        terminates them (step boundaries check too, see _should_stop)."""
         while not done.wait(POLL_SECONDS):
-            signal = control.read(self.run.dir)
-            if signal == "stop":
-                self.pausing.set()
-                self.cancel.set()
-            elif signal == "pause" or (signal is None and self._frozen()):
-                self.pausing.set()
+            self._poll_signals()
+
+    def _poll_signals(self) -> None:
+        """Read the run's control file and the repository's freeze."""
+        signal = control.read(self.run.dir)
+        if signal == "stop":
+            self.pausing.set()
+            self.cancel.set()
+        elif signal == "pause" or (signal is None and self._frozen()):
+            self.pausing.set()
 
     def _frozen(self) -> bool:
         from swamp import freeze
@@ -169,7 +189,7 @@ class Runner:
         started: set[str] = set()  # a job that went back to pending waits for a resume
         with ThreadPoolExecutor(max_workers=self.concurrency) as pool:
             while True:
-                if not self.pausing.is_set():
+                if not self._should_stop(self.cancel):
                     for name in self._ready(jobs):
                         if len(running) >= self.concurrency:
                             break
@@ -360,7 +380,6 @@ class Runner:
             return f"{step.name}{prefix}" if suffix else f"{prefix}{step.name}"
 
         jstate = self.job_state(job.name)
-        by_name = {s.name: s for s in steps}
         failed: str | None = None
         if parallel:
             # Checks run every round; prechecks that passed before are not repeated.
@@ -379,75 +398,125 @@ class Runner:
                     failed = s.name
             return failed
 
+        # Event-driven, so that the work per step does not grow with the
+        # number of steps: a step is looked at once all it depends on has
+        # finished, and its outputs are added as it finishes.
+        keys = {s.name: key(s) for s in steps}
+
+        def finished(name: str) -> bool:
+            st = jstate.steps.get(keys[name])
+            return st is not None and st.state in TERMINAL
+
+        def lookup(name: str) -> tuple[str, bool]:
+            d = jstate.steps.get(keys[name])
+            return (d.state, d.allowed) if d else ("pending", False)
+
+        dependents: dict[str, list[Step]] = {}
+        waiting: dict[str, int] = {}
+        for s in steps:
+            for d in s.depends_on:
+                dependents.setdefault(d.name, []).append(s)
+            waiting[s.name] = sum(1 for d in s.depends_on if not finished(d.name))
+        frontier = [s for s in steps if waiting[s.name] == 0 and not finished(s.name)]
+        outputs: dict[str, Any] = {}
+        for s in steps:
+            self._add_output(outputs, jstate, s.name, keys[s.name])
         while True:
-            if self.pausing.is_set() or self.cancel.is_set() or job_cancel.is_set():
+            if self._should_stop(job_cancel):
                 return failed
             ready: list[Step] = []
-            for s in steps:
-                k = key(s)
-                st = jstate.steps.get(k)
-                if st is not None and st.state in TERMINAL:
+            later: list[Step] = []
+            ended: list[Step] = []
+            for s in frontier:
+                if finished(s.name):
                     continue
-
-                def lookup(name: str) -> tuple[str, bool]:
-                    d = jstate.steps.get(key(by_name[name]))
-                    return (d.state, d.allowed) if d else ("pending", False)
-
                 verdict = self._deps_verdict(s.depends_on, lookup)
                 if verdict is None:
+                    later.append(s)  # waits on a failure that a resume may mend
                     continue
                 if isinstance(verdict, str):
                     self.record(
-                        "step-finished", job=job.name, step=k, state="skipped", error=verdict
+                        "step-finished",
+                        job=job.name,
+                        step=keys[s.name],
+                        state="skipped",
+                        error=verdict,
                     )
+                    ended.append(s)
                     continue
                 if (
                     self.failed.is_set()
                     and not _handles_failure(job.depends_on)
                     and not _handles_failure(s.depends_on)
                 ):
+                    later.append(s)
                     continue
                 ready.append(s)
-            if not ready:
+            if not ready and not ended:
                 return failed
-            outputs = self._step_outputs(jstate, steps, key)
+
+            def run(s: Step) -> bool:
+                return self._run_step(job, s, keys[s.name], extra, job_cancel, outputs)
+
             if len(ready) == 1:
-                ok = self._run_step(job, ready[0], key(ready[0]), extra, job_cancel, outputs)
-                results = [ok]
-            else:
+                results = [run(ready[0])]
+            elif ready:
                 with ThreadPoolExecutor(max_workers=len(ready)) as pool:
-                    futures = [
-                        pool.submit(self._run_step, job, s, key(s), extra, job_cancel, outputs)
-                        for s in ready
-                    ]
-                    results = [f.result() for f in futures]
+                    results = list(pool.map(run, ready))
+            else:
+                results = []
             for s, ok in zip(ready, results, strict=True):
                 if not ok and failed is None and not s.allow_failure:
                     failed = s.name
+            for s in (*ready, *ended):
+                self._add_output(outputs, jstate, s.name, keys[s.name])
+                for nxt in dependents.get(s.name, ()):
+                    waiting[nxt.name] -= 1
+                    if waiting[nxt.name] == 0:
+                        later.append(nxt)
+            frontier = later
+
+    def _should_stop(self, job_cancel: threading.Event) -> bool:
+        """Checked at every step boundary: a pause, a stop or a freeze asked
+        for from another process takes effect before the next step starts.
+        (A nested workflow is one step of the run that started it: it
+        honours a stop, and a pause once it has finished.)"""
+        if self.depth == 0 and not (
+            self.pausing.is_set() or self.cancel.is_set() or job_cancel.is_set()
+        ):
+            self._poll_signals()
+        return self.pausing.is_set() or self.cancel.is_set() or job_cancel.is_set()
+
+    @staticmethod
+    def _add_output(outputs: dict[str, Any], jstate: JobState, name: str, key: str) -> None:
+        st = jstate.steps.get(key)
+        if st is not None and st.state in ("succeeded", "failed"):
+            outputs[name] = {"outputs": st.outputs, "state": st.state}
 
     @staticmethod
     def _needs_run(jstate: JobState, key: str) -> bool:
         st = jstate.steps.get(key)
         return st is None or st.state != "succeeded"
 
-    @staticmethod
-    def _step_outputs(
-        jstate: JobState, steps: Sequence[Step], key: Callable[[Step], str]
+    def _context(
+        self, steps: dict[str, Any] | None = None, *, jobs: bool = True, **extra: Any
     ) -> dict[str, Any]:
-        out = {}
-        for s in steps:
-            st = jstate.steps.get(key(s))
-            if st is not None and st.state in ("succeeded", "failed"):
-                out[s.name] = {"outputs": st.outputs, "state": st.state}
-        return out
+        with self.lock:  # a consistent view while parallel jobs record
+            outputs = self.run.state.outputs() if jobs else {}
+        return {**self.base, "steps": steps or {}, "jobs": outputs, **extra}
 
-    def _context(self, steps: dict[str, Any] | None = None, **extra: Any) -> dict[str, Any]:
-        return {
-            **self.base,
-            "steps": steps or {},
-            "jobs": self.run.state.outputs(),
-            **extra,
-        }
+    def _reads_jobs(self, step: Step) -> bool:
+        """Whether the step's inputs mention `jobs`: building that namespace
+        costs as much as the run is long, so it is built only when read."""
+        found = self._jobs_refs.get(id(step))
+        if found is None:
+            found = any(
+                "jobs" in source
+                for _, text in expressions.walk_strings(dict(step.inputs))
+                for source, _ in expressions.find(text)
+            )
+            self._jobs_refs[id(step)] = found
+        return found
 
     @staticmethod
     def _render_text(text: str, context: Mapping[str, Any]) -> str:
@@ -468,7 +537,7 @@ class Runner:
     ) -> bool:
         attempts = step.retry.attempts if step.retry else 1
         delay = step.retry.delay if step.retry else 0.0
-        context = self._context(outputs, **extra)
+        context = self._context(outputs, jobs=self._reads_jobs(step), **extra)
         outcome = Outcome(ok=False, error="not run")
         attempt = 0
         for attempt in range(1, attempts + 1):
@@ -538,7 +607,7 @@ class Runner:
             return Outcome(ok=False, error=f"unknown model method {step.model}.{step.method}")
         method = model.methods[step.method]
         inputs = apply_defaults(inputs, method.inputs)
-        problems = schemas.messages(inputs, dict(method.inputs), "input")
+        problems = schemas.messages(inputs, method.inputs, "input")
         if problems:
             return Outcome(ok=False, error=f"{step.target}: " + "; ".join(problems))
         cancel = _Linked(self.cancel, job_cancel)
@@ -564,7 +633,7 @@ class Runner:
         if wf is None:
             return Outcome(ok=False, error=f"unknown workflow {step.workflow}")
         inputs = apply_defaults(inputs, wf.inputs)
-        problems = schemas.messages(inputs, dict(wf.inputs), "input")
+        problems = schemas.messages(inputs, wf.inputs, "input")
         if problems:
             return Outcome(ok=False, error=f"workflow {wf.name}: " + "; ".join(problems))
         folder = self.run.dir / "nested" / f"{job.name}.{key}"

@@ -40,8 +40,8 @@ class RunHandle:
     journal: Journal
     state: RunState
 
-    def record(self, type_: str, **fields: Any) -> dict[str, Any]:
-        event = self.journal.append(type_, **fields)
+    def record(self, type_: str, *, durable: bool = True, **fields: Any) -> dict[str, Any]:
+        event = self.journal.append(type_, durable=durable, **fields)
         self.state.apply(event)
         return event
 

@@ -56,8 +56,12 @@ def start(
     run_id: str | None = None,
     quiet: bool = False,
     progress: Progress | None = None,
+    item_locked: bool = False,
 ) -> RunResult:
-    """Create a run and execute it until it ends, holds, fails or pauses."""
+    """Create a run and execute it until it ends, holds, fails or pauses.
+
+    `item_locked`: the caller (the queue executor) holds the item's lock.
+    """
     refuse_if_frozen(repo)
     wf = target_workflow(repo, kind, target, inputs)
     handle = create_run(
@@ -70,7 +74,7 @@ def start(
         item=item,
         run_id=run_id,
     )
-    return _execute(repo, wf, handle, quiet=quiet, progress=progress)
+    return _execute(repo, wf, handle, quiet=quiet, progress=progress, item_locked=item_locked)
 
 
 def resume(
@@ -80,16 +84,23 @@ def resume(
     quiet: bool = False,
     progress: Progress | None = None,
     retrying: bool = False,
+    item_locked: bool = False,
 ) -> RunResult:
     refuse_if_frozen(repo)
     state = handle.state
+    if not state.target:
+        handle.journal.close()
+        raise SwampError(
+            f"run {handle.id} was cut off before it recorded what it runs; nothing of it ran "
+            f"(delete it with `swamp run delete {handle.id}`)"
+        )
     if state.state == "succeeded" and not retrying:
         raise SwampError(f"run {handle.id} already succeeded; nothing to resume")
     if state.state == "cancelled":
         raise SwampError(f"run {handle.id} was cancelled")
     wf = target_workflow(repo, state.kind, state.target, state.inputs)
     control.clear(handle.dir)
-    return _execute(repo, wf, handle, quiet=quiet, progress=progress)
+    return _execute(repo, wf, handle, quiet=quiet, progress=progress, item_locked=item_locked)
 
 
 def refuse_if_frozen(repo: Repository) -> None:
@@ -107,9 +118,30 @@ def _execute(
     *,
     quiet: bool,
     progress: Progress | None = None,
+    item_locked: bool = False,
 ) -> RunResult:
+    item_lock = None
+    if handle.state.item is not None and not item_locked:
+        # A run of a queue item (continued by `workflow release` or `run
+        # resume`) holds the item's lock like the executor does, so that the
+        # two never act on the same item at once.
+        from swamp.queue.status import ItemLock
+
+        item_lock = ItemLock(repo.root, handle.state.item)
+        if not item_lock.try_acquire():
+            handle.journal.close()
+            raise SwampError(
+                f"queue item {handle.state.item} is being executed by another process; "
+                "try again when it has finished"
+            )
     lock = control.RunLock(handle.dir)
-    lock.acquire(handle.id)
+    try:
+        lock.acquire(handle.id)
+    except SwampError:
+        handle.journal.close()
+        if item_lock is not None:
+            item_lock.release()
+        raise
     made = make_progress(quiet) if progress is None else None
     try:
         Runner(
@@ -128,4 +160,6 @@ def _execute(
             made.close()
         handle.journal.close()
         lock.release()
+        if item_lock is not None:
+            item_lock.release()
     return RunResult(handle.id, handle.state)

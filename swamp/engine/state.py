@@ -7,7 +7,7 @@ always be rebuilt from the journal, which is the source of truth.
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -140,7 +140,17 @@ class RunState:
         }
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        # Shallow copies, not dataclasses.asdict: its deep copy of every
+        # step's outputs made the snapshot of a long run slow.
+        data = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "jobs"}
+        data["jobs"] = {
+            name: {
+                **{f.name: getattr(job, f.name) for f in fields(job) if f.name != "steps"},
+                "steps": {key: vars(step).copy() for key, step in job.steps.items()},
+            }
+            for name, job in self.jobs.items()
+        }
+        return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> RunState:
@@ -170,4 +180,11 @@ def load_state(run_dir: Path) -> RunState:
 
 
 def write_snapshot(run_dir: Path, state: RunState) -> None:
-    atomic_write(run_dir / SNAPSHOT, json.dumps(state.to_dict(), indent=1, default=str))
+    # Compact: the C encoder is used only without indentation.
+    # Not fsynced: the journal is the source of truth, and a snapshot lost
+    # or damaged by a crash is rebuilt from it (load_state).
+    atomic_write(
+        run_dir / SNAPSHOT,
+        json.dumps(state.to_dict(), separators=(",", ":"), ensure_ascii=False, default=str),
+        fsync=False,
+    )

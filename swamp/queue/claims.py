@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 from swamp.gitrepo import OWNED, PUSH_ATTEMPTS, GitError, Repo, backoff
 from swamp.queue import items
 from swamp.queue.status import status
+from swamp.queue.timing import utcnow
 
 if TYPE_CHECKING:
     from swamp.queue.executor import Action, Claimer, Executor, Report
@@ -105,16 +106,9 @@ def _still_valid(
         if not changed:
             kept.append(action)
             continue
-        data = action.item.data
-        data.pop("claim", None)
-        if action.mode == "start":
-            data["state"] = "queued"
-            data.pop("run", None)
-        else:  # back to what it was: held, failed… with its run
-            data["state"] = "held" if data.get("heldJob") else "failed"
-        action.item.save()
+        executor.give_back(action)
         action.lock.release()
-        st = status(executor.repo, action.item, executor.now, active=False)
+        st = status(executor.repo, action.item, executor.now or utcnow(), active=False)
         dropped.append(Report(action.item.id, action.item.target, "stale", st.detail))
     return kept, dropped
 

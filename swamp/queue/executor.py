@@ -11,20 +11,22 @@ from __future__ import annotations
 
 import contextlib
 import socket
+import threading
 from collections.abc import Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from swamp import freeze
 from swamp.engine import control, runs, service
 from swamp.engine.progress import PlainProgress
 from swamp.errors import SwampError, UsageError
 from swamp.identity import runner_identity
 from swamp.queue import items
 from swamp.queue.items import Item
-from swamp.queue.outcome import detail
+from swamp.queue.outcome import detail, record_outcome
 from swamp.queue.status import NEEDS_ACTION, ItemLock, status
 from swamp.queue.timing import iso, utcnow
 from swamp.repo import Repository
@@ -108,7 +110,7 @@ def select(
     selector.check()
     chosen: list[Item] = []
     broken: list[Path] = []
-    for entry in items.iter_items(root):
+    for entry in items.in_review_order(items.iter_items(root)):
         if isinstance(entry, Path):
             broken.append(entry)
         elif selector.matches(entry) and (shard is None or shard.holds(entry)):
@@ -141,9 +143,10 @@ class Action:
     """An item this executor will run: start a new run, or continue one."""
 
     item: Item
-    mode: str  # start, resume (failed/stopped/paused or a staged release), reclaim
+    mode: str  # start, or resume (failed, stopped, paused, interrupted, reclaimed, released)
     run_id: str
     lock: ItemLock
+    before: dict[str, Any]  # the item as it was, to put back if nothing ran
 
 
 Claimer = Callable[["Executor", list[Action]], tuple[list[Action], list[Report]]]
@@ -157,8 +160,11 @@ class Executor:
     quiet: bool = False
     reclaim: bool = False
     approvals: Approvals | None = None
-    now: datetime = field(default_factory=utcnow)
+    # Without claims each item is judged when it is reached (a window may
+    # close, a notBefore pass, while earlier items run); tests may fix the clock.
+    now: datetime | None = None
     on_report: Callable[[Report], None] | None = None
+    lock: threading.Lock = field(default_factory=threading.Lock)
 
     def run_all(
         self,
@@ -167,36 +173,61 @@ class Executor:
         concurrency: int,
         claim: Claimer | None = None,
     ) -> list[Report]:
+        """Reports in the order of `chosen`, each told as soon as it is known.
+
+        With `claim`, every item is decided first and the ones to run are
+        claimed together before any of them starts.
+        """
+        todo = list(chosen)
+        if claim is None:
+            return self._each(
+                todo, lambda item: self._decide_and_run(item, selector.explicit), concurrency
+            )
         reports: list[Report] = []
         actions: list[Action] = []
-        for item in chosen:
+        for item in todo:
             decided = self.prepare(item, selector.explicit)
             if isinstance(decided, Report):
                 reports.append(self._report(decided))
             else:
                 actions.append(decided)
         try:
-            if claim is not None and actions:
+            if actions:
                 actions, dropped = claim(self, actions)
                 reports += [self._report(r) for r in dropped]
-            else:
-                for action in actions:
-                    self.write_claim(action)
-            if concurrency <= 1 or len(actions) <= 1:
-                reports += [self._report(self.run(a)) for a in actions]
-            else:
-                with ThreadPoolExecutor(max_workers=concurrency) as pool:
-                    futures = [pool.submit(self.run, a) for a in actions]
-                    reports += [self._report(f.result()) for f in futures]
+            reports += self._each(actions, self.run, concurrency)
         finally:
             for action in actions:
                 action.lock.release()
         return reports
 
+    def _each(
+        self, todo: list[Any], work: Callable[[Any], Report], concurrency: int
+    ) -> list[Report]:
+        if concurrency <= 1 or len(todo) <= 1:
+            return [self._report(work(t)) for t in todo]
+        with ThreadPoolExecutor(max_workers=concurrency) as pool:
+            futures = {pool.submit(work, t): n for n, t in enumerate(todo)}
+            reports: list[Report | None] = [None] * len(todo)
+            for f in as_completed(futures):
+                reports[futures[f]] = self._report(f.result())
+        return [r for r in reports if r is not None]
+
     def _report(self, report: Report) -> Report:
         if self.on_report:
-            self.on_report(report)
+            with self.lock:
+                self.on_report(report)
         return report
+
+    def _decide_and_run(self, item: Item, explicit: bool) -> Report:
+        decided = self.prepare(item, explicit)
+        if isinstance(decided, Report):
+            return decided
+        try:
+            self.write_claim(decided)
+            return self.run(decided)
+        finally:
+            decided.lock.release()
 
     def prepare(self, item: Item, explicit: bool) -> Action | Report:
         """Lock the item and decide; the lock is kept only if it will run."""
@@ -215,9 +246,8 @@ class Executor:
 
     def decide(self, item: Item, explicit: bool, lock: ItemLock) -> Action | Report:
         """What `item` needs now: an Action to run, or a Report saying why not."""
-        st = status(self.repo, item, self.now, active=False)
+        st = status(self.repo, item, self.now or utcnow(), active=False)
         base = Report(item.id, item.target, st.state, st.detail, item.data.get("run"))
-        run_id = str(item.data.get("run") or runs.new_run_id(item.target))
         if st.state == "expired":
             if not self.dry_run and item.state != "expired":
                 item.data["state"] = "expired"
@@ -228,35 +258,41 @@ class Executor:
             return base
         if st.state in ("waiting", "running"):
             return base
-        if st.state == "stale-claim":
-            if not (explicit and self.reclaim):
-                base.outcome = "skipped"
-                return base
-            return self._would(base) or Action(item, "reclaim", run_id, lock)
+        mode = "resume"
         if st.state == "held":
             staged = item.data.get("release") or {}
-            if staged.get("job") != item.data.get("heldJob"):
+            if staged.get("job") != item.data.get("heldJob"):  # a release continues it
+                base.outcome, base.detail = "skipped", f"held: {st.detail}"
                 return base
-            return self._would(base) or Action(item, "resume", run_id, lock)
-        if st.state in NEEDS_ACTION:
-            if not explicit:
+        elif st.state == "stale-claim" and not (explicit and self.reclaim):
+            base.outcome = "skipped"
+            return base
+        elif st.state in (*NEEDS_ACTION, "interrupted", "stale-claim"):
+            if not explicit:  # never again by accident
                 base.outcome, base.detail = "skipped", f"{st.state}: {st.detail}"
                 return base
-            return self._would(base) or Action(item, "resume", run_id, lock)
-        if self.approvals is not None:
-            verdict = self.approvals.check(item.path.relative_to(self.repo.root).as_posix(),
-                                           str(item.data.get("requestedBy", "")))  # fmt: skip
+        else:
+            mode = "start"
+        if self.dry_run:
+            base.outcome = "would-run"
+            base.detail = ("resume " if mode == "resume" else "") + item.target
+            return base
+        frozen = freeze.read(self.repo.root)
+        if frozen is not None:  # frozen while earlier items ran: start nothing more
+            base.outcome, base.detail = "frozen", freeze.describe(frozen)
+            return base
+        before = dict(item.data)
+        if mode == "start" and self.approvals is not None:
+            verdict = self.approvals.check(
+                item.path.relative_to(self.repo.root).as_posix(),
+                str(item.data.get("requestedBy", "")),
+            )
             if not verdict.ok:
                 base.outcome, base.detail = "unapproved", verdict.reason
                 return base
             item.data["approval"] = {"by": verdict.approvers, "pullRequest": verdict.pull_request}
-        return self._would(base) or Action(item, "start", run_id, lock)
-
-    def _would(self, base: Report) -> Report | None:
-        if not self.dry_run:
-            return None
-        base.outcome, base.detail = "would-run", base.target
-        return base
+        run_id = str(item.data.get("run") or runs.new_run_id(item.target))
+        return Action(item, mode, run_id, lock, before)
 
     def write_claim(self, action: Action) -> None:
         """Mark the item running, by this runner, in its file."""
@@ -272,19 +308,45 @@ class Executor:
         }
         action.item.save()
 
+    def give_back(self, action: Action) -> None:
+        """Nothing ran: the item goes back to what it was before the claim."""
+        action.item.data = dict(action.before)
+        action.item.save()
+
     def run(self, action: Action) -> Report:
         item = action.item
-        progress = None if self.quiet else PlainProgress()
-        folder = runs.runs_dir(self.repo.root) / action.run_id
+        frozen = freeze.read(self.repo.root)
+        if frozen is not None:  # frozen while earlier items ran: start nothing more
+            self.give_back(action)
+            return Report(item.id, item.target, "frozen", freeze.describe(frozen))
+        try:
+            return self._run(action)
+        except SwampError as e:
+            self.give_back(action)
+            return Report(item.id, item.target, "failed", str(e), item.data.get("run"))
+
+    def _run(self, action: Action) -> Report:
+        item = action.item
+        progress = None if self.quiet else PlainProgress(label=f"{item.id} {item.target}")
         staged = item.data.pop("release", None)
-        if action.mode != "start" and (folder / "journal.jsonl").is_file():
-            handle = runs.open_run(self.repo.root, action.run_id)
+        item.save()
+        handle = None
+        if action.mode == "resume":
+            with contextlib.suppress(SwampError):  # claimed, but the run never began
+                handle = runs.open_run(self.repo.root, action.run_id)
+            if handle is not None and not handle.state.target:
+                handle.journal.close()  # cut off as it began: nothing of it ran
+                handle = None
+        if handle is not None and handle.state.state == "succeeded":
+            # The run finished but its runner died before recording it.
+            handle.journal.close()
+            record_outcome(self.repo.root, handle.state)
+            return Report(item.id, item.target, "succeeded", "result recorded", handle.id)
+        if handle is not None:
             if staged:
                 handle.record("job-released", job=staged["job"], by=staged["by"])
-            item.save()
-            result = service.resume(self.repo, handle, progress=progress)
+            result = service.resume(self.repo, handle, progress=progress, item_locked=True)
         else:
-            item.save()
             result = service.start(
                 self.repo,
                 item.kind,
@@ -294,26 +356,40 @@ class Executor:
                 item=item.id,
                 run_id=action.run_id,
                 progress=progress,
+                item_locked=True,
             )
         return Report(item.id, item.target, result.state.state, detail(result.state), result.id)
 
 
 def purge(repo: Repository, item: Item, *, dry_run: bool) -> Report:
-    """Remove an item's file; a held or failed item's run is cancelled too."""
+    """Remove an item's file; a held, failed or interrupted item's run is
+    cancelled too. A running item is refused."""
     lock = ItemLock(repo.root, item.id)
     if not lock.try_acquire():
-        return Report(item.id, item.target, "refused", "running now; stop its run first")
+        run = item.data.get("run", "?")
+        return Report(
+            item.id,
+            item.target,
+            "refused",
+            f"running (run {run}); stop it with `swamp run stop {run}` first",
+            item.data.get("run"),
+        )
     try:
+        fresh = items.read_item(item.path)
+        if fresh is None:
+            return Report(item.id, item.target, "skipped", "no longer queued")
+        item = fresh
         st = status(repo, item, utcnow(), active=False)
         run_id = item.data.get("run")
         if st.state == "running":
-            return Report(
-                item.id,
-                item.target,
-                "refused",
-                f"running ({st.detail}); stop it with `swamp run stop {run_id}` first",
-                run_id,
-            )
+            if st.detail.startswith("claimed by"):  # by a runner elsewhere, maybe running
+                detail = (
+                    f"{st.detail}; purge it where it runs, or once that runner is gone take it "
+                    f"over with `swamp queue execute --item {item.id} --reclaim`"
+                )
+            else:
+                detail = f"running ({st.detail}); stop it with `swamp run stop {run_id}` first"
+            return Report(item.id, item.target, "refused", detail, run_id)
         if dry_run:
             return Report(item.id, item.target, "would-purge", "", run_id)
         if run_id and item.state in (*NEEDS_ACTION, "running"):

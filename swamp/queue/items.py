@@ -5,8 +5,9 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import os
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -90,9 +91,13 @@ def done_dir(root: Path) -> Path:
 
 
 def _item_files(folder: Path) -> list[Path]:
-    if not folder.is_dir():
+    try:
+        entries = list(os.scandir(folder))  # the type comes with the entry: no stat per file
+    except (FileNotFoundError, NotADirectoryError):
         return []
-    return sorted(p for p in folder.iterdir() if p.suffix in (".yaml", ".yml") and p.is_file())
+    return sorted(
+        Path(e.path) for e in entries if e.name.endswith((".yaml", ".yml")) and e.is_file()
+    )
 
 
 def read_item(path: Path, *, done: bool = False) -> Item | None:
@@ -102,8 +107,16 @@ def read_item(path: Path, *, done: bool = False) -> Item | None:
     executing skip it with a warning rather than stop the whole queue.
     """
     try:
-        data = yaml.load(path.read_text("utf-8"), Loader=_Loader)  # noqa: S506 - CSafeLoader
-    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        text = path.read_text("utf-8")
+    except (OSError, UnicodeDecodeError):
+        return None
+    return parse_item(text, path, done=done)
+
+
+def parse_item(text: str, path: Path, *, done: bool = False) -> Item | None:
+    try:
+        data = yaml.load(text, Loader=_Loader)  # noqa: S506 - CSafeLoader
+    except yaml.YAMLError:
         return None
     if not isinstance(data, dict) or not isinstance(data.get("id"), str):
         return None
@@ -119,14 +132,37 @@ def read_item(path: Path, *, done: bool = False) -> Item | None:
 
 
 def iter_items(root: Path, *, include_done: bool = False) -> Iterator[Item | Path]:
-    """Items in queue/ (and done/), or the path of a file that is not an item."""
+    """Items in queue/ (and done/), or the path of a file that is not an item.
+
+    A file that disappears meanwhile (another runner finished it) is skipped.
+    """
     folders = [(queue_dir(root), False)]
     if include_done:
         folders.append((done_dir(root), True))
     for folder, done in folders:
         for path in _item_files(folder):
-            item = read_item(path, done=done)
+            try:
+                text = path.read_text("utf-8")
+            except FileNotFoundError:
+                continue
+            except (OSError, UnicodeDecodeError):
+                yield path
+                continue
+            item = parse_item(text, path, done=done)
             yield item if item is not None else path
+
+
+def in_review_order(entries: Iterable[Item | Path]) -> list[Item | Path]:
+    """Items in the order they were requested (then by file name), so a list
+    reads in the order of intent; finished items after them, unreadable
+    files last."""
+
+    def key(entry: Item | Path) -> tuple[int, str, str]:
+        if isinstance(entry, Path):
+            return (2, "", entry.name)
+        return (int(entry.done), str(entry.data.get("requestedAt", "")), entry.path.name)
+
+    return sorted(entries, key=key)
 
 
 def find_item(root: Path, item_id: str) -> Item:
@@ -137,9 +173,12 @@ def find_item(root: Path, item_id: str) -> Item:
 
 
 def existing(root: Path, item_id: str) -> Item | None:
-    for entry in iter_items(root):
-        if isinstance(entry, Item) and entry.id == item_id:
-            return entry
+    """The queued item with this id. File names end with the id, so this
+    reads one file, not the whole queue."""
+    for path in sorted(queue_dir(root).glob(f"*{item_id}.y*ml")):
+        item = read_item(path)
+        if item is not None and item.id == item_id:
+            return item
     return None
 
 

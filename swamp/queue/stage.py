@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from swamp.engine import service
@@ -20,6 +21,7 @@ class When:
     not_before: str | None = None
     not_after: str | None = None
     window: str | None = None
+    not_before_option: str = "--not-before"  # `method schedule` calls it --at
 
 
 def stage(
@@ -42,7 +44,10 @@ def stage(
     now = utcnow()
     timing: dict[str, str] = {}
     if when.not_before:
-        timing["notBefore"] = iso(parse_time(when.not_before, option="--not-before", now=now))
+        not_before = parse_time(when.not_before, option=when.not_before_option, now=now)
+        if not_before.microsecond:  # stored to the second: round up, never early
+            not_before += timedelta(microseconds=1_000_000 - not_before.microsecond)
+        timing["notBefore"] = iso(not_before)
     if when.not_after:
         not_after = parse_time(when.not_after, option="--not-after", now=now)
         if not_after <= now:

@@ -69,24 +69,29 @@ def status(repo: Repository, item: Item, now: datetime, *, active: bool | None =
 
 
 def _claimed(repo: Repository, item: Item, now: datetime, active: bool | None) -> Status:
-    """A claimed item: running, or a stale claim whose runner is gone.
-
-    A claim is stale when this checkout made it and no process here holds the
-    item (its runner died), or when it is older than defaults.claimTimeout.
-    """
+    """A claimed item: running; `interrupted` when this checkout claimed it and
+    no process here holds it (its runner died); `stale-claim` when a claim
+    made elsewhere has had no result for longer than defaults.claimTimeout."""
     claim = item.data.get("claim") or {}
     run = item.data.get("run", "?")
     running = item_locked(repo.root, item.id) if active is None else active
     if running:
         return Status("running", f"run {run}")
     who_ = f"claimed by {claim.get('by', '?')} at {claim.get('at', '?')}"
-    # Made by this checkout on this machine: its runner would hold the lock.
-    here = claim.get("host") == socket.gethostname() and claim.get("checkout") == str(repo.root)
+    here = claim.get("host") == socket.gethostname() and claim.get("checkout") in (
+        None,  # claims made before claims named their checkout
+        str(repo.root),
+    )
+    if here:
+        return Status(
+            "interrupted",
+            f"{who_}; no runner holds it (resume with: swamp queue execute --item {item.id})",
+        )
     age = (now - parse_stored(claim["at"])).total_seconds() if claim.get("at") else None
-    if here or age is None or age >= repo.config.claim_timeout:
+    if age is None or age >= repo.config.claim_timeout:
         return Status(
             "stale-claim",
-            f"{who_}, no runner holds it (resume it with: "
+            f"{who_}; no result since (take it over with: "
             f"swamp queue execute --item {item.id} --reclaim)",
         )
     return Status("running", f"{who_} (run {run})")

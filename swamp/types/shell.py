@@ -12,8 +12,10 @@ import contextlib
 import json
 import os
 import re
+import selectors
 import signal
 import subprocess
+import threading
 import time
 from collections.abc import Mapping
 from pathlib import Path
@@ -125,26 +127,8 @@ def run_process(
         return Outcome(ok=False, error=f"cannot run {argv[0]!r}: {e.strerror}")
     if ctx.on_process:
         ctx.on_process(proc.pid)
-    deadline = None if timeout is None else time.monotonic() + timeout
-    data = stdin.encode() if stdin is not None else None
-    reason = None
     try:
-        while True:
-            wait = POLL_SECONDS
-            if deadline is not None:
-                wait = max(0.0, min(wait, deadline - time.monotonic()))
-            try:
-                out, err = proc.communicate(data, timeout=wait)
-                break
-            except subprocess.TimeoutExpired:
-                data = None  # communicate() keeps what it has already sent
-            if ctx.cancel.is_set():
-                reason = "stopped"
-            elif deadline is not None and time.monotonic() >= deadline:
-                reason = f"timed out after {timeout:g}s"
-            if reason:
-                out, err = _kill_group(proc)
-                break
+        out, err, reason = _collect(proc, stdin, timeout, ctx)
     finally:
         if ctx.on_process:
             ctx.on_process(None)
@@ -164,16 +148,107 @@ def run_process(
     return Outcome(ok=True, outputs=outputs, stdout=stdout, stderr=stderr)
 
 
-def _kill_group(proc: subprocess.Popen[bytes]) -> tuple[bytes, bytes]:
-    """SIGTERM the group, SIGKILL it after a grace period; collect the output."""
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(proc.pid, signal.SIGTERM)
+def _collect(
+    proc: subprocess.Popen[bytes], stdin: str | None, timeout: float | None, ctx: ExecutionContext
+) -> tuple[bytes, bytes, str | None]:
+    """Read the command's output until it closes it and exits; on a stop or
+    at the deadline, SIGTERM its process group, then SIGKILL it after a grace
+    period. Waiting is event-driven (the selector also watches a pidfd for
+    the exit where the system has them), so a quick command costs no more
+    than its own run: Popen.communicate(timeout=…) sleep-polls for the exit.
+    """
+    assert proc.stdout is not None and proc.stderr is not None
+    started = time.monotonic()
+    deadline = None if timeout is None else started + timeout
+    chunks: dict[int, list[bytes]] = {proc.stdout.fileno(): [], proc.stderr.fileno(): []}
+    out_fd, err_fd = proc.stdout.fileno(), proc.stderr.fileno()
+    sel = selectors.DefaultSelector()
+    for fd in chunks:
+        sel.register(fd, selectors.EVENT_READ)
+    pidfd = _pidfd(proc.pid)
+    if pidfd is not None:
+        sel.register(pidfd, selectors.EVENT_READ)
+    if stdin is not None:
+        threading.Thread(target=_feed, args=(proc, stdin.encode()), daemon=True).start()
+    reason: str | None = None
+    kill_at: float | None = None  # when a SIGTERM turns into a SIGKILL
+    give_up: float | None = None  # after SIGKILL, stop waiting for the pipes
+    open_fds = set(chunks)
+    exited = False
     try:
-        return proc.communicate(timeout=KILL_GRACE_SECONDS)
-    except subprocess.TimeoutExpired:
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(proc.pid, signal.SIGKILL)
-        return proc.communicate()
+        while open_fds or not exited:
+            now = time.monotonic()
+            wait = POLL_SECONDS
+            for moment in (deadline if reason is None else None, kill_at, give_up):
+                if moment is not None:
+                    wait = max(0.0, min(wait, moment - now))
+            if open_fds or pidfd is not None:
+                for key, _ in sel.select(wait):
+                    fd = int(key.fd)
+                    if fd == pidfd:
+                        sel.unregister(fd)
+                        exited = True
+                        continue
+                    chunk = os.read(fd, 65536)
+                    if chunk:
+                        chunks[fd].append(chunk)
+                    else:
+                        sel.unregister(fd)
+                        open_fds.discard(fd)
+            if pidfd is None and not open_fds:
+                # No pidfd: the pipes are closed, so the exit is imminent.
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    proc.wait(timeout=wait)
+                exited = proc.returncode is not None
+            now = time.monotonic()
+            if reason is None:
+                if ctx.cancel.is_set():
+                    reason = "stopped"
+                elif deadline is not None and now >= deadline:
+                    reason = f"timed out after {timeout:g}s"
+                if reason is not None:
+                    _signal_group(proc, signal.SIGTERM)
+                    kill_at = now + KILL_GRACE_SECONDS
+            elif kill_at is not None and now >= kill_at:
+                _signal_group(proc, signal.SIGKILL)
+                kill_at, give_up = None, now + KILL_GRACE_SECONDS
+            elif give_up is not None and now >= give_up:
+                break  # something outside the group holds the pipes open
+    finally:
+        sel.close()
+        if pidfd is not None:
+            os.close(pidfd)
+        proc.stdout.close()
+        proc.stderr.close()
+    if reason is not None:
+        _signal_group(proc, signal.SIGKILL)
+    proc.wait()
+    return b"".join(chunks[out_fd]), b"".join(chunks[err_fd]), reason
+
+
+def _pidfd(pid: int) -> int | None:
+    """A descriptor that becomes readable when the process exits (Linux)."""
+    opener = getattr(os, "pidfd_open", None)
+    if opener is None:
+        return None
+    try:
+        fd: int = opener(pid)
+    except OSError:
+        return None
+    return fd
+
+
+def _feed(proc: subprocess.Popen[bytes], data: bytes) -> None:
+    assert proc.stdin is not None
+    with contextlib.suppress(OSError):
+        proc.stdin.write(data)
+    with contextlib.suppress(OSError):
+        proc.stdin.close()
+
+
+def _signal_group(proc: subprocess.Popen[bytes], sig: int) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(proc.pid, sig)
 
 
 def _last_line(text: str) -> str:
