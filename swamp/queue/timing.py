@@ -51,9 +51,12 @@ def window_status(window: Window, now: datetime) -> tuple[bool, datetime]:
     from croniter import croniter
 
     local = now.astimezone(ZoneInfo(window.timezone))
-    # A window that opened at the current minute is open.
-    probe = local + timedelta(seconds=1)
-    last = croniter(window.cron, probe).get_prev(datetime)
+    # The latest opening at or before now: croniter's get_prev is strictly
+    # before its start, so ask from just after now, and from now itself when
+    # that finds an opening still to come (now is in the second before it).
+    last = croniter(window.cron, local + timedelta(seconds=1)).get_prev(datetime)
+    if last > local:
+        last = croniter(window.cron, local).get_prev(datetime)
     closes = last + timedelta(seconds=window.duration)
     if last <= local < closes:
         return True, closes.astimezone(UTC)
