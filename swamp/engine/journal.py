@@ -1,12 +1,11 @@
 """The append-only journal of a run: one JSON event per line.
 
-Every event is written at once; the events after which the engine acts (a
-step's start, the run's state) are fsynced, which makes every event before
-them durable too. So nothing new starts, and no run ends, before what led
-to it is on disk, and a run survives `kill -9` (and a power cut) at any
-moment, with one fsync per step instead of one per event. A torn last line
-(a write cut short) is ignored when reading and cut off before the next
-append.
+Every state transition (a step started or finished, a job's or the run's
+state, a release) is written and fsynced before the engine moves on, so a
+run survives `kill -9` (and a power cut) at any moment. `durable=False`
+writes without the fsync; the next durable event makes it durable too. A
+torn last line (a write cut short) is ignored when reading and cut off
+before the next append.
 """
 
 from __future__ import annotations

@@ -33,7 +33,18 @@ from swamp.types.base import ExecutionContext, Outcome
 MAX_DEPTH = 8
 # Events after which the engine acts (starts a step's work, ends or leaves
 # the run): they are fsynced, with everything written before them.
-DURABLE_EVENTS = frozenset({"step-started", "run-state", "job-released"})
+# Every state transition is fsynced before the engine moves on (issue 3).
+DURABLE_EVENTS = frozenset(
+    {
+        "step-started",
+        "step-finished",
+        "job-state",
+        "run-state",
+        "job-released",
+        "step-reset",
+        "job-reset",
+    }
+)
 TAIL_LINES = 20
 POLL_SECONDS = 0.2
 
@@ -90,10 +101,8 @@ class Runner:
     # -- recording -----------------------------------------------------------
 
     def record(self, type_: str, *, durable: bool | None = None, **fields: Any) -> None:
-        """Journal an event. Only the events that precede an action are
-        fsynced (a step's start, the run's state): each makes the events
-        written before it durable too (see journal.py). Progress lines wait
-        for that fsync."""
+        """Journal an event; state transitions are fsynced before the engine
+        moves on (see journal.py). Progress lines wait for the fsync."""
         if durable is None:
             durable = type_ in DURABLE_EVENTS
         with self.lock:
