@@ -7,20 +7,6 @@ from pathlib import Path
 
 from repo_helpers import make_repo
 
-# A workflow whose second job is on hold.
-GATED = """\
-name: gated
-jobs:
-  build:
-    steps:
-      - {name: compile, model: sh, method: mark, inputs: {name: built}}
-  ship:
-    dependsOn: [build]
-    hold: ship it?
-    steps:
-      - {name: upload, model: sh, method: mark, inputs: {name: shipped}}
-"""
-
 
 def git(cwd: Path, *args: str) -> str:
     result = subprocess.run(

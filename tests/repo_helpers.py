@@ -64,6 +64,44 @@ methods:
 """
 
 
+# Workflows several test files use, acting through the `sh` model.
+DEPLOY = """\
+name: deploy
+inputs:
+  properties:
+    env: {type: string, default: staging}
+jobs:
+  go:
+    steps:
+      - {name: ship, model: sh, method: mark, inputs: {name: "deploy-${{ inputs.env }}"}}
+"""
+
+# The second job is on hold.
+GATED = """\
+name: gated
+jobs:
+  build:
+    steps:
+      - {name: compile, model: sh, method: mark, inputs: {name: built}}
+  ship:
+    dependsOn: [build]
+    hold: ship it?
+    steps:
+      - {name: upload, model: sh, method: mark, inputs: {name: shipped}}
+"""
+
+# Fails at `check` until a file FIXED exists.
+BROKEN = """\
+name: broken
+jobs:
+  go:
+    steps:
+      - {name: first, model: sh, method: mark, inputs: {name: first}}
+      - {name: check, model: sh, method: exists, inputs: {file: FIXED}}
+      - {name: last, model: sh, method: mark, inputs: {name: last}}
+"""
+
+
 def make_repo(
     root: Path,
     workflows: dict[str, str] | None = None,

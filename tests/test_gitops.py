@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from git_helpers import GATED, clone, git, log, make_origin, message, status
-from repo_helpers import swamp
+from git_helpers import clone, git, log, make_origin, message, status
+from repo_helpers import GATED, swamp
 
 
 def _setup(tmp_path: Path) -> tuple[Path, Path]:

@@ -9,41 +9,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import yaml
-from repo_helpers import make_repo, marks, run_ids, swamp, wait_for
+from repo_helpers import BROKEN, DEPLOY, GATED, make_repo, marks, run_ids, swamp, wait_for
 
-WORKFLOWS = {
-    "deploy": """\
-name: deploy
-inputs:
-  properties:
-    env: {type: string, default: staging}
-jobs:
-  go:
-    steps:
-      - {name: ship, model: sh, method: mark, inputs: {name: "deploy-${{ inputs.env }}"}}
-""",
-    "gated": """\
-name: gated
-jobs:
-  build:
-    steps:
-      - {name: compile, model: sh, method: mark, inputs: {name: built}}
-  ship:
-    dependsOn: [build]
-    hold: ship it?
-    steps:
-      - {name: upload, model: sh, method: mark, inputs: {name: shipped}}
-""",
-    "broken": """\
-name: broken
-jobs:
-  go:
-    steps:
-      - {name: first, model: sh, method: mark, inputs: {name: first}}
-      - {name: check, model: sh, method: exists, inputs: {file: FIXED}}
-      - {name: last, model: sh, method: mark, inputs: {name: last}}
-""",
-}
+WORKFLOWS = {"deploy": DEPLOY, "gated": GATED, "broken": BROKEN}
 
 WINDOWS = """\
 version: 1

@@ -16,8 +16,8 @@ from typing import Any
 
 import pytest
 import yaml
-from git_helpers import GATED, clone, git, log, make_origin, message, status
-from repo_helpers import marks, start_swamp, swamp, wait_for
+from git_helpers import clone, git, log, make_origin, message, status
+from repo_helpers import BROKEN, GATED, marks, start_swamp, swamp, wait_for
 
 WAITER = """\
 name: waiter
@@ -378,17 +378,6 @@ def test_without_a_token_the_approval_policy_refuses_everything(
     )
     assert marks(runner) == []
     assert github.requests == []
-
-
-BROKEN = """\
-name: broken
-jobs:
-  go:
-    steps:
-      - {name: first, model: sh, method: mark, inputs: {name: first}}
-      - {name: check, model: sh, method: exists, inputs: {file: FIXED}}
-      - {name: last, model: sh, method: mark, inputs: {name: last}}
-"""
 
 
 def test_a_failed_item_is_resumed_by_a_runner_on_another_machine(tmp_path: Path) -> None:
