@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from functools import cache, lru_cache
 from typing import TYPE_CHECKING, Any
@@ -178,12 +178,17 @@ def render(value: Any, context: Mapping[str, Any], *, shell: bool = False) -> An
     for where it stands; to run a script, use `swamp.shell_script`, which
     passes the values through the environment instead.
     """
+    return map_strings(value, lambda s: render_string(s, context, shell=shell))
+
+
+def map_strings(value: Any, change: Callable[[str], Any]) -> Any:
+    """A copy of `value` with `change` applied to every string in it."""
     if isinstance(value, str):
-        return render_string(value, context, shell=shell)
+        return change(value)
     if isinstance(value, Mapping):
-        return {k: render(v, context, shell=shell) for k, v in value.items()}
+        return {k: map_strings(v, change) for k, v in value.items()}
     if isinstance(value, list):
-        return [render(v, context, shell=shell) for v in value]
+        return [map_strings(v, change) for v in value]
     return value
 
 

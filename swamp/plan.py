@@ -306,13 +306,7 @@ def _masked_secrets(repo: Repository) -> dict[str, str]:
 def render_partial(value: Any, context: Mapping[str, Any], *, shell: bool = False) -> Any:
     """Like expressions.render, but an expression that can only be evaluated
     during the run (step outputs, item, env) is kept as written."""
-    if isinstance(value, str):
-        return _partial_string(value, context, shell=shell)
-    if isinstance(value, Mapping):
-        return {k: render_partial(v, context, shell=shell) for k, v in value.items()}
-    if isinstance(value, list):
-        return [render_partial(v, context, shell=shell) for v in value]
-    return value
+    return expressions.map_strings(value, lambda s: _partial_string(s, context, shell=shell))
 
 
 def _partial_string(value: str, context: Mapping[str, Any], *, shell: bool) -> Any:

@@ -579,17 +579,7 @@ def _check_target(
             )
     if schema is not None:
         out += input_problems(doc, (*step.path, "inputs"), dict(step.inputs), schema)
-    out += expression_problems(
-        doc,
-        (*step.path, "inputs"),
-        dict(step.inputs),
-        repo.config,
-        _namespaces(job),
-        wf.inputs,
-        job=job,
-        jobs=wf.jobs,
-    )
-    return out
+    return out + _input_expressions(repo, doc, wf, job, step)
 
 
 def _check_inline(
@@ -605,6 +595,13 @@ def _check_inline(
         return [
             doc.problem(step.path, f"{where}: type {step.task.type} has no {step.task.method!r}")
         ]
+    return _input_expressions(repo, doc, wf, job, step)
+
+
+def _input_expressions(
+    repo: Repository, doc: Document, wf: Workflow, job: Job, step: Step
+) -> list[Problem]:
+    """Syntax and references of the expressions in a step's inputs."""
     return expression_problems(
         doc,
         (*step.path, "inputs"),

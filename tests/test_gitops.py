@@ -94,7 +94,8 @@ def test_commit_outside_git_is_a_clear_error(tmp_path: Path) -> None:
     assert list((repo / "queue").glob("*.yaml")) == []
 
 
-DEPLOY = """\
+# Two steps: the second reads the first one's output.
+DEPLOY_IN_TWO = """\
 name: deploy
 inputs:
   properties:
@@ -127,7 +128,7 @@ methods:
 
 def _plan_setup(tmp_path: Path) -> tuple[Path, Path]:
     origin = make_origin(
-        tmp_path, workflows={"gated": GATED, "deploy": DEPLOY}, models={"leaky": LEAKY}
+        tmp_path, workflows={"gated": GATED, "deploy": DEPLOY_IN_TWO}, models={"leaky": LEAKY}
     )
     alice = clone(origin, tmp_path / "alice")
     swamp(alice, "workflow", "queue", "gated", "--by", "carol", "--push")  # already on main
