@@ -9,6 +9,7 @@ from swamp import output
 from swamp.commands.report import show_value, step_lines, tell
 from swamp.definitions import Workflow, parse_duration
 from swamp.engine import control, runs, service
+from swamp.engine.journal import CorruptRun
 from swamp.engine.state import RunState, load_state
 from swamp.errors import SwampError, UsageError
 from swamp.publish import NONE, Publish, open_repo, record
@@ -55,7 +56,12 @@ def list_runs(
     after = _since(since) if since else None
     rows: list[dict[str, Any]] = []
     for folder in runs.iter_run_dirs(repo.root):
-        st = load_state(folder)
+        try:
+            st = load_state(folder)
+        except CorruptRun as e:
+            # Listed, so that it can be found and deleted; the others still are.
+            output.err(f"warning: {e}")
+            st = RunState(id=folder.name, state="corrupt")
         shown = _display_state(st, folder)
         if state and shown != state:
             continue
@@ -147,11 +153,18 @@ def show(repo_path: Path | None, run_id: str, *, as_json: bool) -> int:
     return 0
 
 
-def resume(repo_path: Path | None, run_id: str, *, as_json: bool, publish: Publish = NONE) -> int:
+def resume(
+    repo_path: Path | None,
+    run_id: str,
+    *,
+    as_json: bool,
+    publish: Publish = NONE,
+    rerun_unknown: bool = False,
+) -> int:
     repo, git = open_repo(repo_path, publish)
     repo.require_valid()
     handle = runs.open_run(repo.root, run_id)
-    result = service.resume(repo, handle, quiet=as_json)
+    result = service.resume(repo, handle, quiet=as_json, rerun_unknown=rerun_unknown)
     trailers = [("Swamp-Run", result.id)]
     if result.state.item:
         trailers.append(("Swamp-Item", result.state.item))

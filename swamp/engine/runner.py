@@ -7,8 +7,11 @@ Rules (the README explains them to users):
   a failure (condition failed, completed or always); what was waiting stays
   pending, so `swamp run resume` continues from there.
 - A job with `hold:` stops before it starts until it is released.
-- Succeeded steps never run again; a step that was in flight when the process
-  died runs again on resume (at least once).
+- Succeeded steps never run again. A step that was in flight when the process
+  died or was interrupted has an unknown outcome: a resume runs it again only
+  if it is declared idempotent or the operator says so (engine/unknown.py).
+- Ctrl-C or SIGTERM: nothing new starts, running steps are terminated (see
+  swamp/interrupts.py), and they are recorded as `interrupted`.
 """
 
 from __future__ import annotations
@@ -27,6 +30,8 @@ from swamp.engine.runs import RunHandle, create_run, open_child
 from swamp.engine.state import TERMINAL, JobState, RunState, write_snapshot
 from swamp.execute import call_method, call_task
 from swamp.inputs import apply_defaults
+from swamp.interrupts import STATE as INTERRUPT
+from swamp.interrupts import reason as interrupt_reason
 from swamp.repo import Repository
 from swamp.types.base import ExecutionContext, Outcome
 
@@ -135,7 +140,15 @@ class Runner:
             if watcher:
                 watcher.join()
         final, reason = self._final_state()
-        self.record("run-state", state=final, reason=reason)
+        extra: dict[str, Any] = {}
+        if final == "interrupted":
+            extra["inFlight"] = [
+                f"{j}/{k}"
+                for j, job in self.run.state.jobs.items()
+                for k, st in job.steps.items()
+                if st.state == "interrupted"
+            ]
+        self.record("run-state", state=final, reason=reason, **extra)
         write_snapshot(self.run.dir, self.run.state)
         return final
 
@@ -146,7 +159,7 @@ class Runner:
             if job.state not in ("running", "failed", "stopped", "pending"):
                 continue
             for key, step in list(job.steps.items()):
-                if step.state in ("running", "stopped") or (
+                if step.state in ("running", "stopped", "interrupted") or (
                     step.state == "failed" and not step.allowed
                 ):
                     self.record("step-reset", job=name, step=key)
@@ -175,6 +188,8 @@ class Runner:
 
     def _final_state(self) -> tuple[str, str | None]:
         jobs = self.run.state.jobs
+        if INTERRUPT.requested.is_set():
+            return "interrupted", interrupt_reason()
         if self.cancel.is_set():
             return "stopped", "stopped on request"
         failed = [n for n, j in jobs.items() if j.state == "failed"]
@@ -289,6 +304,10 @@ class Runner:
         steps = self.job_state(job.name).steps
         if failure:
             self._finish_job(job, "failed", failure[0])
+        elif INTERRUPT.requested.is_set() and not all(
+            k in steps and steps[k].state in TERMINAL for k in keys
+        ):
+            self._finish_job(job, "stopped", interrupt_reason())
         elif self.cancel.is_set():
             self._finish_job(job, "stopped", "stopped on request")
         elif reason:
@@ -322,7 +341,7 @@ class Runner:
 
         def one(index: int, value: Any) -> None:
             nonlocal failures
-            if stop_new.is_set() or self.pausing.is_set() or job_cancel.is_set():
+            if self._should_stop(job_cancel) or stop_new.is_set():
                 return
             bad = self._run_group(
                 job, job.steps, f"[{index}]", {"item": value}, job_cancel, suffix=True
@@ -494,7 +513,12 @@ class Runner:
             self.pausing.is_set() or self.cancel.is_set() or job_cancel.is_set()
         ):
             self._poll_signals()
-        return self.pausing.is_set() or self.cancel.is_set() or job_cancel.is_set()
+        return (
+            self.pausing.is_set()
+            or self.cancel.is_set()
+            or job_cancel.is_set()
+            or INTERRUPT.requested.is_set()
+        )
 
     @staticmethod
     def _add_output(outputs: dict[str, Any], jstate: JobState, name: str, key: str) -> None:
@@ -555,7 +579,7 @@ class Runner:
                     "step-started", job=job.name, step=key, attempt=attempt, target=step.target
                 )
             outcome = self._attempt(job, step, key, context, job_cancel)
-            if outcome.ok or self.cancel.is_set() or job_cancel.is_set():
+            if outcome.ok or self._cancelled(job_cancel):
                 break
             if attempt < attempts:
                 if self._sleep(delay, job_cancel):
@@ -564,7 +588,11 @@ class Runner:
         if outcome.ok and not record_success:
             return True
         state = "succeeded" if outcome.ok else "failed"
-        if not outcome.ok and (self.cancel.is_set() or job_cancel.is_set()):
+        if not outcome.ok and INTERRUPT.requested.is_set():
+            # Its outcome is unknown: a resume decides (engine/unknown.py).
+            state = "interrupted"
+            outcome.error = f"{interrupt_reason()} while running ({outcome.error})"
+        elif not outcome.ok and (self.cancel.is_set() or job_cancel.is_set()):
             state = "stopped" if self.cancel.is_set() else "failed"
         self.record(
             "step-finished",
@@ -580,11 +608,15 @@ class Runner:
         )
         return outcome.ok
 
+    def _cancelled(self, job_cancel: threading.Event) -> bool:
+        """Whether in-flight work must end now (a stop, a failed check, a signal)."""
+        return self.cancel.is_set() or job_cancel.is_set() or INTERRUPT.requested.is_set()
+
     def _sleep(self, seconds: float, job_cancel: threading.Event) -> bool:
         """Wait between attempts; True if interrupted."""
         end = time.monotonic() + seconds
         while time.monotonic() < end:
-            if self.cancel.is_set() or job_cancel.is_set():
+            if self._cancelled(job_cancel):
                 return True
             time.sleep(min(0.05, end - time.monotonic()) if end > time.monotonic() else 0)
         return False
@@ -604,11 +636,7 @@ class Runner:
         if step.workflow:
             return self._nested(job, step, key, inputs, job_cancel)
         if step.task is not None:  # an inline task (a workflow dialect's)
-            ctx = ExecutionContext(
-                workdir=self.repo.root,
-                timeout=step.timeout or self.repo.config.step_timeout,
-                cancel=_Linked(self.cancel, job_cancel),
-            )
+            ctx = self._execution_context(step, job_cancel)
             return call_task(step.task, inputs, ctx)
         assert step.model is not None and step.method is not None
         model = self.repo.models.get(step.model)
@@ -619,13 +647,17 @@ class Runner:
         problems = schemas.messages(inputs, method.inputs, "input")
         if problems:
             return Outcome(ok=False, error=f"{step.target}: " + "; ".join(problems))
-        cancel = _Linked(self.cancel, job_cancel)
-        ctx = ExecutionContext(
+        ctx = self._execution_context(step, job_cancel)
+        return call_method(model, method, base_context(self.repo.config, inputs), ctx)
+
+    def _execution_context(self, step: Step, job_cancel: threading.Event) -> ExecutionContext:
+        return ExecutionContext(
             workdir=self.repo.root,
             timeout=step.timeout or self.repo.config.step_timeout,
-            cancel=cancel,
+            cancel=_Linked(self.cancel, job_cancel, INTERRUPT.requested),
+            grace=self.repo.config.stop_grace,
+            kill_now=INTERRUPT.kill_now,
         )
-        return call_method(model, method, base_context(self.repo.config, inputs), ctx)
 
     def _nested(
         self,
@@ -663,7 +695,7 @@ class Runner:
                 child,
                 concurrency=self.concurrency,
                 depth=self.depth + 1,
-                parent_cancel=_Linked(self.cancel, job_cancel),
+                parent_cancel=_Linked(self.cancel, job_cancel, INTERRUPT.requested),
             ).execute()
         finally:
             child.journal.close()

@@ -17,6 +17,7 @@ from swamp.engine import control
 from swamp.engine.journal import JOURNAL, Journal
 from swamp.engine.state import RunState, load_state
 from swamp.errors import SwampError
+from swamp.fsutil import fsync_dir
 
 RUNS = "runs"
 
@@ -61,6 +62,7 @@ def create_run(
     run_id = run_id or new_run_id(workflow.name)
     folder = run_dir or runs_dir(root) / run_id
     folder.mkdir(parents=True, exist_ok=True)
+    fsync_dir(folder.parent)
     handle = RunHandle(run_id, folder, Journal(folder / JOURNAL), RunState())
     handle.record(
         "run-created",
@@ -81,14 +83,16 @@ def create_run(
 def open_run(root: Path, run_id: str) -> RunHandle:
     folder = find_run(root, run_id)
     state = load_state(folder)
-    return RunHandle(state.id or folder.name, folder, Journal(folder / JOURNAL), state)
+    return RunHandle(
+        state.id or folder.name, folder, Journal(folder / JOURNAL, seq=state.seq), state
+    )
 
 
 def open_child(folder: Path) -> RunHandle | None:
     if not (folder / JOURNAL).is_file():
         return None
     state = load_state(folder)
-    return RunHandle(state.id, folder, Journal(folder / JOURNAL), state)
+    return RunHandle(state.id, folder, Journal(folder / JOURNAL, seq=state.seq), state)
 
 
 def find_run(root: Path, run_id: str) -> Path:
@@ -120,6 +124,7 @@ def delete_run(root: Path, run_id: str) -> str:
     if control.is_active(folder):
         raise SwampError(f"run {folder.name} is executing; stop it first (`swamp run stop`)")
     shutil.rmtree(folder)
+    fsync_dir(folder.parent)
     for suffix in (control.LOCK, control.CONTROL):
         control.local_path(folder, suffix).unlink(missing_ok=True)
     return folder.name

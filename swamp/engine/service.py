@@ -13,7 +13,9 @@ from swamp.engine.progress import make_progress
 from swamp.engine.runner import Progress, Runner
 from swamp.engine.runs import RunHandle, create_run, method_workflow
 from swamp.engine.state import RunState
+from swamp.engine.unknown import refusal, unknown_steps
 from swamp.errors import SwampError
+from swamp.interrupts import Interrupted, reason, running
 from swamp.repo import Repository
 
 
@@ -85,7 +87,10 @@ def resume(
     progress: Progress | None = None,
     retrying: bool = False,
     item_locked: bool = False,
+    rerun_unknown: bool = False,
 ) -> RunResult:
+    """Continue a run. Steps whose outcome is unknown run again only if they
+    are safe to repeat or `rerun_unknown` (engine/unknown.py)."""
     refuse_if_frozen(repo)
     state = handle.state
     if not state.target:
@@ -100,7 +105,28 @@ def resume(
         raise SwampError(f"run {handle.id} was cancelled")
     wf = target_workflow(repo, state.kind, state.target, state.inputs)
     control.clear(handle.dir)
-    return _execute(repo, wf, handle, quiet=quiet, progress=progress, item_locked=item_locked)
+    return _execute(
+        repo,
+        wf,
+        handle,
+        quiet=quiet,
+        progress=progress,
+        item_locked=item_locked,
+        check_unknown=not rerun_unknown,
+    )
+
+
+def _interrupted(handle: RunHandle) -> str:
+    in_flight = [
+        f"{j}/{k}"
+        for j, job in handle.state.jobs.items()
+        for k, s in job.steps.items()
+        if s.state == "interrupted"
+    ]
+    told = f"{reason()}: run {handle.id} stopped"
+    if in_flight:
+        told += f"; in flight, outcome unknown: {', '.join(in_flight)}"
+    return told + f"; continue with `swamp run resume {handle.id}`"
 
 
 def refuse_if_frozen(repo: Repository) -> None:
@@ -119,6 +145,7 @@ def _execute(
     quiet: bool,
     progress: Progress | None = None,
     item_locked: bool = False,
+    check_unknown: bool = False,
 ) -> RunResult:
     item_lock = None
     if handle.state.item is not None and not item_locked:
@@ -142,19 +169,29 @@ def _execute(
         if item_lock is not None:
             item_lock.release()
         raise
-    made = make_progress(quiet) if progress is None else None
+    made = None
     try:
-        Runner(
-            repo,
-            wf,
-            handle,
-            concurrency=handle.state.concurrency,
-            progress=progress or made,
-        ).execute()
+        # Decided under the run's lock: no other process is running it now.
+        unknown = unknown_steps(repo, wf, handle)
+        if unknown and check_unknown:
+            raise SwampError(refusal(handle.id, unknown))
+        if unknown:
+            handle.record("unknown-rerun", steps=unknown)  # the operator's decision, audited
+        made = make_progress(quiet) if progress is None else None
+        with running(repo.config.stop_grace):
+            Runner(
+                repo,
+                wf,
+                handle,
+                concurrency=handle.state.concurrency,
+                progress=progress or made,
+            ).execute()
         if handle.state.item is not None:
             from swamp.queue.outcome import record_outcome
 
             record_outcome(repo.root, handle.state)
+        if handle.state.state == "interrupted":
+            raise Interrupted(_interrupted(handle))
     finally:
         if made is not None:
             made.close()

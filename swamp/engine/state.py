@@ -11,13 +11,13 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from swamp.engine.journal import JOURNAL, read_events
+from swamp.engine.journal import JOURNAL, CorruptRun, read_events
 from swamp.fsutil import atomic_write
 
 SNAPSHOT = "snapshot.json"
-TERMINAL = frozenset({"succeeded", "failed", "skipped", "stopped", "cancelled"})
+TERMINAL = frozenset({"succeeded", "failed", "skipped", "stopped", "cancelled", "interrupted"})
 # Run states in which nothing executes and the run can be continued.
-RESUMABLE = frozenset({"failed", "held", "paused", "stopped", "running", "created"})
+RESUMABLE = frozenset({"failed", "held", "paused", "stopped", "interrupted", "running", "created"})
 
 
 @dataclass
@@ -165,17 +165,38 @@ class RunState:
 
 
 def load_state(run_dir: Path) -> RunState:
-    """The run's state: the snapshot, then every later journal event."""
+    """The run's state: the snapshot, then every later journal event.
+
+    A damaged snapshot is rebuilt from the journal, the source of truth. A
+    journal that ends before its snapshot was cut by something other than a
+    crash of swamp: continuing would run again what the snapshot says is
+    done, so it raises CorruptRun, like any damage in the journal.
+    """
     state = RunState()
     snap = run_dir / SNAPSHOT
     if snap.is_file():
         try:
             state = RunState.from_dict(json.loads(snap.read_text("utf-8")))
-        except (ValueError, TypeError):
-            state = RunState()  # a damaged snapshot is rebuilt from the journal
-    for event in read_events(run_dir / JOURNAL):
-        if event.get("seq", 0) > state.seq:
-            state.apply(event)
+            if not isinstance(state.seq, int):
+                raise TypeError("seq")
+        except (ValueError, TypeError, AttributeError, KeyError):
+            state = RunState()  # rebuilt from the journal below
+    last = 0
+    journal = run_dir / JOURNAL
+    for line, event in read_events(journal):
+        last = event["seq"]
+        if last > state.seq:
+            try:
+                state.apply(event)
+            except (KeyError, TypeError, ValueError, AttributeError) as e:
+                raise CorruptRun(journal, line, f"a {event['type']} event without {e}") from None
+    if last < state.seq:
+        raise CorruptRun(
+            journal,
+            None,
+            f"ends at event {last}, but {SNAPSHOT} records events up to {state.seq} "
+            "(the journal was cut)",
+        )
     return state
 
 

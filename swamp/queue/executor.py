@@ -159,6 +159,7 @@ class Executor:
     dry_run: bool = False
     quiet: bool = False
     reclaim: bool = False
+    rerun_unknown: bool = False  # the operator checked steps whose outcome is unknown
     approvals: Approvals | None = None
     # Without claims each item is judged when it is reached (a window may
     # close, a notBefore pass, while earlier items run); tests may fix the clock.
@@ -345,7 +346,13 @@ class Executor:
         if handle is not None:
             if staged:
                 handle.record("job-released", job=staged["job"], by=staged["by"])
-            result = service.resume(self.repo, handle, progress=progress, item_locked=True)
+            result = service.resume(
+                self.repo,
+                handle,
+                progress=progress,
+                item_locked=True,
+                rerun_unknown=self.rerun_unknown,
+            )
         else:
             result = service.start(
                 self.repo,

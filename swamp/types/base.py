@@ -36,6 +36,10 @@ class ExecutionContext:
     # The values of the expansions in shell fields, by variable name: a type
     # that runs a shell field must put them in the shell's environment.
     shell_env: Mapping[str, str] = field(default_factory=dict)
+    # After a stop or a timeout, how long a process gets between SIGTERM and
+    # SIGKILL; `kill_now` set (a second Ctrl-C) skips what is left of it.
+    grace: float = 5.0
+    kill_now: threading.Event = field(default_factory=threading.Event)
 
 
 @dataclass
