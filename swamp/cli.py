@@ -251,6 +251,13 @@ def _run(func: Callable[..., int], *args: Any, **kwargs: Any) -> None:
     except KeyboardInterrupt:
         sys.stderr.write("swamp: interrupted\n")
         code = 130
+    except BrokenPipeError:
+        # The reader stopped reading (`| head -1`): not an error of swamp. What
+        # is still buffered goes nowhere, so that the exit does not fail again.
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        code = 0
     except OSError as e:
         code = _os_error(e)
     except Exception as e:  # the last resort: no traceback on the terminal

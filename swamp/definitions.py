@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -19,6 +20,8 @@ def parse_duration(value: float | str | None) -> float | None:
     if value is None:
         return None
     if isinstance(value, int | float):
+        if not math.isfinite(value):
+            raise ValueError(f"invalid duration {value!r} (expected a finite number of seconds)")
         return float(value)
     total = 0.0
     pos = 0

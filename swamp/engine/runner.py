@@ -102,6 +102,7 @@ class Runner:
         self.base = base_context(repo.config, run.state.inputs)
         self._jobs_refs: dict[int, bool] = {}
         self._unreported: list[dict[str, Any]] = []
+        self.unwatched: str | None = None  # why the watcher thread stopped
 
     # -- recording -----------------------------------------------------------
 
@@ -168,9 +169,15 @@ class Runner:
 
     def _watch(self, done: threading.Event) -> None:
         """Poll while steps run, so that a stop from another terminal
-        terminates them (step boundaries check too, see _should_stop)."""
-        while not done.wait(POLL_SECONDS):
-            self._poll_signals()
+        terminates them (step boundaries check too, see _should_stop).
+        If it cannot watch, nothing new starts: a run nobody can stop or
+        freeze must not go on."""
+        try:
+            while not done.wait(POLL_SECONDS):
+                self._poll_signals()
+        except Exception as e:
+            self.unwatched = f"cannot watch for stop and freeze: {type(e).__name__}: {e}"
+            self.pausing.set()
 
     def _poll_signals(self) -> None:
         """Read the run's control file and the repository's freeze."""
@@ -190,6 +197,8 @@ class Runner:
         jobs = self.run.state.jobs
         if INTERRUPT.requested.is_set():
             return "interrupted", interrupt_reason()
+        if self.unwatched:
+            return "failed", self.unwatched
         if self.cancel.is_set():
             return "stopped", "stopped on request"
         failed = [n for n, j in jobs.items() if j.state == "failed"]
@@ -372,21 +381,25 @@ class Runner:
     ) -> None:
         assert job.checks is not None
         rounds = 0
-        while not stop.wait(job.checks.interval if rounds else 0):
-            rounds += 1
-            bad = self._run_group(
-                job,
-                job.checks.steps,
-                "check:",
-                {},
-                threading.Event(),
-                parallel=True,
-                record_success=rounds == 1,
-            )
-            if bad:
-                failure.append(f"check {bad} failed")
-                job_cancel.set()
-                return
+        try:
+            while not stop.wait(job.checks.interval if rounds else 0):
+                rounds += 1
+                bad = self._run_group(
+                    job,
+                    job.checks.steps,
+                    "check:",
+                    {},
+                    threading.Event(),
+                    parallel=True,
+                    record_success=rounds == 1,
+                )
+                if bad:
+                    failure.append(f"check {bad} failed")
+                    job_cancel.set()
+                    return
+        except Exception as e:  # a job whose checks cannot run is not left unchecked
+            failure.append(f"checks stopped: internal error: {type(e).__name__}: {e}")
+            job_cancel.set()
 
     # -- steps -----------------------------------------------------------------
 
@@ -578,7 +591,10 @@ class Runner:
                 self.record(
                     "step-started", job=job.name, step=key, attempt=attempt, target=step.target
                 )
-            outcome = self._attempt(job, step, key, context, job_cancel)
+            try:
+                outcome = self._attempt(job, step, key, context, job_cancel)
+            except Exception as e:  # a bug (ours or a type's): the step fails, and says so
+                outcome = Outcome(ok=False, error=f"internal error: {type(e).__name__}: {e}")
             if outcome.ok or self._cancelled(job_cancel):
                 break
             if attempt < attempts:

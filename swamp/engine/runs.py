@@ -95,13 +95,24 @@ def open_child(folder: Path) -> RunHandle | None:
     return RunHandle(state.id, folder, Journal(folder / JOURNAL, seq=state.seq), state)
 
 
+# A run named by part of its id: at least this much of it (its random suffix
+# is 6 characters), so that `run delete 2` never picks a run by one digit.
+MIN_ID_PART = 6
+
+
 def find_run(root: Path, run_id: str) -> Path:
-    """The folder of a run, by full id or a unique prefix/suffix."""
+    """The folder of a run, by full id or a unique part of at least
+    MIN_ID_PART characters."""
     base = runs_dir(root)
     exact = base / run_id
     if run_id and "/" not in run_id and (exact / JOURNAL).is_file():
         return exact
-    matches = [p for p in iter_run_dirs(root) if run_id and run_id in p.name]
+    if len(run_id) < MIN_ID_PART:
+        raise SwampError(
+            f"run {run_id!r}: give the full run id, or at least {MIN_ID_PART} characters "
+            "of it that name one run (see `swamp run list`)"
+        )
+    matches = [p for p in iter_run_dirs(root) if run_id in p.name]
     if len(matches) == 1:
         return matches[0]
     if not matches:
