@@ -83,8 +83,12 @@ def stage(
     data["pin"] = files
     data["state"] = "queued"
     path = items.queue_dir(repo.root) / f"{items.slug(target, inputs)}-{item_id}.yaml"
-    item = items.Item(data, path)
-    item.save()
+    items.Item(data, path).save()
+    # Read back through the one loader: what was written is what will run.
+    item = items.load_item(path)
+    if isinstance(item, items.BrokenItem):
+        path.unlink()
+        raise SwampError(f"the staged item could not be read back: {item.problem}")
     return item
 
 
