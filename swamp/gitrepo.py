@@ -239,11 +239,17 @@ class Repo:
         specs = self._git("diff", "--cached", "--name-only", "--", *specs).splitlines()
         if not specs:
             return None
-        message = subject
+        from swamp import secrets
+        from swamp.paths import one_line
+
+        # Free text (ids, --by, names) cannot add lines or trailers, nor carry a secret.
+        message = secrets.mask_text(one_line(subject))
         if body:
-            message += "\n\n" + body.strip()
+            message += "\n\n" + secrets.mask_text(body.strip())
         if trailers:
-            message += "\n\n" + "\n".join(f"{k}: {v}" for k, v in trailers)
+            message += "\n\n" + "\n".join(
+                f"{k}: {secrets.mask_text(one_line(v))}" for k, v in trailers
+            )
         self._git(
             "commit", "--quiet", "--no-verify", "-m", message, "--", *specs, env=_identity(self)
         )

@@ -257,7 +257,7 @@ def execute(
         verb = "would run" if dry_run else "ran"
         count = summary.get("would-run", 0) if dry_run else len(ran)
         output.out(f"{verb} {count} of {len(reports)} selected: " + ", ".join(parts_))
-    bad = {"failed", "stale", "stopped", "unapproved", "frozen"}
+    bad = {"failed", "stale", "stopped", "unapproved", "frozen", "refused"}
     return 1 if any(r.outcome in bad for r in reports) else 0
 
 

@@ -162,6 +162,11 @@ class Item:
         return ItemState(self.data.get("state", ItemState.QUEUED))
 
     def save(self) -> None:
+        if self.path.is_symlink() or self.path.parent.is_symlink():
+            raise paths.OutsideRepository(
+                f"{self.path.parent.name}/{self.path.name} is reached through a symbolic link; "
+                "swamp never writes through one"
+            )
         atomic_write(self.path, dump_yaml(self.data))
 
 

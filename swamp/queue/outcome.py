@@ -8,7 +8,7 @@ import contextlib
 from pathlib import Path
 from typing import Any
 
-from swamp import secrets
+from swamp import paths, secrets
 from swamp.engine.state import RunState
 from swamp.identity import ci_run_url, runner_identity, who
 from swamp.queue import items
@@ -137,6 +137,7 @@ def _from_git(root: Path, item: Item, claim: dict[str, Any]) -> dict[str, Any]:
 def _move_to_done(root: Path, item: Item) -> None:
     """Write the finished item under done/ first, then remove it from queue/:
     a crash in between leaves a duplicate, never a loss."""
+    paths.inside(root, items.DONE)  # never a results folder outside the repository
     target = items.done_dir(root) / item.path.name
     n = 1
     while target.exists():  # the same invocation ran before: keep both records

@@ -35,6 +35,11 @@ def stage(
     when: When,
 ) -> items.Item:
     """Validate everything, then write queue/<slug>-<id>.yaml atomically."""
+    from swamp.identity import checked_text
+
+    by = checked_text("--by", by)
+    if note is not None:
+        note = checked_text("--note", note)
     wf = service.target_workflow(repo, kind, target)
     files = items.pin(repo, kind, target)
     repo.require_valid(list(files))
