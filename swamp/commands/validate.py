@@ -4,7 +4,7 @@ from pathlib import Path
 
 from swamp import output
 from swamp.repo import load_repository
-from swamp.validate import validate_paths
+from swamp.validate.files import validate_paths
 
 
 def validate(repo_path: Path | None, paths: list[Path], *, as_json: bool) -> int:
