@@ -3,7 +3,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from swamp import output
-from swamp.repo import load_repository
+from swamp.validate import load_repository
 from swamp.validate.files import validate_paths
 
 

@@ -10,18 +10,44 @@ workflows calling workflows); `files` answers `swamp validate`.
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
+from swamp import secrets
 from swamp.errors import Problem
-from swamp.repo import Repository
-from swamp.validate.common import Broken
+from swamp.repo import Repository, find_root, symlinked
+from swamp.validate.common import Broken, Loading
 from swamp.validate.config import load_config
 from swamp.validate.models import load_models
 from swamp.validate.nesting import check_nesting
 from swamp.validate.workflows import check_workflow, load_workflows
 
 
-def load_definitions(repo: Repository) -> None:
-    from swamp.repo import symlinked
+def load_repository(root: Path | None = None) -> Repository:
+    """Load and validate swamp.yaml, models/ and workflows/ (not the queue)."""
+    loading = Loading(find_root(root) if root is None else root.resolve())
+    load_definitions(loading)
+    repo = Repository(
+        root=loading.root,
+        config=loading.config,
+        models=loading.models,
+        workflows=loading.workflows,
+        docs=loading.docs,
+        digests=loading.digests,
+        problems=loading.problems,
+        warnings=loading.warnings,
+    )
+    # Mask the secrets swamp.yaml names from the start, before anything is
+    # printed or journaled (an input may carry one too).
+    secrets.register_all(os.environ[n] for n in sorted(repo.config.secrets) if n in os.environ)
+    # The forge token swamp itself uses is masked too, from the start.
+    policy = repo.config.approval
+    if policy is not None and os.environ.get(policy.token_env):
+        secrets.register(os.environ[policy.token_env])
+    return repo
 
+
+def load_definitions(repo: Loading) -> None:
     load_config(repo)
     # Content behind a link was never reviewed in the repository; results
     # written through one would land outside it.

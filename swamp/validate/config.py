@@ -10,14 +10,15 @@ from swamp.definitions import (
 )
 from swamp.errors import Problem
 from swamp.loader import Document
-from swamp.repo import CONFIG_FILE, Repository
+from swamp.repo import CONFIG_FILE
 from swamp.validate.common import (
+    Loading,
     mapping_problems,
     schema_errors,
 )
 
 
-def load_config(repo: Repository) -> None:
+def load_config(repo: Loading) -> None:
     path = repo.root / CONFIG_FILE
     doc = repo.load_doc(path)
     if doc is None:

@@ -11,11 +11,12 @@ from swamp.definitions import (
 )
 from swamp.errors import Problem, SwampError
 from swamp.loader import Document, JsonPath, format_path
-from swamp.repo import Repository, definition_files
+from swamp.repo import definition_files
 from swamp.types import registry
 from swamp.validate.common import (
     MODEL_NAMESPACES,
     Broken,
+    Loading,
     Where,
     dumps,
     holds_expression,
@@ -26,7 +27,7 @@ from swamp.validate.common import (
 from swamp.validate.references import expression_problems
 
 
-def load_models(repo: Repository, broken: Broken) -> None:
+def load_models(repo: Loading, broken: Broken) -> None:
     for path in definition_files(repo.root, "models"):
         doc = repo.load_doc(path)
         if doc is None:
@@ -78,7 +79,7 @@ def _prune_model(data: dict[str, Any], where: list[Where]) -> dict[str, Any] | N
 
 
 def _model_semantics(
-    repo: Repository, doc: Document, calls: dict[str, str], data: dict[str, Any]
+    repo: Loading, doc: Document, calls: dict[str, str], data: dict[str, Any]
 ) -> tuple[list[Problem], bool]:
     """The model's problems, and whether they spoil the whole model; `calls`
     receives each method without problems and the type method it calls."""

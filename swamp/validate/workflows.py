@@ -15,10 +15,11 @@ from swamp.definitions import (
 from swamp.errors import Problem
 from swamp.loader import Document, JsonPath, format_path
 from swamp.mender import dialect as mender
-from swamp.repo import Repository, definition_files
+from swamp.repo import definition_files
 from swamp.types import registry
 from swamp.validate.common import (
     Broken,
+    Loading,
     Where,
     known_hint,
     mapping_problems,
@@ -29,7 +30,7 @@ from swamp.validate.nesting import cycle_problems
 from swamp.validate.references import expression_problems, input_problems
 
 
-def load_workflows(repo: Repository, broken: Broken) -> list[tuple[Workflow, frozenset[JsonPath]]]:
+def load_workflows(repo: Loading, broken: Broken) -> list[tuple[Workflow, frozenset[JsonPath]]]:
     """Register the valid workflows; return the checkable part of the others
     with the paths of the steps that cannot be checked."""
     partial = []
@@ -134,7 +135,7 @@ def _placeholder(raw: Any, index: int) -> dict[str, Any]:
 
 
 def check_workflow(
-    repo: Repository,
+    repo: Loading,
     doc: Document,
     wf: Workflow,
     broken: Broken,
@@ -203,7 +204,7 @@ def _namespaces(job: Job) -> tuple[str, ...]:
 
 
 def _check_steps(
-    repo: Repository,
+    repo: Loading,
     doc: Document,
     wf: Workflow,
     job: Job,
@@ -249,7 +250,7 @@ def _check_steps(
 
 
 def _check_target(
-    repo: Repository, doc: Document, wf: Workflow, job: Job, step: Step, broken: Broken
+    repo: Loading, doc: Document, wf: Workflow, job: Job, step: Step, broken: Broken
 ) -> list[Problem]:
     where = format_path(step.path)
     if step.task is not None:
@@ -301,7 +302,7 @@ def _check_target(
 
 
 def _check_inline(
-    repo: Repository, doc: Document, wf: Workflow, job: Job, step: Step
+    repo: Loading, doc: Document, wf: Workflow, job: Job, step: Step
 ) -> list[Problem]:
     """An inline task's type and the expressions of its inputs; its literal
     arguments belong to the dialect that made it, which checked them."""
@@ -317,7 +318,7 @@ def _check_inline(
 
 
 def _input_expressions(
-    repo: Repository, doc: Document, wf: Workflow, job: Job, step: Step
+    repo: Loading, doc: Document, wf: Workflow, job: Job, step: Step
 ) -> list[Problem]:
     """Syntax and references of the expressions in a step's inputs."""
     return expression_problems(
