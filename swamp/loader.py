@@ -18,6 +18,7 @@ from typing import Any
 import yaml
 
 from swamp.errors import Problem, SwampError
+from swamp.paths import shown
 
 MAX_FILE_BYTES = 2 * 1024 * 1024
 MAX_NODES = 200_000
@@ -428,7 +429,7 @@ class _Builder:
             value = construct(node)
         except (ValueError, KeyError):  # an explicit tag on a wrong value: `!!int abc`
             short = tag.removeprefix(_YAML_TAG)
-            raise self.fail(node, f"{node.value!r} is not a valid {short}") from None
+            raise self.fail(node, f"'{shown(node.value, 60)}' is not a valid {short}") from None
         if isinstance(value, float) and not math.isfinite(value):
             # `.nan` and `.inf` would pass every numeric check (NaN > 0 is
             # false, and so is NaN < 0): a sleep or a timeout would ignore them.

@@ -31,7 +31,6 @@ from __future__ import annotations
 import contextlib
 import os
 import secrets
-import subprocess
 import sys
 import threading
 
@@ -91,7 +90,6 @@ class Reaper:
         self._lock = threading.Lock()
         self._fd = -1
         self._pid = 0
-        self._proc: subprocess.Popen[bytes] | None = None
 
     def _ensure(self) -> int:
         with self._lock:
@@ -99,16 +97,22 @@ class Reaper:
                 return self._fd
             read, write = os.pipe()  # both ends close-on-exec: steps never hold them
             try:
-                self._proc = subprocess.Popen(
+                # posix_spawn, not Popen: the watchdog is meant to outlive
+                # every object of this process, and is never waited for.
+                os.posix_spawn(
+                    sys.executable,
                     [sys.executable, "-I", "-S", "-c", _WATCHDOG, self.token],
-                    stdin=read,
-                    stdout=subprocess.DEVNULL,
-                    stderr=subprocess.DEVNULL,
+                    dict(os.environ),
+                    file_actions=[
+                        (os.POSIX_SPAWN_DUP2, read, 0),
+                        (os.POSIX_SPAWN_OPEN, 1, os.devnull, os.O_WRONLY, 0),
+                        (os.POSIX_SPAWN_OPEN, 2, os.devnull, os.O_WRONLY, 0),
+                    ],
                     # Its own session: a Ctrl-C or a kill of swamp's process
                     # group does not take the watchdog with it.
-                    start_new_session=True,
+                    setsid=True,
                 )
-            except OSError:
+            except (OSError, NotImplementedError):  # no setsid in posix_spawn here
                 os.close(write)
                 return -1
             finally:

@@ -90,9 +90,14 @@ def _pids(repo: Path, *names: str) -> list[int]:
 
 def _start_and_wait(repo: Path, *args: str) -> subprocess.Popen[str]:
     proc = start_swamp(repo, *args)
+
+    def written(name: str) -> bool:
+        path = repo / name
+        return path.exists() and path.read_text().endswith("\n")
+
     wait_for(
         lambda: (
-            all((repo / f"{n}.child").exists() for n in ("first", "other"))
+            all(written(f"{n}.{k}") for n in ("first", "other") for k in ("pid", "child"))
             or proc.poll() is not None
         ),
         what="both steps to start their processes",

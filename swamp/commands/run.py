@@ -13,7 +13,7 @@ from swamp.engine.journal import CorruptRun
 from swamp.engine.state import RunState, load_state
 from swamp.errors import SwampError, UsageError
 from swamp.publish import NONE, Publish, open_repo, record
-from swamp.repo import load_repository
+from swamp.validate import load_repository
 
 STOP_WAIT_SECONDS = 30.0
 

@@ -23,8 +23,8 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from typing import Any
 
 from swamp import expressions, schemas
-from swamp.context import base_context
-from swamp.definitions import Dependency, Job, Step, Workflow
+from swamp.context import base_context, step_environment
+from swamp.definitions import MAX_DEPTH, Dependency, Job, Step, Workflow
 from swamp.engine import control
 from swamp.engine.runs import RunHandle, create_run, open_child
 from swamp.engine.state import TERMINAL, JobState, RunState, write_snapshot
@@ -35,7 +35,6 @@ from swamp.interrupts import reason as interrupt_reason
 from swamp.repo import Repository
 from swamp.types.base import ExecutionContext, Outcome
 
-MAX_DEPTH = 8
 # Events after which the engine acts (starts a step's work, ends or leaves
 # the run): they are fsynced, with everything written before them.
 # Every state transition is fsynced before the engine moves on (issue 3).
@@ -673,6 +672,7 @@ class Runner:
             cancel=_Linked(self.cancel, job_cancel, INTERRUPT.requested),
             grace=self.repo.config.stop_grace,
             kill_now=INTERRUPT.kill_now,
+            environment=step_environment(self.repo.config),
         )
 
     def _nested(

@@ -59,6 +59,9 @@ def start(
     quiet: bool = False,
     progress: Progress | None = None,
     item_locked: bool = False,
+    request: str | None = None,
+    pin: dict[str, str] | None = None,
+    audit: dict[str, Any] | None = None,
 ) -> RunResult:
     """Create a run and execute it until it ends, holds, fails or pauses.
 
@@ -75,8 +78,12 @@ def start(
         concurrency=concurrency or repo.config.concurrency,
         item=item,
         run_id=run_id,
+        request=request,
+        pin=pin,
     )
-    return _execute(repo, wf, handle, quiet=quiet, progress=progress, item_locked=item_locked)
+    return _execute(
+        repo, wf, handle, quiet=quiet, progress=progress, item_locked=item_locked, audit=audit
+    )
 
 
 def resume(
@@ -88,11 +95,21 @@ def resume(
     retrying: bool = False,
     item_locked: bool = False,
     rerun_unknown: bool = False,
+    audit: dict[str, Any] | None = None,
 ) -> RunResult:
     """Continue a run. Steps whose outcome is unknown run again only if they
     are safe to repeat or `rerun_unknown` (engine/unknown.py)."""
     refuse_if_frozen(repo)
     state = handle.state
+    if state.item is not None and not item_locked:
+        # The run of a queue item, continued by hand: the same gate as the queue.
+        from swamp.queue.gate import admit_run
+
+        try:
+            admit_run(repo, state)
+        except SwampError:
+            handle.journal.close()
+            raise
     if not state.target:
         handle.journal.close()
         raise SwampError(
@@ -113,6 +130,7 @@ def resume(
         progress=progress,
         item_locked=item_locked,
         check_unknown=not rerun_unknown,
+        audit=audit,
     )
 
 
@@ -146,6 +164,7 @@ def _execute(
     progress: Progress | None = None,
     item_locked: bool = False,
     check_unknown: bool = False,
+    audit: dict[str, Any] | None = None,
 ) -> RunResult:
     item_lock = None
     if handle.state.item is not None and not item_locked:
@@ -189,7 +208,7 @@ def _execute(
         if handle.state.item is not None:
             from swamp.queue.outcome import record_outcome
 
-            record_outcome(repo.root, handle.state)
+            record_outcome(repo.root, handle.state, audit)
         if handle.state.state == "interrupted":
             raise Interrupted(_interrupted(handle))
     finally:

@@ -60,6 +60,10 @@ class RunState:
     by: str = ""
     concurrency: int = 4
     item: str | None = None
+    # What a run of a queue item was started for: the digest of the item's
+    # request fields and its pin. A resume checks them against the item.
+    request: str = ""
+    pin: dict[str, str] = field(default_factory=dict)
     jobs: dict[str, JobState] = field(default_factory=dict)
     seq: int = 0
 
@@ -79,6 +83,8 @@ class RunState:
             self.by = e.get("by", "")
             self.concurrency = e.get("concurrency", 4)
             self.item = e.get("item")
+            self.request = e.get("request") or ""
+            self.pin = e.get("pin") or {}
             self.created = e.get("at", "")
             for name in e.get("jobs", []):
                 self.job(name)

@@ -91,7 +91,7 @@ class ShellType:
             if not cwd.is_dir():
                 return Outcome(ok=False, error=f"workingDir {arguments['workingDir']!r} not found")
         given = {k: _word(v) for k, v in (arguments.get("env") or {}).items()}
-        env = {**os.environ, **given, **ctx.shell_env}
+        env = {**ctx.environment, **given, **ctx.shell_env}
         timeout = arguments.get("timeout")
         if ctx.timeout is not None:
             timeout = ctx.timeout if timeout is None else min(timeout, ctx.timeout)
@@ -114,7 +114,7 @@ def run_process(
 ) -> Outcome:
     """Run argv in its own process group to its outcome (also used by mender/cli).
     The group is registered with the reaper, so it dies with swamp."""
-    env = {**(os.environ if env is None else env), **REAPER.environment()}
+    env = {**(ctx.environment if env is None else env), **REAPER.environment()}
     try:
         proc = subprocess.Popen(
             argv,
