@@ -193,8 +193,8 @@ RerunUnknownOption = Annotated[
     bool,
     typer.Option(
         "--rerun-unknown",
-        help="Run again the steps whose outcome is unknown (in flight when swamp died or "
-        "was interrupted) even if they are not declared idempotent: you checked what they did.",
+        help="Run again the steps whose outcome is unknown (in flight when the runner died "
+        "or was interrupted), even if not declared idempotent: you checked what they did.",
     ),
 ]
 InputFileOption = Annotated[

@@ -1,9 +1,11 @@
 """The append-only journal of a run: one JSON event per line.
 
-Every state transition (a step started or finished, a job's or the run's
-state, a release) is written and fsynced before the engine moves on, so a
-run survives `kill -9` (and a power cut) at any moment. `durable=False`
-writes without the fsync; the next durable event makes it durable too. A
+Every state transition (a step started, a job's or the run's state, a
+release) is written and fsynced before the engine acts on it, so a run
+survives `kill -9` (and a power cut) at any moment. `durable=False` (a
+step's finish) writes without the fsync; the next durable event, which comes
+before anything acts on it, makes it durable too. Concurrent fsyncs are
+grouped (see Journal.sync). A
 torn last line (a write cut short) is ignored when reading and cut off
 before the next append, which only the run's owner (the holder of its lock)
 makes: reading a journal never changes it.
@@ -82,10 +84,11 @@ class Journal:
         self.path = path
         self.fsync = fsync
         self._lock = threading.Lock()
-        self._dirty = False
+        self._sync_lock = threading.Lock()  # one fsync at a time; see sync()
         self._fd = -1
         self._failed: OSError | None = None
         self.seq = seq
+        self._synced = seq  # what was read is on disk already
 
     def _open(self) -> None:
         created = not self.path.exists()
@@ -111,7 +114,13 @@ class Journal:
 
     def append(self, type_: str, *, durable: bool = True, **fields: Any) -> dict[str, Any]:
         """Write one event; with `durable`, fsync it (and all before it)."""
-        event: dict[str, Any]
+        event = self.write(type_, **fields)
+        if durable:
+            self.sync(event["seq"])
+        return event
+
+    def write(self, type_: str, **fields: Any) -> dict[str, Any]:
+        """Write one event without waiting for the disk; `sync` makes it durable."""
         with self._lock:
             if self._failed is not None:
                 raise self._failed
@@ -120,16 +129,14 @@ class Journal:
             self.seq += 1
             # Masked before it is written or applied: the state in memory is
             # exactly what a rebuild from the journal would give.
-            event = secrets.mask({"seq": self.seq, "at": now(), "type": type_, **fields})
+            event: dict[str, Any] = secrets.mask(
+                {"seq": self.seq, "at": now(), "type": type_, **fields}
+            )
             line = json.dumps(event, separators=(",", ":"), default=str) + "\n"
             data = memoryview(line.encode("utf-8"))
             try:
                 while data:  # a write may be short (a full disk raises instead)
                     data = data[os.write(self._fd, data) :]
-                self._dirty = True
-                if self.fsync and durable:
-                    os.fsync(self._fd)
-                    self._dirty = False
             except OSError as e:  # a full disk: say which file
                 # Nothing more is appended after a part of a line: the torn
                 # line stays the last one, and is cut by the next owner.
@@ -137,10 +144,33 @@ class Journal:
                 raise self._failed from e
             return event
 
+    def sync(self, seq: int) -> None:
+        """Return once every event up to `seq` is on disk.
+
+        Group commit: one fsync covers every line written before it began, so
+        parallel steps that finish together share it, and a caller whose
+        line an fsync already covered does not wait for another."""
+        if not self.fsync:
+            return
+        with self._sync_lock:
+            if self._synced >= seq:
+                return
+            with self._lock:
+                upto, fd = self.seq, self._fd
+            if fd < 0:
+                return  # closed, and closing synced it
+            try:
+                os.fsync(fd)
+            except OSError as e:
+                self._failed = OSError(e.errno, e.strerror, str(self.path))
+                raise self._failed from e
+            self._synced = upto
+
     def close(self) -> None:
-        with self._lock:
+        with self._sync_lock, self._lock:
             if self._fd >= 0:
-                if self.fsync and self._dirty:
+                if self.fsync and self._synced < self.seq:
                     os.fsync(self._fd)
+                    self._synced = self.seq
                 os.close(self._fd)
                 self._fd = -1
