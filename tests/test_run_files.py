@@ -85,6 +85,15 @@ def test_a_mis_shaped_event_in_a_journal(tmp_path: Path) -> None:
     _assert_refused_everywhere(repo, broken, other, ":3: a step-started event without 'job'")
 
 
+def test_an_unknown_state_in_a_journal(tmp_path: Path) -> None:
+    repo, broken, other = _two_runs(tmp_path)
+    journal = repo / "runs" / broken / "journal.jsonl"
+    journal.write_text(journal.read_text().replace('"state":"succeeded"', '"state":"exploded"', 1))
+    (repo / "runs" / broken / "snapshot.json").unlink()
+    where = ":5: a step-finished event with a wrong value ('exploded' is not a valid StepStatus)"
+    _assert_refused_everywhere(repo, broken, other, where)
+
+
 def test_a_garbage_journal(tmp_path: Path) -> None:
     repo, broken, other = _two_runs(tmp_path)
     (repo / "runs" / broken / "journal.jsonl").write_bytes(b"\xff\xfe garbage\n[1, 2]\n")

@@ -10,7 +10,7 @@ from swamp.commands.report import show_value, step_lines, tell
 from swamp.definitions import Workflow, parse_duration
 from swamp.engine import control, runs, service
 from swamp.engine.journal import CorruptRun
-from swamp.engine.state import RunState, load_state
+from swamp.engine.state import RunState, RunStatus, load_state
 from swamp.errors import SwampError, UsageError
 from swamp.publish import NONE, Publish, open_repo, record
 from swamp.validate import load_repository
@@ -58,11 +58,11 @@ def list_runs(
     for folder in runs.iter_run_dirs(repo.root):
         try:
             st = load_state(folder)
+            shown = _display_state(st, folder)
         except CorruptRun as e:
             # Listed, so that it can be found and deleted; the others still are.
             output.err(f"warning: {e}")
-            st = RunState(id=folder.name, state="corrupt")
-        shown = _display_state(st, folder)
+            st, shown = RunState(id=folder.name), "corrupt"
         if state and shown != state:
             continue
         if workflow and workflow not in (st.target, st.workflow):
@@ -193,7 +193,7 @@ def stop(repo_path: Path | None, run_id: str, *, as_json: bool = False) -> int:
         deadline = time.monotonic() + STOP_WAIT_SECONDS
         while control.is_active(folder) and time.monotonic() < deadline:
             time.sleep(0.1)
-        state = load_state(folder).state
+        state = str(load_state(folder).state)
         name = folder.name
     else:
         handle = runs.open_run(repo.root, run_id)
@@ -208,7 +208,7 @@ def stop(repo_path: Path | None, run_id: str, *, as_json: bool = False) -> int:
                 lock.release()
         finally:
             handle.journal.close()
-        state, name = "stopped", handle.id
+        state, name = str(RunStatus.STOPPED), handle.id
     if as_json:
         output.as_json({"run": name, "state": state})
     else:

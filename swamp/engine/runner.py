@@ -20,14 +20,21 @@ import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from typing import Any
+from typing import Any, assert_never
 
 from swamp import expressions, schemas
 from swamp.context import base_context, step_environment
 from swamp.definitions import MAX_DEPTH, Dependency, Job, Step, Workflow
 from swamp.engine import control
 from swamp.engine.runs import RunHandle, create_run, open_child
-from swamp.engine.state import TERMINAL, JobState, RunState, write_snapshot
+from swamp.engine.state import (
+    TERMINAL,
+    JobState,
+    RunState,
+    StepState,
+    StepStatus,
+    write_snapshot,
+)
 from swamp.execute import call_method, call_task
 from swamp.inputs import apply_defaults
 from swamp.interrupts import STATE as INTERRUPT
@@ -170,9 +177,7 @@ class Runner:
             if job.state not in ("running", "failed", "stopped", "pending"):
                 continue
             for key, step in list(job.steps.items()):
-                if step.state in ("running", "stopped", "interrupted") or (
-                    step.state == "failed" and not step.allowed
-                ):
+                if _runs_again(step):
                     self.record("step-reset", job=name, step=key)
             if job.state != "pending":
                 self.record("job-reset", job=name)
@@ -750,6 +755,21 @@ def _first_failure(state: RunState) -> str | None:
             if st.state == "failed" and not st.allowed:
                 return f"{j}/{k}: {st.error}"
     return None
+
+
+def _runs_again(step: StepState) -> bool:
+    """Whether a resume runs the step again (engine/unknown.py decides first
+    whether one whose outcome is unknown may)."""
+    status = step.state
+    match status:
+        case StepStatus.RUNNING | StepStatus.STOPPED | StepStatus.INTERRUPTED:
+            return True
+        case StepStatus.FAILED:
+            return not step.allowed
+        case StepStatus.PENDING | StepStatus.SUCCEEDED | StepStatus.SKIPPED:
+            return False
+        case _:
+            assert_never(status)
 
 
 def _handles_failure(deps: Sequence[Dependency]) -> bool:

@@ -8,21 +8,74 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field, fields
+from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import Any, assert_never
 
 from swamp.engine.journal import JOURNAL, CorruptRun, read_events
 from swamp.fsutil import atomic_write
 
 SNAPSHOT = "snapshot.json"
+
+
+class StepStatus(StrEnum):
+    PENDING = "pending"
+    RUNNING = "running"  # in flight; after a crash, its outcome is unknown
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    SKIPPED = "skipped"  # a condition on what it depends on cannot hold
+    STOPPED = "stopped"  # terminated by `swamp run stop`
+    INTERRUPTED = "interrupted"  # terminated by a signal: its outcome is unknown
+
+
+class JobStatus(StrEnum):
+    PENDING = "pending"
+    RUNNING = "running"
+    HELD = "held"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    SKIPPED = "skipped"
+    STOPPED = "stopped"
+
+
+class RunStatus(StrEnum):
+    CREATED = "created"
+    RUNNING = "running"
+    HELD = "held"
+    PAUSED = "paused"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    STOPPED = "stopped"
+    INTERRUPTED = "interrupted"
+    CANCELLED = "cancelled"  # its queue item was purged: never continued
+
+
+# States a step or job does not leave in this invocation.
 TERMINAL = frozenset({"succeeded", "failed", "skipped", "stopped", "cancelled", "interrupted"})
 # Run states in which nothing executes and the run can be continued.
 RESUMABLE = frozenset({"failed", "held", "paused", "stopped", "interrupted", "running", "created"})
 
 
+def outcome_unknown(status: StepStatus) -> bool:
+    """Whether a step in `status` may have acted without a recorded result."""
+    match status:
+        case StepStatus.RUNNING | StepStatus.INTERRUPTED:
+            return True
+        case (
+            StepStatus.PENDING
+            | StepStatus.SUCCEEDED
+            | StepStatus.FAILED
+            | StepStatus.SKIPPED
+            | StepStatus.STOPPED
+        ):
+            return False
+        case _:
+            assert_never(status)
+
+
 @dataclass
 class StepState:
-    state: str = "pending"
+    state: StepStatus = StepStatus.PENDING
     attempts: int = 0
     outputs: dict[str, Any] = field(default_factory=dict)
     error: str | None = None
@@ -36,7 +89,7 @@ class StepState:
 
 @dataclass
 class JobState:
-    state: str = "pending"
+    state: JobStatus = JobStatus.PENDING
     reason: str | None = None
     prompt: str | None = None
     released_by: str | None = None
@@ -53,7 +106,7 @@ class RunState:
     workflow: str = ""
     target: str = ""
     inputs: dict[str, Any] = field(default_factory=dict)
-    state: str = "created"
+    state: RunStatus = RunStatus.CREATED
     reason: str | None = None
     created: str = ""
     updated: str = ""
@@ -89,11 +142,11 @@ class RunState:
             for name in e.get("jobs", []):
                 self.job(name)
         elif kind == "run-state":
-            self.state = e["state"]
+            self.state = RunStatus(e["state"])
             self.reason = e.get("reason")
         elif kind == "job-state":
             job = self.job(e["job"])
-            job.state = e["state"]
+            job.state = JobStatus(e["state"])
             job.reason = e.get("reason")
             if "prompt" in e:
                 job.prompt = e["prompt"]
@@ -107,10 +160,10 @@ class RunState:
             job.released_at = e.get("at")
         elif kind == "job-reset":
             job = self.job(e["job"])
-            job.state, job.reason, job.ended = "pending", None, None
+            job.state, job.reason, job.ended = JobStatus.PENDING, None, None
         elif kind == "step-started":
             step = self.job(e["job"]).steps.setdefault(e["step"], StepState())
-            step.state = "running"
+            step.state = StepStatus.RUNNING
             step.attempts = e.get("attempt", step.attempts + 1)
             step.started = e.get("at")
             step.ended = None
@@ -118,7 +171,7 @@ class RunState:
             step.target = e.get("target", step.target)
         elif kind == "step-finished":
             step = self.job(e["job"]).steps.setdefault(e["step"], StepState())
-            step.state = e["state"]
+            step.state = StepStatus(e["state"])
             step.outputs = e.get("outputs", {})
             step.error = e.get("error")
             step.ended = e.get("at")
@@ -160,14 +213,27 @@ class RunState:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> RunState:
+        # States become their enums here: an unknown one raises ValueError,
+        # and the snapshot is then rebuilt from the journal.
         jobs = {
             name: JobState(
-                **{k: v for k, v in j.items() if k != "steps"},
-                steps={k: StepState(**s) for k, s in j.get("steps", {}).items()},
+                **{k: v for k, v in j.items() if k not in ("steps", "state")},
+                state=JobStatus(j.get("state", "pending")),
+                steps={
+                    k: StepState(
+                        **{f: v for f, v in s.items() if f != "state"},
+                        state=StepStatus(s.get("state", "pending")),
+                    )
+                    for k, s in j.get("steps", {}).items()
+                },
             )
             for name, j in data.get("jobs", {}).items()
         }
-        return cls(**{k: v for k, v in data.items() if k != "jobs"}, jobs=jobs)
+        return cls(
+            **{k: v for k, v in data.items() if k not in ("jobs", "state")},
+            state=RunStatus(data.get("state", "created")),
+            jobs=jobs,
+        )
 
 
 def load_state(run_dir: Path) -> RunState:
@@ -194,8 +260,11 @@ def load_state(run_dir: Path) -> RunState:
         if last > state.seq:
             try:
                 state.apply(event)
-            except (KeyError, TypeError, ValueError, AttributeError) as e:
+            except KeyError as e:
                 raise CorruptRun(journal, line, f"a {event['type']} event without {e}") from None
+            except (TypeError, ValueError, AttributeError) as e:
+                what = f"a {event['type']} event with a wrong value ({e})"
+                raise CorruptRun(journal, line, what) from None
     if last < state.seq:
         raise CorruptRun(
             journal,

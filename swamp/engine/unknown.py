@@ -16,10 +16,9 @@ from pathlib import Path
 from swamp.definitions import Job, Step, Workflow
 from swamp.engine.journal import JOURNAL
 from swamp.engine.runs import RunHandle
-from swamp.engine.state import RunState, load_state
+from swamp.engine.state import RunState, load_state, outcome_unknown
 from swamp.repo import Repository
 
-UNKNOWN = frozenset({"running", "interrupted"})
 _INDEX = re.compile(r"\[[0-9]+\]$")
 
 
@@ -33,7 +32,7 @@ def _walk(repo: Repository, workflow: Workflow, state: RunState, folder: Path) -
     for job_name, js in state.jobs.items():
         job = workflow.jobs.get(job_name)
         for key, st in js.steps.items():
-            if st.state not in UNKNOWN:
+            if not outcome_unknown(st.state):
                 continue
             step = _definition(job, key) if job is not None else None
             if step is not None and step.workflow:
