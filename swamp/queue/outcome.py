@@ -54,7 +54,8 @@ def record_outcome(root: Path, state: RunState, audit: dict[str, Any] | None = N
         data["result"] = _result(root, item, state, claim, audit or {})
         _move_to_done(root, item, state.id)
         return
-    data["state"] = state.state if state.state in NEEDS_ACTION else "failed"
+    # A plain string: the YAML writer knows no enums.
+    data["state"] = str(state.state) if state.state in NEEDS_ACTION else "failed"
     if state.state == "held":
         held = [j for j, s in state.jobs.items() if s.state == "held"]
         if held:
