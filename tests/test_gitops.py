@@ -216,10 +216,12 @@ def test_plan_exits_1_on_an_invalid_item(tmp_path: Path) -> None:
 def test_init_scaffolds_a_repository_and_this_one_uses_the_same_workflows(
     tmp_path: Path,
 ) -> None:
-    from swamp.commands.init import WORKFLOWS, template
+    from swamp import ci
+    from swamp.commands.init import WORKFLOWS, scaffold
+    from swamp.repo import load_repository
 
     target = tmp_path / "ops"
-    out = swamp(tmp_path, "init", str(target)).stdout
+    out = swamp(tmp_path, "init", str(target), "--install", "swamp==0.1.0").stdout
     assert "  wrote .github/workflows/swamp-execute.yml\n" in out
     for name in ("swamp.yaml", ".gitignore", ".github/zizmor.yml", "queue/.gitkeep"):
         assert (target / name).is_file(), name
@@ -228,10 +230,12 @@ def test_init_scaffolds_a_repository_and_this_one_uses_the_same_workflows(
     again = swamp(tmp_path, "init", str(target), check=1)
     assert "already a swamp repository" in again.stderr
     project = Path(__file__).resolve().parent.parent
+    windows = load_repository(project).config.windows
+    files = scaffold(".", "main", ci.schedule_block(ci.schedule_crons(windows)))
     for name in WORKFLOWS:
         ours = (project / ".github" / "workflows" / name).read_text()
-        assert ours == template(name, "'.'"), f"{name} differs from swamp/templates/{name}"
-    assert (project / ".github" / "zizmor.yml").read_text() == template("zizmor.yml")
+        assert ours == files[f".github/workflows/{name}"], f"{name} differs from the template"
+    assert (project / ".github" / "zizmor.yml").read_text() == files[".github/zizmor.yml"]
 
 
 MENDER = {
