@@ -19,7 +19,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from swamp.definitions import Window
-from swamp.errors import Problem, SwampError
+from swamp.errors import SwampError
 
 EXECUTE_WORKFLOW = ".github/workflows/swamp-execute.yml"
 BEGIN = "# BEGIN swamp ci sync"
@@ -198,23 +198,3 @@ def uncovered(window: Window, crons: list[str], start: datetime | None = None) -
         if not any(f < end for f in fires):
             return opening
     return None
-
-
-def schedule_problems(root: Path, windows: Mapping[str, Window], line: int = 1) -> list[Problem]:
-    crons = scheduled_crons(root)
-    if crons is None:
-        return []
-    problems = []
-    for name in sorted(windows):
-        first = uncovered(windows[name], crons)
-        if first is not None:
-            problems.append(
-                Problem(
-                    "swamp.yaml",
-                    line,
-                    1,
-                    f"window {name!r} opens at {first.isoformat(timespec='minutes')} but no "
-                    f"schedule of {EXECUTE_WORKFLOW} runs before it closes; run `swamp ci sync`",
-                )
-            )
-    return problems

@@ -803,9 +803,32 @@ def validate_paths(repo: Repository, paths: list[Path]) -> list[Problem]:
         queue_files += definition_files(repo.root, folder)
     for path in queue_files:
         problems += item_problems(repo, path)
+    problems += _schedule_problems(repo)
     if paths:
         wanted = [repo.rel(p).rstrip("/") for p in paths]
         problems = [
             p for p in problems if any(p.file == w or p.file.startswith(w + "/") for w in wanted)
         ]
     return sorted(set(problems))
+
+
+def _schedule_problems(repo: Repository) -> list[Problem]:
+    """Windows that the execute workflow's schedule never runs in."""
+    from swamp import ci
+
+    doc = repo.docs.get(CONFIG_FILE)
+    crons = ci.scheduled_crons(repo.root)
+    if doc is None or crons is None:
+        return []
+    out = []
+    for name in sorted(repo.config.windows):
+        first = ci.uncovered(repo.config.windows[name], crons)
+        if first is not None:
+            out.append(
+                doc.problem(
+                    ("windows", name),
+                    f"windows.{name}: opens at {first:%Y-%m-%d %H:%M} UTC but no schedule of "
+                    f"{ci.EXECUTE_WORKFLOW} runs before it closes; run `swamp ci sync`",
+                )
+            )
+    return out
