@@ -109,6 +109,21 @@ def describe(doc: Document, err: ValidationError, base: JsonPath, what: str = ""
         path = (*base, *tuple(err.absolute_path))
         label = format_path(path)
         return [doc.problem(path, f"{label}: {exclusive}" if label else exclusive)]
+    schema: Any = err.schema
+    if (
+        err.validator == "anyOf"
+        and isinstance(schema, dict)
+        and str(schema.get("description", "")).startswith("A duration")
+    ):
+        path = (*base, *tuple(err.absolute_path))
+        return [
+            doc.problem(
+                path,
+                f"{format_path(path)}: {_brief(err.instance)} is not a duration: expected a "
+                "number of seconds, or a string such as 500ms, 30s, 5m, 2h, 1h30m or 2d "
+                "(no spaces)",
+            )
+        ]
     if err.validator in ("anyOf", "oneOf") and err.context:
         from jsonschema.exceptions import best_match
 
@@ -193,6 +208,17 @@ def _one(
         return [
             doc.problem(path, f"{where}expected {json.dumps(value)}, got {_brief(err.instance)}")
         ]
+    if kind == "pattern" and rel[-1:] == ("type",) and isinstance(err.instance, str):
+        from swamp.types.registry import known_types
+
+        near = [k for k in known_types() if k.split("/")[-1] == err.instance.lower()]
+        if near:
+            return [
+                doc.problem(
+                    path,
+                    f"{where}{_brief(err.instance)} is not a model type; did you mean {near[0]}?",
+                )
+            ]
     if kind == "pattern":
         return [
             doc.problem(path, f"{where}{_brief(err.instance)} does not match the pattern {value}")

@@ -103,12 +103,12 @@ def _window_problems(doc: Document, name: str, w: Mapping[str, Any]) -> list[Pro
     from croniter import croniter
 
     out = []
-    if not croniter.is_valid(w["cron"]) or len(w["cron"].split()) != 5:
+    wrong = _cron_field_problem(w["cron"])
+    if wrong is None and not croniter.is_valid(w["cron"]):
+        wrong = "is not a valid cron expression"
+    if wrong is not None:
         out.append(
-            doc.problem(
-                ("windows", name, "cron"),
-                f"windows.{name}.cron: {w['cron']!r} is not a five-field cron expression",
-            )
+            doc.problem(("windows", name, "cron"), f"windows.{name}.cron: {w['cron']!r} {wrong}")
         )
     tz = w.get("timezone", "UTC")
     try:
@@ -120,6 +120,34 @@ def _window_problems(doc: Document, name: str, w: Mapping[str, Any]) -> list[Pro
             )
         )
     return out
+
+
+_CRON_FIELDS = (
+    ("minute", 0, 59),
+    ("hour", 0, 23),
+    ("day-of-month", 1, 31),
+    ("month", 1, 12),
+    ("day-of-week", 0, 7),
+)
+
+
+def _cron_field_problem(cron: str) -> str | None:
+    """What is wrong with a cron expression's shape or numbers, said per field."""
+    import re
+
+    fields = cron.split()
+    if len(fields) != 5:
+        return (
+            f"has {len(fields)} field{'s' if len(fields) != 1 else ''}; expected five: "
+            "minute hour day-of-month month day-of-week"
+        )
+    for text, (label, low, high) in zip(fields, _CRON_FIELDS, strict=True):
+        for part in text.split(","):
+            base = part.split("/")[0]
+            for number in re.findall(r"\d+", base):
+                if not low <= int(number) <= high:
+                    return f"has {label} {number}, out of range ({low}-{high})"
+    return None
 
 
 def _mapping_problems(doc: Document) -> list[Problem]:
@@ -820,9 +848,20 @@ def _schedule_problems(repo: Repository) -> list[Problem]:
     crons = ci.scheduled_crons(repo.root)
     if doc is None or crons is None:
         return []
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    from croniter import croniter
+
     out = []
     for name in sorted(repo.config.windows):
-        first = ci.uncovered(repo.config.windows[name], crons)
+        window = repo.config.windows[name]
+        try:
+            ZoneInfo(window.timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            continue  # reported already
+        if _cron_field_problem(window.cron) or not croniter.is_valid(window.cron):
+            continue  # reported already
+        first = ci.uncovered(window, crons)
         if first is not None:
             out.append(
                 doc.problem(

@@ -15,6 +15,19 @@ from swamp.publish import NONE, Publish, open_repo, record
 from swamp.repo import load_repository
 
 STOP_WAIT_SECONDS = 30.0
+# What `run list --state` can match: the engine's states, and "interrupted"
+# (a run left running or created by a process that is gone).
+RUN_STATES = (
+    "created",
+    "running",
+    "paused",
+    "held",
+    "succeeded",
+    "failed",
+    "stopped",
+    "cancelled",
+    "interrupted",
+)
 
 
 def _display_state(state: RunState, folder: Path) -> str:
@@ -51,6 +64,8 @@ def list_runs(
     since: str | None,
     as_json: bool,
 ) -> int:
+    if state is not None and state not in RUN_STATES:
+        raise UsageError(f"--state {state!r}: expected one of {', '.join(RUN_STATES)}")
     repo = load_repository(repo_path)
     after = _since(since) if since else None
     rows: list[dict[str, Any]] = []
