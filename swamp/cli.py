@@ -15,6 +15,10 @@ import typer
 
 from swamp import __version__
 
+# typer adds an argument's Python type to the help (`WORKFLOW <str>`,
+# `PATH <list[Path]>`); the metavar and the help text already say what to give.
+typer.core.TyperArgument.display_type_rich = lambda self, ctx: None  # type: ignore[method-assign]
+
 app = typer.Typer(
     name="swamp",
     help=(
@@ -27,7 +31,7 @@ app = typer.Typer(
     no_args_is_help=True,
     rich_markup_mode=None,
     pretty_exceptions_enable=False,
-    add_completion=False,
+    add_completion=True,  # --install-completion / --show-completion (bash, zsh, fish, PowerShell)
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 method_app = typer.Typer(
@@ -339,7 +343,7 @@ def validate(
         list[Path] | None,
         typer.Argument(
             help="Files or folders to report on (default: the whole repository).",
-            metavar="[PATH]...",
+            metavar="PATH",
             show_default=False,
         ),
     ] = None,
@@ -801,6 +805,7 @@ def queue_plan(
     fmt: Annotated[
         str, typer.Option("--format", metavar="text|markdown|json", help="Output format.")
     ] = "text",
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON (as --format json).")] = False,
 ) -> None:
     """Show what a change would do, for review: items added, changed or removed.
 
@@ -817,7 +822,7 @@ def queue_plan(
     """
     from swamp.commands import plan as cmd
 
-    _run(cmd.plan, _state["repo"], base, fmt)
+    _run(cmd.plan, _state["repo"], base, "json" if as_json else fmt)
 
 
 @queue_app.command("execute")

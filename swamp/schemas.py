@@ -179,12 +179,12 @@ def _one(
         import re
 
         schema: Any = err.schema
-        allowed = sorted((schema.get("properties") or {}).keys())
+        # `$schema` is for editors; the hint lists the keys that mean something.
+        allowed = sorted(k for k in (schema.get("properties") or {}) if not k.startswith("$"))
         patterns = list((schema.get("patternProperties") or {}).keys())
+        known = set(schema.get("properties") or {})
         extras = [
-            k
-            for k in err.instance
-            if k not in allowed and not any(re.search(p, k) for p in patterns)
+            k for k in err.instance if k not in known and not any(re.search(p, k) for p in patterns)
         ]
         hint = f" (expected one of: {', '.join(allowed)})" if allowed else ""
         return [

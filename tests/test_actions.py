@@ -87,6 +87,9 @@ def test_pull_request_plan_merge_execute_hold_release_execute(tmp_path: Path) ->
     assert held.ok, held.stderr
     assert held.concurrency == "swamp-execute"
     assert marks(held.workspace) == ["built"]  # type: ignore[arg-type]
+    assert held.summary.startswith("## swamp queue execute\n")
+    assert "| **held** |" in held.summary
+    assert "### Holds\n" in held.summary
     (item,) = _queue(forge)
     assert item["state"] == "held"
 

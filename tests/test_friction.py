@@ -157,3 +157,64 @@ def test_done_records_of_removed_definitions_are_history(tmp_path: Path) -> None
     assert problem["message"] == (
         "workflow: unknown workflow 'gated' (a finished item; kept as history)"
     )
+
+
+def _plan_repo(tmp_path: Path) -> Path:
+    """A clone whose main was made by `swamp init` (so it has the .gitkeep files)."""
+    from swamp.commands.init import init
+
+    seed = tmp_path / "seed"
+    init(seed, install="swamp==0.1.0")
+    make_repo(seed, workflows={"gated": GATED})
+    origin = tmp_path / "origin.git"
+    git(tmp_path, "init", "--quiet", "--bare", "--initial-branch=main", str(origin))
+    git(seed, "init", "--quiet", "--initial-branch=main")
+    git(seed, "add", "-A")
+    git(seed, "commit", "--quiet", "-m", "init")
+    git(seed, "push", "--quiet", str(origin), "main")
+    return clone(origin, tmp_path / "alice")
+
+
+def test_the_plan_shows_no_phantom_deletions_and_the_hold_a_change_releases(
+    tmp_path: Path,
+) -> None:
+    alice = _plan_repo(tmp_path)
+    git(alice, "checkout", "--quiet", "-b", "stage")
+    run(alice, "workflow", "queue", "gated", "--commit")
+    plan = json.loads(run(alice, "queue", "plan", "--base", "main", "--json").stdout)
+    assert plan["definitions"] == []  # no .gitkeep "deleted"
+    (item,) = plan["items"]
+    assert item["holds"] == [["ship", "ship it?"]]
+    # Held on main; a pull request stages its release: the plan names the hold.
+    run(alice, "queue", "execute", "--all", "--commit")
+    git(alice, "checkout", "--quiet", "main")
+    git(alice, "merge", "--quiet", "stage")
+    git(alice, "checkout", "--quiet", "-b", "release")
+    run(alice, "workflow", "release", "ship", "--stage", "--commit")
+    text = run(alice, "queue", "plan", "--base", "main").stdout
+    assert "  RELEASES the hold before job ship: ship it?\n" in text
+
+
+def test_a_comment_only_edit_is_planned_as_harmless(tmp_path: Path) -> None:
+    alice = _plan_repo(tmp_path)
+    run(alice, "workflow", "queue", "gated", "--commit")
+    git(alice, "checkout", "--quiet", "-b", "comment")
+    wf = alice / "workflows" / "gated.yaml"
+    wf.write_text("# who owns it: the platform team\n" + wf.read_text())
+    git(alice, "commit", "--quiet", "-am", "a comment")
+    plan = json.loads(run(alice, "queue", "plan", "--base", "main", "--json").stdout)
+    (change,) = plan["definitions"]
+    assert change["stale"] == []
+    assert [a.split(" ")[1] for a in change["affects"]] == ["(gated)"]
+
+
+def test_validate_annotates_files_under_github_actions(tmp_path: Path) -> None:
+    repo = make_repo(tmp_path / "r")
+    (repo / "swamp.yaml").write_text(
+        'version: 1\nwindows:\n  w: {cron: "15 25 * * *", duration: 1h}\n'
+    )
+    result = run(repo, "validate", code=1, env={"GITHUB_ACTIONS": "true"})
+    assert result.stdout.splitlines()[-1] == (
+        "::error file=swamp.yaml,line=3,col=13::windows.w.cron: '15 25 * * *' has hour 25, "
+        "out of range (0-23)"
+    )

@@ -194,9 +194,10 @@ def test_plan_says_which_items_a_definition_change_makes_stale(tmp_path: Path) -
     (change,) = data["definitions"]
     assert change["file"] == "models/sh.yaml"
     assert change["change"] == "modified"
-    assert sorted(a.split(" ")[1] for a in change["affects"]) == ["(gated)", "(sh.touch)"]
+    assert sorted(a.split(" ")[1] for a in change["stale"]) == ["(gated)", "(sh.touch)"]
+    assert change["affects"] == []
     text = swamp(alice, "queue", "plan", "--base", "main").stdout
-    assert "  modified models/sh.yaml — changes what queued items run: " in text
+    assert "  modified models/sh.yaml — makes stale (re-queue after merge): " in text
     # Executing refuses them until they are queued again and reviewed.
     listed = json.loads(swamp(alice, "queue", "list", "--json").stdout)
     assert {r["state"] for r in listed} == {"stale"}

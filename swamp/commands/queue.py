@@ -4,7 +4,7 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from swamp import freeze, output
+from swamp import freeze, github, output
 from swamp.errors import SwampError, UsageError
 from swamp.identity import who
 from swamp.inputs import parse_inputs
@@ -230,6 +230,7 @@ def execute(
         output.err(f"swamp: warning: skipping {entry.problem}")
     if not chosen:
         _refuse_unknown_name(repo, selector)
+        github.append_summary(github.execute_summary([], dry_run=dry_run))
         if as_json:
             output.as_json({"items": [], "summary": {}})
         else:
@@ -240,7 +241,9 @@ def execute(
     def tell(report: Report) -> None:
         if not as_json:
             detail = f": {report.detail}" if report.detail else ""
-            output.out(f"{report.item} {report.target}: {report.outcome}{detail}")
+            colour = output.OUTCOME_COLOURS.get(report.outcome)
+            shown = output.paint(report.outcome, colour) if colour else report.outcome
+            output.out(f"{report.item} {report.target}: {shown}{detail}")
 
     approvals = _approvals(repo) if not dry_run else None
     executor = Executor(
@@ -258,6 +261,7 @@ def execute(
     finally:
         if approvals is not None:
             approvals.close()
+    github.append_summary(github.execute_summary(reports, dry_run=dry_run))
     summary: dict[str, int] = {}
     for outcome in sorted({r.outcome for r in reports}, key=_outcome_order):
         summary[outcome] = sum(r.outcome == outcome for r in reports)
