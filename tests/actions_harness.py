@@ -172,9 +172,9 @@ class _Parser:
     def primary(self) -> Any:
         kind, text = self.take()
         if text == "(":
-            value = self.or_()
+            inner = self.or_()
             self.take(")")
-            return value
+            return inner
         if kind == "num":
             return float(text) if "." in text else int(text)
         if kind == "str":
@@ -394,7 +394,9 @@ class Forge:
         ref = ref or f"refs/heads/{self.branch}"
         branch = ref.removeprefix("refs/heads/")
         sha = self.head(branch) if name != "pull_request" else self.head(kwargs["head_ref"])
-        payload = {"repository": {"default_branch": self.branch, "full_name": self.repository}}
+        payload: dict[str, Any] = {
+            "repository": {"default_branch": self.branch, "full_name": self.repository}
+        }
         if name == "pull_request":
             payload["pull_request"] = {
                 "number": 1,

@@ -219,7 +219,7 @@ def test_init_scaffolds_a_repository_and_this_one_uses_the_same_workflows(
 ) -> None:
     from swamp import ci
     from swamp.commands.init import WORKFLOWS, scaffold
-    from swamp.repo import load_repository
+    from swamp.validate import load_repository
 
     target = tmp_path / "ops"
     out = swamp(tmp_path, "init", str(target), "--install", "swamp==0.1.0").stdout

@@ -5,7 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from swamp import output
-from swamp.repo import find_root, load_repository
+from swamp.repo import find_root
+from swamp.validate import load_repository
 
 
 def sync(repo_path: Path | None, *, every: str | None) -> int:
