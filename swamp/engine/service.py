@@ -15,7 +15,7 @@ from swamp.engine.runs import RunHandle, create_run, method_workflow
 from swamp.engine.state import RunState
 from swamp.engine.unknown import refusal, unknown_steps
 from swamp.errors import SwampError
-from swamp.interrupts import Interrupted, reason, running
+from swamp.interrupts import reason, running
 from swamp.repo import Repository
 
 
@@ -61,11 +61,11 @@ def start(
     item_locked: bool = False,
     request: str | None = None,
     pin: dict[str, str] | None = None,
-    audit: dict[str, Any] | None = None,
 ) -> RunResult:
     """Create a run and execute it until it ends, holds, fails or pauses.
 
-    `item_locked`: the caller (the queue executor) holds the item's lock.
+    `item_locked`: the caller (the queue layer) holds the item's lock, and
+    records the item's outcome from the result.
     """
     refuse_if_frozen(repo)
     wf = target_workflow(repo, kind, target, inputs)
@@ -81,9 +81,7 @@ def start(
         request=request,
         pin=pin,
     )
-    return _execute(
-        repo, wf, handle, quiet=quiet, progress=progress, item_locked=item_locked, audit=audit
-    )
+    return _execute(repo, wf, handle, quiet=quiet, progress=progress, item_locked=item_locked)
 
 
 def resume(
@@ -95,21 +93,13 @@ def resume(
     retrying: bool = False,
     item_locked: bool = False,
     rerun_unknown: bool = False,
-    audit: dict[str, Any] | None = None,
 ) -> RunResult:
-    """Continue a run. Steps whose outcome is unknown run again only if they
-    are safe to repeat or `rerun_unknown` (engine/unknown.py)."""
+    """Continue a run; a queue item's run only through the queue layer
+    (`swamp.queue.item_runs`), which holds the item's lock (`item_locked`).
+    Steps whose outcome is unknown run again only if they are safe to repeat
+    or `rerun_unknown` (engine/unknown.py)."""
     refuse_if_frozen(repo)
     state = handle.state
-    if state.item is not None and not item_locked:
-        # The run of a queue item, continued by hand: the same gate as the queue.
-        from swamp.queue.gate import admit_run
-
-        try:
-            admit_run(repo, state)
-        except SwampError:
-            handle.journal.close()
-            raise
     if not state.target:
         handle.journal.close()
         raise SwampError(
@@ -130,21 +120,21 @@ def resume(
         progress=progress,
         item_locked=item_locked,
         check_unknown=not rerun_unknown,
-        audit=audit,
     )
 
 
-def _interrupted(handle: RunHandle) -> str:
+def interrupted(state: RunState) -> str:
+    """What to tell about a run a signal stopped: its steps in flight."""
     in_flight = [
         f"{j}/{k}"
-        for j, job in handle.state.jobs.items()
+        for j, job in state.jobs.items()
         for k, s in job.steps.items()
         if s.state == "interrupted"
     ]
-    told = f"{reason()}: run {handle.id} stopped"
+    told = f"{state.reason or reason()}: run {state.id} stopped"
     if in_flight:
         told += f"; in flight, outcome unknown: {', '.join(in_flight)}"
-    return told + f"; continue with `swamp run resume {handle.id}`"
+    return told + f"; continue with `swamp run resume {state.id}`"
 
 
 def refuse_if_frozen(repo: Repository) -> None:
@@ -164,29 +154,16 @@ def _execute(
     progress: Progress | None = None,
     item_locked: bool = False,
     check_unknown: bool = False,
-    audit: dict[str, Any] | None = None,
 ) -> RunResult:
-    item_lock = None
     if handle.state.item is not None and not item_locked:
-        # A run of a queue item (continued by `workflow release` or `run
-        # resume`) holds the item's lock like the executor does, so that the
-        # two never act on the same item at once.
-        from swamp.queue.status import ItemLock
-
-        item_lock = ItemLock(repo.root, handle.state.item)
-        if not item_lock.try_acquire():
-            handle.journal.close()
-            raise SwampError(
-                f"queue item {handle.state.item} is being executed by another process; "
-                "try again when it has finished"
-            )
+        # A bug, not a user error: the queue layer runs an item's run.
+        handle.journal.close()
+        raise AssertionError(f"run {handle.id} of item {handle.state.item} without its lock")
     lock = control.RunLock(handle.dir)
     try:
         lock.acquire(handle.id)
     except SwampError:
         handle.journal.close()
-        if item_lock is not None:
-            item_lock.release()
         raise
     made = None
     try:
@@ -205,17 +182,9 @@ def _execute(
                 concurrency=handle.state.concurrency,
                 progress=progress or made,
             ).execute()
-        if handle.state.item is not None:
-            from swamp.queue.outcome import record_outcome
-
-            record_outcome(repo.root, handle.state, audit)
-        if handle.state.state == "interrupted":
-            raise Interrupted(_interrupted(handle))
     finally:
         if made is not None:
             made.close()
         handle.journal.close()
         lock.release()
-        if item_lock is not None:
-            item_lock.release()
     return RunResult(handle.id, handle.state)

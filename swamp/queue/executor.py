@@ -24,6 +24,7 @@ from swamp.engine import control, runs, service
 from swamp.engine.progress import PlainProgress
 from swamp.errors import SwampError, UsageError
 from swamp.identity import runner_identity
+from swamp.interrupts import Interrupted
 from swamp.queue import gate, items
 from swamp.queue.items import BrokenItem, Item, ItemState
 from swamp.queue.outcome import detail, record_outcome
@@ -367,7 +368,6 @@ class Executor:
                 handle,
                 progress=progress,
                 item_locked=True,
-                audit=self._audit(action),
                 rerun_unknown=self.rerun_unknown,
             )
         else:
@@ -383,8 +383,11 @@ class Executor:
                 item_locked=True,
                 request=item.request.digest(),
                 pin=dict(item.request.pin),
-                audit=self._audit(action),
             )
+        # The engine reports how the run stopped; the queue records it in the item.
+        record_outcome(self.repo.root, result.state, self._audit(action))
+        if result.state.state == "interrupted":  # Ctrl-C, SIGTERM: no further item starts
+            raise Interrupted(service.interrupted(result.state))
         return Report(item.id, item.target, result.state.state, detail(result.state), result.id)
 
     def _audit(self, action: Action) -> dict[str, Any]:
