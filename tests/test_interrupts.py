@@ -202,3 +202,20 @@ def test_an_interrupted_step_resumes_only_with_rerun_unknown(tmp_path: Path) -> 
     assert sorted(marks(repo)) == ["first", "first", "other", "other", "second"]
     audit = [e for e in _journal(repo) if e["type"] == "unknown-rerun"]
     assert [e["steps"] for e in audit] == [["main/first", "side/other"]]
+
+
+def test_ctrl_c_in_queue_execute_records_the_item_and_starts_no_other(tmp_path: Path) -> None:
+    repo = _repo(tmp_path)
+    swamp(repo, "workflow", "queue", "long")
+    swamp(repo, "method", "queue", "proc", "quick", "--input", "name=later")
+    proc = _start_and_wait(repo, "queue", "execute", "--all")
+    pids = _pids(repo, "first", "other")
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, (out, err)
+    assert "in flight, outcome unknown: main/first, side/other" in err
+    assert [p for p in pids if alive(p)] == []
+    assert "later" not in marks(repo)  # the next item never started
+    listed = {r["target"]: r for r in json.loads(swamp(repo, "queue", "list", "--json").stdout)}
+    assert listed["long"]["state"] == "failed"  # recorded: it needs a person now
+    assert listed["proc.quick"]["state"] == "queued"
