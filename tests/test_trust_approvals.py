@@ -88,7 +88,7 @@ def test_a_pinned_definition_edited_with_its_pin_needs_approval(
     _approve(github, git(engineer, "rev-parse", "HEAD"), 7)
     model = engineer / "models" / "sh.yaml"
     model.write_text(model.read_text().replace('echo "marked=', 'echo "MARKED='))
-    from swamp.repo import load_repository
+    from swamp.validate import load_repository
 
     digest = load_repository(engineer).digests["models/sh.yaml"]
     path = _item(engineer)

@@ -12,6 +12,7 @@ from swamp.engine import control, runs, service
 from swamp.engine.state import RunState, load_state
 from swamp.errors import SwampError, UsageError
 from swamp.publish import NONE, Publish, open_repo, record
+from swamp.repo import Repository
 from swamp.validate import load_repository
 
 STOP_WAIT_SECONDS = 30.0
@@ -151,6 +152,7 @@ def resume(repo_path: Path | None, run_id: str, *, as_json: bool, publish: Publi
     repo, git = open_repo(repo_path, publish)
     repo.require_valid()
     handle = runs.open_run(repo.root, run_id)
+    admit_run_of_item(repo, handle)
     result = service.resume(repo, handle, quiet=as_json)
     trailers = [("Swamp-Run", result.id)]
     if result.state.item:
@@ -209,6 +211,7 @@ def retry(repo_path: Path | None, run_id: str, step: str, job: str | None, *, as
     handle = runs.open_run(repo.root, run_id)
     if control.is_active(handle.dir):
         raise SwampError(f"run {handle.id} is executing; pause or stop it first")
+    admit_run_of_item(repo, handle)
     wf = service.target_workflow(repo, handle.state.kind, handle.state.target, handle.state.inputs)
     jobs = [j for j in wf.jobs.values() if any(s.name == step for s in j.steps)]
     if job:
@@ -262,3 +265,17 @@ def delete(repo_path: Path | None, run_id: str, *, as_json: bool) -> int:
     else:
         output.out(f"deleted run {name}")
     return 0
+
+
+def admit_run_of_item(repo: Repository, handle: runs.RunHandle) -> None:
+    """The run of a queue item continued by hand passes the queue's gate
+    (identity, freeze, time, pin, journal, approval) before anything changes."""
+    if handle.state.item is None:
+        return
+    from swamp.queue.gate import admit_run
+
+    try:
+        admit_run(repo, handle.state)
+    except SwampError:
+        handle.journal.close()
+        raise

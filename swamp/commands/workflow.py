@@ -67,14 +67,9 @@ def release(
         handle.journal.close()
         raise SwampError(f"run {handle.id} is executing; release it when it has stopped")
     repo.require_valid()
-    if handle.state.item is not None:
-        from swamp.queue.gate import admit_run
+    from swamp.commands.run import admit_run_of_item
 
-        try:
-            admit_run(repo, handle.state)
-        except SwampError:
-            handle.journal.close()
-            raise
+    admit_run_of_item(repo, handle)
     handle.record("job-released", job=job, by=actor)
     if not as_json:
         output.out(f"released job {job} of run {handle.id}")

@@ -96,15 +96,6 @@ def resume(
 ) -> RunResult:
     refuse_if_frozen(repo)
     state = handle.state
-    if state.item is not None and not item_locked:
-        # The run of a queue item, continued by hand: the same gate as the queue.
-        from swamp.queue.gate import admit_run
-
-        try:
-            admit_run(repo, state)
-        except SwampError:
-            handle.journal.close()
-            raise
     if not state.target:
         handle.journal.close()
         raise SwampError(
