@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import assert_never
 
 from swamp.queue.items import Item, ItemState, stale_files
-from swamp.queue.timing import iso, parse_stored, window_status
+from swamp.queue.timing import iso, parse_iso, window_status
 from swamp.repo import Repository
 
 LOCKS = ".swamp/locks"
@@ -59,13 +59,13 @@ def status(repo: Repository, item: Item, now: datetime, *, active: bool | None =
 def timing_status(repo: Repository, item: Item, now: datetime) -> Status:
     """What time, the window and the pin say of an item that may run."""
     not_after = item.data.get("notAfter")
-    if not_after and parse_stored(not_after) < now:
+    if not_after and parse_iso(not_after) < now:
         return Status("expired", f"not after {not_after}")
     changed = stale_files(repo, item)
     if changed:
         return Status("stale", "changed since review: " + ", ".join(changed))
     not_before = item.data.get("notBefore")
-    if not_before and parse_stored(not_before) > now:
+    if not_before and parse_iso(not_before) > now:
         return Status("waiting", f"until {not_before}")
     window = item.data.get("window")
     if window:
@@ -97,7 +97,7 @@ def _claimed(repo: Repository, item: Item, now: datetime, active: bool | None) -
             "interrupted",
             f"{who_}; no runner holds it (resume with: swamp queue execute --item {item.id})",
         )
-    age = (now - parse_stored(claim["at"])).total_seconds() if claim.get("at") else None
+    age = (now - parse_iso(claim["at"])).total_seconds() if claim.get("at") else None
     if age is None or age >= repo.config.claim_timeout:
         return Status(
             "stale-claim",
