@@ -174,9 +174,9 @@ def _outcome_order(outcome: str) -> int:
 
 
 def _refuse_frozen(repo: Repository) -> None:
-    info = freeze.read(repo.root)
-    if info is not None:
-        raise SwampError(f"queue execute refused: {freeze.describe(info)}")
+    frozen = freeze.refusal(repo.root)
+    if frozen is not None:
+        raise SwampError(f"queue execute refused: {frozen}")
 
 
 def execute(
