@@ -146,9 +146,15 @@ def evaluate(source: str, context: Mapping[str, Any]) -> Any:
     except ExpressionError:
         raise
     except UndefinedError:
-        raise ExpressionError(
-            f"${{{{{source}}}}}: {_missing(source, context)} is not defined"
-        ) from None
+        missing = _missing(source, context)
+        space, _, name = missing.partition(".")
+        if space in ("secrets", "env") and name and "." not in name:
+            # Both read the environment: say which variable is missing.
+            raise ExpressionError(
+                f"${{{{{source}}}}}: {missing} is not defined: the environment variable "
+                f"{name} is not set (swamp.yaml's {space}: lists the variables it may read)"
+            ) from None
+        raise ExpressionError(f"${{{{{source}}}}}: {missing} is not defined") from None
     except SecurityError as e:
         raise ExpressionError(f"${{{{{source}}}}}: refused by the sandbox: {e}") from None
     except Exception as e:  # errors inside user expressions: 1/0, bad filters…

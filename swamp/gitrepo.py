@@ -54,6 +54,8 @@ class Repo:
             ) from None
         top = Path(self.repo.working_tree_dir or self.root).resolve()
         self.prefix = self.root.relative_to(top).as_posix() if self.root != top else ""
+        # Untracked files under runs/ when the command started (see require_clean).
+        self.local_runs: dict[str, tuple[int, int] | None] = {}
 
     # -- paths -----------------------------------------------------------------
 
@@ -92,12 +94,39 @@ class Repo:
         return [self._local(line[3:].strip().strip('"')) for line in out.splitlines() if line]
 
     def require_clean(self) -> None:
-        dirty = self.dirty()
+        self._refuse_ignored()
+        # Untracked runs/ are the journals of local runs made without --commit:
+        # this machine's history, not a change to review. They do not block a
+        # commit and stay out of it, unless the command changes them (a resume).
+        self.local_runs = {p: _stat(self.root / p) for p in self._untracked("runs")}
+        dirty = [p for p in self.dirty() if p not in self.local_runs]
         if dirty:
             shown = ", ".join(dirty[:5]) + (f" and {len(dirty) - 5} more" if len(dirty) > 5 else "")
             raise GitError(
                 f"uncommitted changes to swamp's files ({shown}); commit or stash them first, "
                 "so that what swamp commits is only its own work"
+            )
+
+    def _untracked(self, path: str) -> list[str]:
+        out = self._git("status", "--porcelain", "--untracked-files=all", "--", self._top(path))
+        return [
+            self._local(line[3:].strip().strip('"'))
+            for line in out.splitlines()
+            if line[:2] == "??"
+        ]
+
+    def _refuse_ignored(self) -> None:
+        """A .gitignore that hides swamp's files would make --commit silently
+        leave results out of git; refuse before anything is done."""
+        probes = {self._top(p if "." in p else f"{p}/x.yaml"): p for p in OWNED}
+        ignored = set(self._not_ignored(list(probes))) ^ set(probes)
+        if ignored:
+            names = ", ".join(
+                sorted(probes[i] + ("" if "." in probes[i] else "/") for i in ignored)
+            )
+            raise GitError(
+                f".gitignore hides {names}, so --commit would leave swamp's records out of "
+                "git; remove those lines from .gitignore"
             )
 
     def branch(self) -> str:
@@ -236,6 +265,11 @@ class Repo:
         if not specs:
             return None
         self._git("add", "-A", "--", *specs)
+        untouched = [
+            self._top(p) for p, before in self.local_runs.items() if _stat(self.root / p) == before
+        ]
+        if untouched:
+            self._git("reset", "--quiet", "--", *untouched)
         specs = self._git("diff", "--cached", "--name-only", "--", *specs).splitlines()
         if not specs:
             return None
@@ -380,3 +414,11 @@ def _stderr(e: Any) -> str:
         if line.strip() and not line.strip().startswith("hint:")
     ]
     return "; ".join(lines[-3:]) if lines else "unknown error"
+
+
+def _stat(path: Path) -> tuple[int, int] | None:
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return st.st_mtime_ns, st.st_size

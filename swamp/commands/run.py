@@ -17,6 +17,19 @@ from swamp.queue.timing import iso, parse_iso
 from swamp.validate import load_repository
 
 STOP_WAIT_SECONDS = 30.0
+# What `run list --state` can match: the engine's states, and "interrupted"
+# (a run left running or created by a process that is gone).
+RUN_STATES = (
+    "created",
+    "running",
+    "paused",
+    "held",
+    "succeeded",
+    "failed",
+    "stopped",
+    "cancelled",
+    "interrupted",
+)
 
 
 def _display_state(state: RunState, folder: Path) -> str:
@@ -50,6 +63,8 @@ def list_runs(
     since: str | None,
     as_json: bool,
 ) -> int:
+    if state is not None and state not in RUN_STATES:
+        raise UsageError(f"--state {state!r}: expected one of {', '.join(RUN_STATES)}")
     repo = load_repository(repo_path)
     after = _since(since) if since else None
     rows: list[dict[str, Any]] = []

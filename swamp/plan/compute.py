@@ -3,8 +3,10 @@ rendered as far as it can be before the run; definitions changed under queued it
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import yaml
@@ -17,7 +19,7 @@ from swamp.errors import Problem, SwampError
 from swamp.inputs import apply_defaults
 from swamp.queue import items
 from swamp.queue_files import item_problems
-from swamp.repo import CONFIG_FILE, Repository, definition_files
+from swamp.repo import CONFIG_FILE, DEFINITION_SUFFIXES, Repository, definition_files
 
 if TYPE_CHECKING:
     from swamp.gitrepo import Repo
@@ -50,6 +52,7 @@ class PlannedItem:
     problems: list[str] = field(default_factory=list)
     steps: list[PlannedStep] = field(default_factory=list)
     holds: list[tuple[str, str]] = field(default_factory=list)
+    releases: list[tuple[str, str]] = field(default_factory=list)  # (job, its prompt)
     mermaid: str = ""
     stale: list[str] = field(default_factory=list)
 
@@ -58,7 +61,8 @@ class PlannedItem:
 class DefinitionChange:
     file: str
     change: str  # added, modified, deleted
-    affects: list[str]  # "id (target)" of queued items that depend on it
+    affects: list[str]  # "id (target)" of queued items that depend on it, still runnable
+    stale: list[str] = field(default_factory=list)  # those it makes stale
 
 
 @dataclass
@@ -159,6 +163,8 @@ def _planned(repo: Repository, rel: str, change: str) -> PlannedItem:
     planned.stale = items.stale_files(repo, item)
     if problems:
         return planned
+    release = item.data.get("release")
+    released_job = release.get("job") if isinstance(release, dict) else None
     try:
         wf = target_workflow(repo, item.kind, item.target, item.inputs)
     except SwampError as e:
@@ -166,6 +172,10 @@ def _planned(repo: Repository, rel: str, change: str) -> PlannedItem:
         return planned
     inputs = apply_defaults(item.inputs, wf.inputs)
     _render_workflow(repo, wf, inputs, "", planned, 0)
+    if released_job is not None and change == "changed":
+        planned.releases = [(j, p) for j, p in planned.holds if j == released_job] or [
+            (str(released_job), "(no such hold in the workflow)")
+        ]
     planned.mermaid = graph.mermaid(wf)
     return planned
 
@@ -182,7 +192,7 @@ def _render_workflow(
     for job in wf.jobs.values():
         name = f"{prefix}{job.name}"
         if job.hold:
-            planned.holds.append((name, str(render_partial(job.hold, context))))
+            planned.holds.append((name, _shown(render_partial(job.hold, context))))
         groups: list[tuple[str, tuple[Step, ...]]] = [("precheck", job.prechecks)]
         if job.checks:
             groups.append(("check", job.checks.steps))
@@ -284,11 +294,21 @@ def _for_each_note(job: Job, context: dict[str, Any]) -> str:
     if not job.for_each:
         return ""
     values = render_partial(job.for_each.items, context)
-    shown = values if isinstance(values, str) else ", ".join(map(str, values))
+    shown = values if isinstance(values, str) else ", ".join(_shown(v) for v in values)
     return (
         f"for each of {shown} ({job.for_each.concurrency} at a time, "
         f"{job.for_each.tolerated_failures} failures tolerated)"
     )
+
+
+def flow(value: Any) -> str:
+    """A value on one line, as JSON."""
+    return json.dumps(value, default=str)
+
+
+def _shown(value: Any) -> str:
+    """A value for a reader: strings as they are, anything else as JSON."""
+    return value if isinstance(value, str) else flow(value)
 
 
 def _masked_secrets(repo: Repository) -> dict[str, str]:
@@ -333,7 +353,9 @@ def _definition_changes(repo: Repository, git: Repo, point: str) -> list[Definit
     before: dict[str, bytes | None] = {}
     for folder in DEFINITION_FOLDERS:
         for f in git.files_at(point, folder):
-            before[f] = git.show(point, f)
+            # Only what definition_files reads (never .gitkeep or a README).
+            if Path(f).suffix in DEFINITION_SUFFIXES:
+                before[f] = git.show(point, f)
     before[CONFIG_FILE] = git.show(point, CONFIG_FILE)
     now: dict[str, bytes | None] = {}
     for folder in DEFINITION_FOLDERS:
@@ -348,13 +370,17 @@ def _definition_changes(repo: Repository, git: Repo, point: str) -> list[Definit
         if old == new:
             continue
         change = "added" if old is None else "deleted" if new is None else "modified"
-        affects = []
-        for item in queued:
-            pinned = item.data.get("pin") or {}
-            uses = rel in pinned or rel in _current_files(repo, item)
-            if rel == CONFIG_FILE or uses:
-                affects.append(f"{item.id} ({item.target})")
-        out.append(DefinitionChange(rel, change, affects if rel != CONFIG_FILE else []))
+        affects: list[str] = []
+        stale: list[str] = []
+        if rel != CONFIG_FILE:
+            for item in queued:
+                if rel not in item.request.pin and rel not in _current_files(repo, item):
+                    continue
+                # With pins of the parsed content, an edit of comments or
+                # formatting leaves the item runnable; any other edit stales it.
+                listed = stale if rel in items.stale_files(repo, item) else affects
+                listed.append(f"{item.id} ({item.target})")
+        out.append(DefinitionChange(rel, change, affects, stale))
     return out
 
 

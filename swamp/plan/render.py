@@ -10,7 +10,7 @@ from typing import Any
 import yaml
 
 from swamp import secrets
-from swamp.plan.compute import DefinitionChange, Plan, known_during_run
+from swamp.plan.compute import DefinitionChange, Plan, flow, known_during_run
 from swamp.repo import CONFIG_FILE
 
 
@@ -34,13 +34,7 @@ def _dump(value: Any) -> str:
 def _inputs(inputs: Mapping[str, Any]) -> str:
     if not inputs:
         return "(none)"
-    return ", ".join(f"{k}={v if isinstance(v, str) else _flow(v)}" for k, v in inputs.items())
-
-
-def _flow(value: Any) -> str:
-    import json
-
-    return json.dumps(value, default=str)
+    return ", ".join(f"{k}={v if isinstance(v, str) else flow(v)}" for k, v in inputs.items())
 
 
 def summary_line(plan: Plan) -> str:
@@ -67,6 +61,8 @@ def as_text(plan: Plan) -> str:
             lines.append(f"  problem: {p}")
         if it.stale:
             lines.append("  STALE: pinned definitions changed: " + ", ".join(it.stale))
+        for job, prompt in it.releases:
+            lines.append(f"  RELEASES the hold before job {job}: {prompt}")
         for job, prompt in it.holds:
             lines.append(f"  hold before job {job}: {prompt}")
         for s in it.steps:
@@ -90,9 +86,12 @@ def as_text(plan: Plan) -> str:
 def _affects(d: DefinitionChange) -> str:
     if d.file == CONFIG_FILE:
         return " (settings for every item: windows, env, secrets, approval)"
-    if not d.affects:
-        return ""
-    return " — changes what queued items run: " + ", ".join(d.affects)
+    parts = []
+    if d.stale:
+        parts.append("makes stale (re-queue after merge): " + ", ".join(d.stale))
+    if d.affects:
+        parts.append("used by, still runnable (same parsed content): " + ", ".join(d.affects))
+    return (" — " + "; ".join(parts)) if parts else ""
 
 
 def as_markdown(plan: Plan) -> str:
@@ -123,6 +122,8 @@ def as_markdown(plan: Plan) -> str:
                 "- ⚠️ **stale**: changed since it was queued: "
                 + ", ".join(f"`{f}`" for f in it.stale)
             )
+        for job, prompt in it.releases:
+            lines.append(f"- ▶️ **releases** the hold before job `{job}`: {_md(prompt)}")
         for job, prompt in it.holds:
             lines.append(f"- ⏸️ hold before job `{job}`: {_md(prompt)}")
         lines.append("")
