@@ -331,10 +331,10 @@ class Executor:
 
     def run(self, action: Action) -> Report:
         item = action.item
-        frozen = freeze.read(self.repo.root)
+        frozen = freeze.refusal(self.repo.root)
         if frozen is not None:  # frozen while earlier items ran: start nothing more
             self.give_back(action)
-            return Report(item.id, item.target, "frozen", freeze.describe(frozen))
+            return Report(item.id, item.target, "frozen", frozen)
         try:
             return self._run(action)
         except SwampError as e:
