@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
-from swamp import expressions, secrets
+from swamp import expressions, secrets, shell_script
 from swamp.definitions import Job, Step, Workflow
 from swamp.engine import graph
 from swamp.engine.service import target_workflow
@@ -326,7 +326,7 @@ def _partial_string(value: str, context: Mapping[str, Any], *, shell: bool) -> A
     if not expressions.has_expression(value):
         return value
     try:
-        return expressions.render_string(value, context, shell=shell)
+        return _render_string(value, context, shell=shell)
     except expressions.ExpressionError:
         pass
     out: list[str] = []
@@ -334,13 +334,20 @@ def _partial_string(value: str, context: Mapping[str, Any], *, shell: bool) -> A
     for m in expressions.EXPRESSION.finditer(value):
         out.append(value[pos : m.start()])
         try:
-            rendered = expressions.render_string(m.group(0), context, shell=shell)
+            rendered = _render_string(m.group(0), context, shell=shell)
             out.append(rendered if isinstance(rendered, str) else str(rendered))
         except expressions.ExpressionError:
             out.append(m.group(0))
         pos = m.end()
     out.append(value[pos:])
     return "".join(out)
+
+
+def _render_string(value: str, context: Mapping[str, Any], *, shell: bool) -> Any:
+    """A shell script is shown with each value quoted for where it stands."""
+    if shell:
+        return shell_script.display_script(value, context)
+    return expressions.render_string(value, context)
 
 
 def _definition_changes(repo: Repository, git: Repo, point: str) -> list[DefinitionChange]:

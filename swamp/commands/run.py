@@ -12,6 +12,7 @@ from swamp.engine import control, runs, service
 from swamp.engine.state import RunState, load_state
 from swamp.errors import SwampError, UsageError
 from swamp.publish import NONE, Publish, open_repo, record
+from swamp.queue import item_runs
 from swamp.validate import load_repository
 
 STOP_WAIT_SECONDS = 30.0
@@ -166,7 +167,7 @@ def resume(repo_path: Path | None, run_id: str, *, as_json: bool, publish: Publi
     repo, git = open_repo(repo_path, publish)
     repo.require_valid()
     handle = runs.open_run(repo.root, run_id)
-    result = service.resume(repo, handle, quiet=as_json)
+    result = item_runs.resume(repo, handle, quiet=as_json)
     trailers = [("Swamp-Run", result.id)]
     if result.state.item:
         trailers.append(("Swamp-Item", result.state.item))
@@ -242,7 +243,7 @@ def retry(repo_path: Path | None, run_id: str, step: str, job: str | None, *, as
             if key.split("[")[0] in keys:
                 handle.record("step-reset", job=job_name, step=key)
         handle.record("job-reset", job=job_name)
-    result = service.resume(repo, handle, quiet=as_json, retrying=True)
+    result = item_runs.resume(repo, handle, quiet=as_json, retrying=True)
     return tell(result.state, as_json=as_json)
 
 

@@ -361,9 +361,7 @@ class Executor:
         if handle is not None:
             if staged:
                 handle.record("job-released", job=staged["job"], by=staged["by"])
-            result = service.resume(
-                self.repo, handle, progress=progress, item_locked=True, audit=self._audit(action)
-            )
+            result = service.resume(self.repo, handle, progress=progress, item_locked=True)
         else:
             result = service.start(
                 self.repo,
@@ -377,8 +375,9 @@ class Executor:
                 item_locked=True,
                 request=item.request.digest(),
                 pin=dict(item.request.pin),
-                audit=self._audit(action),
             )
+        # The engine reports how the run stopped; the queue records it in the item.
+        record_outcome(self.repo.root, result.state, self._audit(action))
         return Report(item.id, item.target, result.state.state, detail(result.state), result.id)
 
     def _audit(self, action: Action) -> dict[str, Any]:
