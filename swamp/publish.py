@@ -1,7 +1,8 @@
 """`--commit` and `--push`: how a command records its work in git.
 
-A command that changes files first refuses a work tree with uncommitted
-changes to swamp's files (so that it commits only its own work) and, with
+A command that changes files first commits what an interrupted runner of
+this checkout left (see queue/results.py), refuses a work tree with other
+uncommitted changes to swamp's files (so that it commits only its own work) and, with
 --push, fetches and rebases so it acts on the latest state. Afterwards it
 commits what it changed under swamp's paths as one commit and pushes it,
 rebasing and retrying when another runner pushed first.
@@ -39,11 +40,15 @@ def prepare(root: Path, publish: Publish) -> Repo | None:
     if not publish.enabled:
         return None
     from swamp.gitrepo import Repo
+    from swamp.queue.results import keep_leftovers
 
     git = Repo(root)
+    keep_leftovers(git, root)  # an interrupted runner's files never block a command
     git.require_clean()
     if publish.push:
         git.sync()
+        if git.unpushed():  # results committed by a runner that died before its push
+            git.push()
     return git
 
 
