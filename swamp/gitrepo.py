@@ -30,6 +30,10 @@ class GitError(SwampError):
     """A git operation swamp needed did not work; the message says which and why."""
 
 
+class RebaseConflict(GitError):
+    """Local commits conflict with the upstream (the rebase was aborted)."""
+
+
 @dataclass(frozen=True)
 class CommitInfo:
     sha: str
@@ -251,7 +255,7 @@ class Repo:
         if self.resolve(f"{remote}/{branch}") is None:
             return  # the branch is not on the remote yet
         if not self.rebase():
-            raise GitError(
+            raise RebaseConflict(
                 f"cannot rebase onto {remote}/{branch}: local commits conflict with it; "
                 "resolve that by hand"
             )

@@ -39,14 +39,26 @@ def prepare(root: Path, publish: Publish) -> Repo | None:
     """Check the work tree (and sync it, with --push) before the command acts."""
     if not publish.enabled:
         return None
-    from swamp.gitrepo import Repo
+    from swamp.gitrepo import RebaseConflict, Repo
     from swamp.queue.results import keep_leftovers
 
     git = Repo(root)
     keep_leftovers(git, root)  # an interrupted runner's files never block a command
     git.require_clean()
     if publish.push:
-        git.sync()
+        try:
+            git.sync()
+        except RebaseConflict:
+            from swamp import output
+            from swamp.queue.results import RECOVER, strand_unpushed
+
+            # Kept aside, so that this checkout works again at once.
+            ref = strand_unpushed(git)
+            output.err(
+                f"swamp: warning: this checkout's unpushed commits conflict with origin; "
+                f"they are kept at {ref} and the branch now follows origin "
+                f"(land them with `{RECOVER}`)"
+            )
         if git.unpushed():  # results committed by a runner that died before its push
             git.push()
     return git

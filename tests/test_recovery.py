@@ -9,6 +9,7 @@ import json
 import os
 import signal
 import subprocess
+import sys
 from pathlib import Path
 
 import yaml
@@ -210,3 +211,177 @@ def test_a_killed_runner_is_taken_over_elsewhere_from_its_checkpoint(tmp_path: P
     assert marks(other) == ["b", "c"]
     assert len(_on_origin(origin, "done")) == 1
     assert _on_origin(origin, "queue") == []
+
+
+TWO_STEPS = """\
+name: two
+jobs:
+  j:
+    steps:
+      - {name: a, model: sh, method: mark, inputs: {name: a}}
+      - {name: b, model: sh, method: mark, inputs: {name: b}}
+"""
+
+# Stands in for git in the runner's process: before the KILL_AT-th git call
+# it kills the runner's whole process group, as a machine that dies would.
+KILLING_GIT = """\
+#!/bin/sh
+n=$(( $(cat "$GIT_CALLS" 2>/dev/null || echo 0) + 1 ))
+echo "$n" > "$GIT_CALLS"
+if [ "$n" -eq "$KILL_AT" ]; then kill -9 -- "-$PPID"; exit 137; fi
+exec {git} "$@"
+"""
+
+
+EXECUTE = ("queue", "execute", "--all", "--commit", "--push")
+
+
+def _run_killed(tmp: Path, runner: Path, kill_at: int) -> int:
+    """Execute on `runner`, killed before its kill_at-th git call (0: never);
+    the number of git calls it made."""
+    import shutil
+
+    (tmp / "bin").mkdir(exist_ok=True)
+    wrapper = tmp / "bin" / "git"
+    wrapper.write_text(KILLING_GIT.format(git=shutil.which("git")))
+    wrapper.chmod(0o755)
+    calls = tmp / "git-calls"
+    calls.unlink(missing_ok=True)
+    env = {
+        **os.environ,
+        "PATH": f"{wrapper.parent}{os.pathsep}{os.environ['PATH']}",
+        "GIT_CALLS": str(calls),
+        "KILL_AT": str(kill_at),
+    }
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "swamp", "--repo", str(runner), *EXECUTE],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        start_new_session=True,
+    )
+    _, err = proc.communicate(timeout=120)
+    if kill_at == 0:
+        assert proc.returncode == 0, err
+    return int(calls.read_text()) if calls.exists() else 0
+
+
+def _world(tmp: Path) -> tuple[Path, Path, str]:
+    tmp.mkdir()
+    origin = make_origin(
+        tmp,
+        workflows={"two": TWO_STEPS},
+        swamp_yaml=SWAMP_YAML + "defaults: {claimTimeout: 1s}\n",
+    )
+    engineer = clone(origin, tmp / "engineer")
+    swamp(engineer, "workflow", "queue", "two", "--push")
+    return origin, clone(origin, tmp / "runner"), _item_id(engineer)
+
+
+def _checkpoint(origin: Path, item_id: str) -> set[str]:
+    """The steps origin knows succeeded: in the lease's checkpoint, or done."""
+    if _on_origin(origin, "done"):
+        return {"a", "b"}
+    return {s for s in "ab" if _checkpointed(origin, item_id, s)}
+
+
+def _recover_elsewhere(tmp: Path, origin: Path, item_id: str, n: int) -> list[str]:
+    """Another clone lands what it can, then takes the item over once the
+    dead runner's lease has lapsed; the steps it ran."""
+    other = clone(origin, tmp / "other")
+    swamp(other, "queue", "recover")
+
+    def finished() -> bool:
+        if _on_origin(origin, "done"):
+            return True
+        swamp(other, "queue", "execute", "--item", item_id, "--reclaim", "--push")
+        return False
+
+    wait_for(finished, what=f"the item killed before git call {n} to finish")
+    return marks(other)
+
+
+def _kill_points(calls: int) -> list[int]:
+    """Every git call with SWAMP_KILL_EVERY_GIT_CALL=1 (about 45 worlds, some
+    15 minutes on 2 cores); else about seven spread over the run, both legs."""
+    if os.environ.get("SWAMP_KILL_EVERY_GIT_CALL") == "1":
+        return list(range(1, calls + 1))
+    step = max(1, calls // 3)
+    points = sorted({*range(1, calls + 1, step), calls})
+    return sorted({p + d for p in points for d in (0, 1) if p + d <= calls})
+
+
+def test_a_runner_killed_before_each_git_call_is_recovered_here_and_elsewhere(
+    tmp_path: Path,
+) -> None:
+    calls = _run_killed(tmp_path / "count", _world(tmp_path / "count")[1], 0)
+    assert calls > 10
+    for n in _kill_points(calls):
+        tmp = tmp_path / f"kill-{n}"
+        origin, runner, item_id = _world(tmp)
+        _run_killed(tmp, runner, n)
+        known = _checkpoint(origin, item_id)
+        if n % 2:  # on its own checkout: one command, then the next scheduled run
+            swamp(runner, "queue", "recover", "--resume")
+            swamp(runner, *EXECUTE)
+            assert sorted(marks(runner)) == ["a", "b"], f"killed before git call {n}"
+        else:
+            ran = _recover_elsewhere(tmp, origin, item_id, n)
+            # Steps origin knew had succeeded never run again.
+            assert not known & set(ran), f"killed before git call {n}"
+            assert sorted(set(marks(runner) + ran)) == ["a", "b"]
+        assert len(_on_origin(origin, "done")) == 1, f"killed before git call {n}"
+        assert _on_origin(origin, "queue") == [], f"killed before git call {n}"
+
+
+def _two_items(tmp_path: Path) -> tuple[Path, Path, Path, list[str]]:
+    origin = _origin(tmp_path)
+    engineer = clone(origin, tmp_path / "engineer")
+    ids = []
+    for name in ("m1", "m2"):
+        out = swamp(engineer, "method", "queue", "sh", "mark", "--input", f"name={name}", "--push")
+        ids.append(out.stdout.split()[1].rstrip(":"))
+    return origin, engineer, clone(origin, tmp_path / "runner"), ids
+
+
+def test_results_held_locally_are_pushed_by_the_next_execute_and_block_nothing(
+    tmp_path: Path,
+) -> None:
+    origin, _, runner, (m1, m2) = _two_items(tmp_path)
+    # A result committed but never pushed: the next `execute --push` pushes it.
+    swamp(runner, "queue", "execute", "--item", m1, "--commit")
+    assert _on_origin(origin, "done") == []
+    swamp(runner, "queue", "execute", "--item", m2, "--commit", "--push")
+    assert len(_on_origin(origin, "done")) == 2
+    assert git(runner, "rev-parse", "HEAD") == git(origin, "rev-parse", "main")
+
+    # An item finished here but not committed (its runner stopped there) blocks
+    # no command: what it left is committed first.
+    swamp(runner, "method", "queue", "sh", "mark", "--input", "name=m3", "--push")
+    swamp(runner, "queue", "execute", "--all")
+    assert git(runner, "status", "--porcelain", "--", "queue", "done", "runs") != ""
+    swamp(runner, "method", "queue", "sh", "mark", "--input", "name=m4", "--commit", "--push")
+    assert len(_on_origin(origin, "done")) == 3
+    assert marks(runner) == ["m1", "m2", "m3"]
+
+
+def test_unpushed_results_that_conflict_with_origin_are_kept_aside_and_landed(
+    tmp_path: Path,
+) -> None:
+    origin, engineer, runner, (m1, _) = _two_items(tmp_path)
+    swamp(runner, "queue", "execute", "--item", m1, "--commit")
+    git(engineer, "pull", "--quiet", "--rebase")
+    (m1_file,) = list((engineer / "queue").glob(f"*{m1}.yaml"))
+    m1_file.write_text(m1_file.read_text() + "note: edited meanwhile\n")
+    git(engineer, "commit", "--quiet", "-am", "a hand edit")
+    git(engineer, "push", "--quiet")
+
+    result = swamp(runner, "queue", "execute", "--all", "--commit", "--push")
+    assert "conflict with origin; they are kept at refs/swamp/results/unpushed-" in result.stderr
+    # The same execute lands what it kept aside (its result wins over the edit).
+    assert ": landed its result kept at refs/swamp/results/unpushed-" in result.stdout
+    assert marks(runner) == ["m1", "m2"]  # m2 ran; m1 was not run again
+    assert len(_on_origin(origin, "done")) == 2
+    assert _on_origin(origin, "queue") == []
+    assert "nothing to recover" in swamp(runner, "queue", "recover").stdout

@@ -12,6 +12,7 @@ anything again.
 
 from __future__ import annotations
 
+import contextlib
 import re
 import threading
 from dataclasses import dataclass, field
@@ -166,6 +167,20 @@ def land(git: Repo, root: Path, item_id: str, sha: str) -> bool:
     git.delete_ref(f"refs/swamp/origin/results/{item_id}")
     git.delete_remote_ref(result_ref(item_id))
     return not landed
+
+
+def strand_unpushed(git: Repo) -> str:
+    """Keep the branch's unpushed commits on a side ref (here, and on origin
+    if possible) and move the branch to the upstream."""
+    head = git.head()
+    assert head is not None
+    ref = result_ref(f"unpushed-{head[:12]}")
+    git.update_ref(ref, head)
+    with contextlib.suppress(GitError):  # then kept here only; recover lands it
+        git.push_ref(head, ref)
+    remote, branch = git.upstream()
+    git.reset_keep(f"{remote}/{branch}")
+    return ref
 
 
 def leftovers(git: Repo, root: Path) -> list[str]:
