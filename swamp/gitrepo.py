@@ -58,6 +58,8 @@ class Repo:
             ) from None
         top = Path(self.repo.working_tree_dir or self.root).resolve()
         self.prefix = self.root.relative_to(top).as_posix() if self.root != top else ""
+        # Untracked files under runs/ when the command started (see require_clean).
+        self.local_runs: dict[str, tuple[int, int] | None] = {}
 
     # -- paths -----------------------------------------------------------------
 
@@ -96,12 +98,39 @@ class Repo:
         return [self._local(line[3:].strip().strip('"')) for line in out.splitlines() if line]
 
     def require_clean(self) -> None:
-        dirty = self.dirty()
+        self._refuse_ignored()
+        # Untracked runs/ are the journals of local runs made without --commit:
+        # this machine's history, not a change to review. They do not block a
+        # commit and stay out of it, unless the command changes them (a resume).
+        self.local_runs = {p: _stat(self.root / p) for p in self._untracked("runs")}
+        dirty = [p for p in self.dirty() if p not in self.local_runs]
         if dirty:
             shown = ", ".join(dirty[:5]) + (f" and {len(dirty) - 5} more" if len(dirty) > 5 else "")
             raise GitError(
                 f"uncommitted changes to swamp's files ({shown}); commit or stash them first, "
                 "so that what swamp commits is only its own work"
+            )
+
+    def _untracked(self, path: str) -> list[str]:
+        out = self._git("status", "--porcelain", "--untracked-files=all", "--", self._top(path))
+        return [
+            self._local(line[3:].strip().strip('"'))
+            for line in out.splitlines()
+            if line[:2] == "??"
+        ]
+
+    def _refuse_ignored(self) -> None:
+        """A .gitignore that hides swamp's files would make --commit silently
+        leave results out of git; refuse before anything is done."""
+        probes = {self._top(p if "." in p else f"{p}/x.yaml"): p for p in OWNED}
+        ignored = set(self._not_ignored(list(probes))) ^ set(probes)
+        if ignored:
+            names = ", ".join(
+                sorted(probes[i] + ("" if "." in probes[i] else "/") for i in ignored)
+            )
+            raise GitError(
+                f".gitignore hides {names}, so --commit would leave swamp's records out of "
+                "git; remove those lines from .gitignore"
             )
 
     def branch(self) -> str:
@@ -160,8 +189,44 @@ class Repo:
     def merge_base(self, a: str, b: str = "HEAD") -> str:
         return self._git("merge-base", a, b)
 
+    def is_shallow(self) -> bool:
+        return self._git("rev-parse", "--is-shallow-repository") == "true"
+
+    def shallow_boundary(self) -> set[str]:
+        """Commits whose parents a shallow clone lacks: git cannot tell what
+        they changed, so nothing is concluded from them."""
+        if not self.is_shallow():
+            return set()
+        path = Path(self._git("rev-parse", "--git-path", "shallow"))
+        path = path if path.is_absolute() else Path(self.repo.working_tree_dir or self.root) / path
+        try:
+            return set(path.read_text("ascii").split())
+        except OSError:
+            return set()
+
+    def deepen(self) -> None:
+        """Fetch the whole history of a shallow clone (approvals need it)."""
+        self._git("fetch", "--quiet", "--unshallow")
+
+    def changes_since(self, sha: str, paths: Sequence[str]) -> list[CommitInfo]:
+        """Commits after `sha` (not merges) on HEAD that changed any of `paths`, oldest first."""
+        out = self._git(
+            "log",
+            "--reverse",
+            "--no-merges",
+            "--format=%H%x00%an%x00%ae%x00%aI",
+            f"{sha}..HEAD",
+            "--",
+            *[self._top(p) for p in paths],
+        )
+        return [CommitInfo(*line.split("\x00")) for line in out.splitlines() if line]
+
+    def parent(self, sha: str) -> str | None:
+        return self.resolve(f"{sha}^")
+
     def added_by(self, path: str) -> CommitInfo | None:
-        """The commit that last added `path` (where the item was requested)."""
+        """The commit that last added `path` (where the item was requested);
+        None when a shallow clone cannot know it."""
         out = self._git(
             "log",
             "--diff-filter=A",
@@ -174,6 +239,8 @@ class Repo:
         if not out:
             return None
         sha, author, email, date = out.split("\x00")
+        if sha in self.shallow_boundary():
+            return None  # its parents are missing: the file may be older
         return CommitInfo(sha, author, email, date)
 
     # -- writing ---------------------------------------------------------------
@@ -202,14 +269,25 @@ class Repo:
         if not specs:
             return None
         self._git("add", "-A", "--", *specs)
+        untouched = [
+            self._top(p) for p, before in self.local_runs.items() if _stat(self.root / p) == before
+        ]
+        if untouched:
+            self._git("reset", "--quiet", "--", *untouched)
         specs = self._git("diff", "--cached", "--name-only", "--", *specs).splitlines()
         if not specs:
             return None
-        message = subject
+        from swamp import secrets
+        from swamp.paths import one_line
+
+        # Free text (ids, --by, names) cannot add lines or trailers, nor carry a secret.
+        message = secrets.mask_text(one_line(subject))
         if body:
-            message += "\n\n" + body.strip()
+            message += "\n\n" + secrets.mask_text(body.strip())
         if trailers:
-            message += "\n\n" + "\n".join(f"{k}: {v}" for k, v in trailers)
+            message += "\n\n" + "\n".join(
+                f"{k}: {secrets.mask_text(one_line(v))}" for k, v in trailers
+            )
         self._git(
             "commit", "--quiet", "--no-verify", "-m", message, "--", *specs, env=_identity(self)
         )
@@ -460,3 +538,11 @@ def _stderr(e: Any) -> str:
         if line.strip() and not line.strip().startswith("hint:")
     ]
     return "; ".join(lines[-3:]) if lines else "unknown error"
+
+
+def _stat(path: Path) -> tuple[int, int] | None:
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return st.st_mtime_ns, st.st_size

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
-from swamp import expressions, secrets
+from swamp import expressions, secrets, shell_script
 from swamp.definitions import Job, Step, Workflow
 from swamp.engine import graph
 from swamp.engine.service import target_workflow
@@ -25,7 +25,7 @@ from swamp.errors import Problem, SwampError
 from swamp.inputs import apply_defaults
 from swamp.queue import items
 from swamp.queue_files import item_problems
-from swamp.repo import CONFIG_FILE, Repository, definition_files
+from swamp.repo import CONFIG_FILE, DEFINITION_SUFFIXES, Repository, definition_files
 
 if TYPE_CHECKING:
     from swamp.gitrepo import Repo
@@ -59,6 +59,7 @@ class PlannedItem:
     problems: list[str] = field(default_factory=list)
     steps: list[PlannedStep] = field(default_factory=list)
     holds: list[tuple[str, str]] = field(default_factory=list)
+    releases: list[tuple[str, str]] = field(default_factory=list)  # (job, its prompt)
     mermaid: str = ""
     stale: list[str] = field(default_factory=list)
 
@@ -67,7 +68,8 @@ class PlannedItem:
 class DefinitionChange:
     file: str
     change: str  # added, modified, deleted
-    affects: list[str]  # "id (target)" of queued items that depend on it
+    affects: list[str]  # "id (target)" of queued items that depend on it, still runnable
+    stale: list[str] = field(default_factory=list)  # those it makes stale
 
 
 @dataclass
@@ -168,6 +170,8 @@ def _planned(repo: Repository, rel: str, change: str) -> PlannedItem:
     planned.stale = items.stale_files(repo, item)
     if problems:
         return planned
+    release = item.data.get("release")
+    released_job = release.get("job") if isinstance(release, dict) else None
     try:
         wf = target_workflow(repo, item.kind, item.target, item.inputs)
     except SwampError as e:
@@ -175,6 +179,10 @@ def _planned(repo: Repository, rel: str, change: str) -> PlannedItem:
         return planned
     inputs = apply_defaults(item.inputs, wf.inputs)
     _render_workflow(repo, wf, inputs, "", planned, 0)
+    if released_job is not None and change == "changed":
+        planned.releases = [(j, p) for j, p in planned.holds if j == released_job] or [
+            (str(released_job), "(no such hold in the workflow)")
+        ]
     planned.mermaid = graph.mermaid(wf)
     return planned
 
@@ -191,7 +199,7 @@ def _render_workflow(
     for job in wf.jobs.values():
         name = f"{prefix}{job.name}"
         if job.hold:
-            planned.holds.append((name, str(render_partial(job.hold, context))))
+            planned.holds.append((name, _shown(render_partial(job.hold, context))))
         groups: list[tuple[str, tuple[Step, ...]]] = [("precheck", job.prechecks)]
         if job.checks:
             groups.append(("check", job.checks.steps))
@@ -292,11 +300,16 @@ def _for_each_note(job: Job, context: dict[str, Any]) -> str:
     if not job.for_each:
         return ""
     values = render_partial(job.for_each.items, context)
-    shown = values if isinstance(values, str) else ", ".join(map(str, values))
+    shown = values if isinstance(values, str) else ", ".join(_shown(v) for v in values)
     return (
         f"for each of {shown} ({job.for_each.concurrency} at a time, "
         f"{job.for_each.tolerated_failures} failures tolerated)"
     )
+
+
+def _shown(value: Any) -> str:
+    """A value for a reader: strings as they are, anything else as JSON."""
+    return value if isinstance(value, str) else _flow(value)
 
 
 def _masked_secrets(repo: Repository) -> dict[str, str]:
@@ -313,7 +326,7 @@ def _partial_string(value: str, context: Mapping[str, Any], *, shell: bool) -> A
     if not expressions.has_expression(value):
         return value
     try:
-        return expressions.render_string(value, context, shell=shell)
+        return _render_string(value, context, shell=shell)
     except expressions.ExpressionError:
         pass
     out: list[str] = []
@@ -321,7 +334,7 @@ def _partial_string(value: str, context: Mapping[str, Any], *, shell: bool) -> A
     for m in expressions.EXPRESSION.finditer(value):
         out.append(value[pos : m.start()])
         try:
-            rendered = expressions.render_string(m.group(0), context, shell=shell)
+            rendered = _render_string(m.group(0), context, shell=shell)
             out.append(rendered if isinstance(rendered, str) else str(rendered))
         except expressions.ExpressionError:
             out.append(m.group(0))
@@ -330,11 +343,20 @@ def _partial_string(value: str, context: Mapping[str, Any], *, shell: bool) -> A
     return "".join(out)
 
 
+def _render_string(value: str, context: Mapping[str, Any], *, shell: bool) -> Any:
+    """A shell script is shown with each value quoted for where it stands."""
+    if shell:
+        return shell_script.display_script(value, context)
+    return expressions.render_string(value, context)
+
+
 def _definition_changes(repo: Repository, git: Repo, point: str) -> list[DefinitionChange]:
     before: dict[str, bytes | None] = {}
     for folder in DEFINITION_FOLDERS:
         for f in git.files_at(point, folder):
-            before[f] = git.show(point, f)
+            # Only what definition_files reads (never .gitkeep or a README).
+            if Path(f).suffix in DEFINITION_SUFFIXES:
+                before[f] = git.show(point, f)
     before[CONFIG_FILE] = git.show(point, CONFIG_FILE)
     now: dict[str, bytes | None] = {}
     for folder in DEFINITION_FOLDERS:
@@ -349,13 +371,17 @@ def _definition_changes(repo: Repository, git: Repo, point: str) -> list[Definit
         if old == new:
             continue
         change = "added" if old is None else "deleted" if new is None else "modified"
-        affects = []
-        for item in queued:
-            pinned = item.data.get("pin") or {}
-            uses = rel in pinned or rel in _current_files(repo, item)
-            if rel == CONFIG_FILE or uses:
-                affects.append(f"{item.id} ({item.target})")
-        out.append(DefinitionChange(rel, change, affects if rel != CONFIG_FILE else []))
+        affects: list[str] = []
+        stale: list[str] = []
+        if rel != CONFIG_FILE:
+            for item in queued:
+                if rel not in item.request.pin and rel not in _current_files(repo, item):
+                    continue
+                # With pins of the parsed content, an edit of comments or
+                # formatting leaves the item runnable; any other edit stales it.
+                listed = stale if rel in items.stale_files(repo, item) else affects
+                listed.append(f"{item.id} ({item.target})")
+        out.append(DefinitionChange(rel, change, affects, stale))
     return out
 
 
@@ -422,6 +448,8 @@ def as_text(plan: Plan) -> str:
             lines.append(f"  problem: {p}")
         if it.stale:
             lines.append("  STALE: pinned definitions changed: " + ", ".join(it.stale))
+        for job, prompt in it.releases:
+            lines.append(f"  RELEASES the hold before job {job}: {prompt}")
         for job, prompt in it.holds:
             lines.append(f"  hold before job {job}: {prompt}")
         for s in it.steps:
@@ -445,9 +473,12 @@ def as_text(plan: Plan) -> str:
 def _affects(d: DefinitionChange) -> str:
     if d.file == CONFIG_FILE:
         return " (settings for every item: windows, env, secrets, approval)"
-    if not d.affects:
-        return ""
-    return " — changes what queued items run: " + ", ".join(d.affects)
+    parts = []
+    if d.stale:
+        parts.append("makes stale (re-queue after merge): " + ", ".join(d.stale))
+    if d.affects:
+        parts.append("used by, still runnable (same parsed content): " + ", ".join(d.affects))
+    return (" — " + "; ".join(parts)) if parts else ""
 
 
 def as_markdown(plan: Plan) -> str:
@@ -478,6 +509,8 @@ def as_markdown(plan: Plan) -> str:
                 "- ⚠️ **stale**: changed since it was queued: "
                 + ", ".join(f"`{f}`" for f in it.stale)
             )
+        for job, prompt in it.releases:
+            lines.append(f"- ▶️ **releases** the hold before job `{job}`: {_md(prompt)}")
         for job, prompt in it.holds:
             lines.append(f"- ⏸️ hold before job `{job}`: {_md(prompt)}")
         lines.append("")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 from swamp import schemas
@@ -12,7 +13,7 @@ from swamp.repo import Repository
 
 def item_problems(repo: Repository, path: Path) -> list[Problem]:
     """Everything wrong with one queue item file, against the repository."""
-    from swamp.validate import input_problems
+    from swamp.validate.references import input_problems
 
     rel = repo.rel(path)
     try:
@@ -24,6 +25,13 @@ def item_problems(repo: Repository, path: Path) -> list[Problem]:
     out = schemas.schema_problems(doc, "queue-item")
     if out:
         return out
+    from swamp.queue.items import BrokenItem, load_item
+
+    # What the runner checks too: identity, names, times, file name, links.
+    loaded = load_item(path, done=path.parent.name == "done")
+    if isinstance(loaded, BrokenItem):
+        p = loaded.problem
+        out.append(Problem(rel, p.line, p.column, p.message))
     data = doc.data
     schema = None
     if data["kind"] == "workflow":
@@ -52,4 +60,14 @@ def item_problems(repo: Repository, path: Path) -> list[Problem]:
     window = data.get("window")
     if window is not None and window not in repo.config.windows:
         out.append(doc.problem(("window",), f"window: unknown window {window!r}"))
+    if rel.startswith("done/"):
+        # done/ is history: a record of what ran, against the definitions of
+        # its day. A definition renamed or removed since is worth a note, never
+        # a failure (that would block validation forever).
+        out = [
+            dataclasses.replace(
+                p, severity="warning", message=f"{p.message} (a finished item; kept as history)"
+            )
+            for p in out
+        ]
     return out

@@ -10,7 +10,7 @@ from repo_helpers import make_repo, swamp
 from swamp.loader import MAX_FILE_BYTES, LoadError, load_file
 
 # Each bad file under workflows/, and the one line `swamp validate` gives for it.
-BAD_FILES = {
+BAD_FILES: dict[str, tuple[str | bytes, str]] = {
     "dup-key.yaml": (
         "name: dup\njobs:\n  a:\n    steps: []\n    steps: []\n",
         "workflows/dup-key.yaml:5:5: duplicate key 'steps'",
@@ -58,7 +58,8 @@ BAD_FILES = {
     ),
     "tab.yaml": (
         "name: tab\njobs:\n\ta: 1\n",
-        "workflows/tab.yaml:3:1: invalid YAML: found character that cannot start any token",
+        "workflows/tab.yaml:3:1: invalid YAML: a tab character in the indentation; "
+        "YAML indents with spaces only",
     ),
     "two-docs.yaml": (
         "name: two\n---\nname: docs\n",

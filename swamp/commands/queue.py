@@ -4,7 +4,7 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from swamp import freeze, output
+from swamp import freeze, github, output
 from swamp.errors import SwampError, UsageError
 from swamp.identity import who
 from swamp.inputs import parse_inputs
@@ -14,8 +14,9 @@ from swamp.queue.claims import claimer
 from swamp.queue.executor import Executor, Report, Selector, Shard, purge, select
 from swamp.queue.stage import When, stage
 from swamp.queue.status import status
-from swamp.queue.timing import iso, utcnow
-from swamp.repo import Repository, load_repository
+from swamp.queue.timing import iso, parse_stored, utcnow
+from swamp.repo import Repository
+from swamp.validate import load_repository
 
 if TYPE_CHECKING:
     from swamp.approval import Approvals
@@ -58,8 +59,13 @@ def _stage(
         return 0
     output.out(f"queued {item.id}: {kind} {item.target} -> {rel}")
     if item.data.get("notBefore") or item.data.get("window"):
-        st = status(repo, item, utcnow())
-        output.out(f"  {st.state}: {st.detail}")
+        now = utcnow()
+        st = status(repo, item, now)
+        not_before = item.data.get("notBefore")
+        if not_before and parse_stored(str(not_before)) <= now:
+            output.out(f"  due now: {not_before} is in the past, so the next execute runs it")
+        else:
+            output.out(f"  {st.state}: {st.detail}" if st.detail else f"  {st.state}")
     if sha:
         output.out(f"  committed {sha[:10]}" + (" and pushed" if publish.push else ""))
         output.out(f"  execute it with: swamp queue execute --item {item.id}")
@@ -96,8 +102,8 @@ def list_queue(repo_path: Path | None, *, as_json: bool, include_done: bool = Fa
     rows: list[dict[str, Any]] = []
     broken: list[str] = []
     for entry in items.in_review_order(items.iter_items(repo.root, include_done=include_done)):
-        if isinstance(entry, Path):
-            broken.append(entry.relative_to(repo.root).as_posix())
+        if isinstance(entry, items.BrokenItem):
+            broken.append(str(entry.problem))
             continue
         st = status(repo, entry, now)
         rows.append(
@@ -118,8 +124,8 @@ def list_queue(repo_path: Path | None, *, as_json: bool, include_done: bool = Fa
     if as_json:
         output.as_json(rows)
         return 0
-    for path in broken:
-        output.err(f"swamp: warning: {path} is not a readable queue item (see `swamp validate`)")
+    for problem in broken:
+        output.err(f"swamp: warning: skipping {problem} (see `swamp validate`)")
     if not rows:
         output.out(
             "the queue is empty: stage work with `swamp workflow queue` or `swamp method queue`"
@@ -173,6 +179,27 @@ def _outcome_order(outcome: str) -> int:
     return OUTCOMES.index(outcome) if outcome in OUTCOMES else len(OUTCOMES)
 
 
+def _refuse_unknown_name(repo: Repository, selector: Selector) -> None:
+    """A selector naming no workflow or method at all is a typo, not an empty
+    queue: say so (exit 1), with the names it may have meant."""
+    import difflib
+
+    if selector.workflow is not None:
+        option, name, known = "--workflow", selector.workflow, set(repo.workflows)
+    elif selector.method is not None:
+        option, name = "--method", selector.method
+        known = {m for model in repo.models.values() for m in model.methods}
+        known |= {f"{model.name}.{m}" for model in repo.models.values() for m in model.methods}
+    else:
+        return
+    if name in known:
+        return
+    near = difflib.get_close_matches(name, sorted(known), n=3, cutoff=0.6)
+    hint = f"; did you mean {' or '.join(near)}?" if near else ""
+    kind = option.removeprefix("--")
+    raise SwampError(f"{option} {name!r}: no {kind} of that name is defined{hint}")
+
+
 def _refuse_frozen(repo: Repository) -> None:
     info = freeze.read(repo.root)
     if info is not None:
@@ -209,12 +236,11 @@ def execute(
         if reclaim and selector.item is not None and not _may_reclaim(repo, git, selector.item):
             return 0
     chosen, broken = select(repo.root, selector, parts)
-    for path in broken:
-        output.err(
-            f"swamp: warning: skipping {path.relative_to(repo.root)}: "
-            "not a readable queue item (see `swamp validate`)"
-        )
+    for entry in broken:
+        output.err(f"swamp: warning: skipping {entry.problem}")
     if not chosen:
+        _refuse_unknown_name(repo, selector)
+        github.append_summary(github.execute_summary([], dry_run=dry_run))
         if as_json:
             output.as_json({"items": [], "summary": {}})
         else:
@@ -225,7 +251,9 @@ def execute(
     def tell(report: Report) -> None:
         if not as_json:
             detail = f": {report.detail}" if report.detail else ""
-            output.out(f"{report.item} {report.target}: {report.outcome}{detail}")
+            colour = output.OUTCOME_COLOURS.get(report.outcome)
+            shown = output.paint(report.outcome, colour) if colour else report.outcome
+            output.out(f"{report.item} {report.target}: {shown}{detail}")
 
     approvals = _approvals(repo) if not dry_run else None
     executor = Executor(
@@ -255,6 +283,7 @@ def execute(
             keeper.stop()
         if approvals is not None:
             approvals.close()
+    github.append_summary(github.execute_summary(reports, dry_run=dry_run))
     summary: dict[str, int] = {}
     for outcome in sorted({r.outcome for r in reports}, key=_outcome_order):
         summary[outcome] = sum(r.outcome == outcome for r in reports)
@@ -290,7 +319,7 @@ def execute(
             f"{'them' if len(publisher.stranded) > 1 else 'it'} with `{RECOVER}`"
         )
         return 1
-    bad = {"failed", "stale", "stopped", "unapproved", "frozen"}
+    bad = {"failed", "stale", "stopped", "unapproved", "frozen", "refused"}
     return 1 if any(r.outcome in bad for r in reports) else 0
 
 
@@ -385,13 +414,9 @@ RAN = ("succeeded", "failed", "held", "paused", "stopped")
 
 
 def _approvals(repo: Repository) -> Approvals | None:
-    policy = repo.config.approval
-    if policy is None or not policy.required:
-        return None
-    from swamp.approval import Approvals
-    from swamp.gitrepo import Repo
+    from swamp.approval import approvals_for
 
-    return Approvals(policy, Repo(repo.root))
+    return approvals_for(repo)
 
 
 def purge_queue(
@@ -404,6 +429,8 @@ def purge_queue(
 ) -> int:
     repo, git = open_repo(repo_path, NONE if dry_run else publish)
     chosen, _ = select(repo.root, selector)
+    if not chosen:
+        _refuse_unknown_name(repo, selector)
     reports = [purge(repo, item, dry_run=dry_run) for item in chosen]
     purged = [r for r in reports if r.outcome == "purged"]
     if purged:

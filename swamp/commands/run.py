@@ -12,9 +12,23 @@ from swamp.engine import control, runs, service
 from swamp.engine.state import RunState, load_state
 from swamp.errors import SwampError, UsageError
 from swamp.publish import NONE, Publish, open_repo, record
-from swamp.repo import load_repository
+from swamp.queue import item_runs
+from swamp.validate import load_repository
 
 STOP_WAIT_SECONDS = 30.0
+# What `run list --state` can match: the engine's states, and "interrupted"
+# (a run left running or created by a process that is gone).
+RUN_STATES = (
+    "created",
+    "running",
+    "paused",
+    "held",
+    "succeeded",
+    "failed",
+    "stopped",
+    "cancelled",
+    "interrupted",
+)
 
 
 def _display_state(state: RunState, folder: Path) -> str:
@@ -51,6 +65,8 @@ def list_runs(
     since: str | None,
     as_json: bool,
 ) -> int:
+    if state is not None and state not in RUN_STATES:
+        raise UsageError(f"--state {state!r}: expected one of {', '.join(RUN_STATES)}")
     repo = load_repository(repo_path)
     after = _since(since) if since else None
     rows: list[dict[str, Any]] = []
@@ -151,7 +167,7 @@ def resume(repo_path: Path | None, run_id: str, *, as_json: bool, publish: Publi
     repo, git = open_repo(repo_path, publish)
     repo.require_valid()
     handle = runs.open_run(repo.root, run_id)
-    result = service.resume(repo, handle, quiet=as_json)
+    result = item_runs.resume(repo, handle, quiet=as_json)
     trailers = [("Swamp-Run", result.id)]
     if result.state.item:
         trailers.append(("Swamp-Item", result.state.item))
@@ -227,7 +243,7 @@ def retry(repo_path: Path | None, run_id: str, step: str, job: str | None, *, as
             if key.split("[")[0] in keys:
                 handle.record("step-reset", job=job_name, step=key)
         handle.record("job-reset", job=job_name)
-    result = service.resume(repo, handle, quiet=as_json, retrying=True)
+    result = item_runs.resume(repo, handle, quiet=as_json, retrying=True)
     return tell(result.state, as_json=as_json)
 
 

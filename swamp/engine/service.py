@@ -57,10 +57,13 @@ def start(
     quiet: bool = False,
     progress: Progress | None = None,
     item_locked: bool = False,
+    request: str | None = None,
+    pin: dict[str, str] | None = None,
 ) -> RunResult:
     """Create a run and execute it until it ends, holds, fails or pauses.
 
-    `item_locked`: the caller (the queue executor) holds the item's lock.
+    `item_locked`: the caller (the queue layer) holds the item's lock, and
+    records the item's outcome from the result.
     """
     refuse_if_frozen(repo)
     wf = target_workflow(repo, kind, target, inputs)
@@ -73,6 +76,8 @@ def start(
         concurrency=concurrency or repo.config.concurrency,
         item=item,
         run_id=run_id,
+        request=request,
+        pin=pin,
     )
     return _execute(repo, wf, handle, quiet=quiet, progress=progress, item_locked=item_locked)
 
@@ -86,6 +91,8 @@ def resume(
     retrying: bool = False,
     item_locked: bool = False,
 ) -> RunResult:
+    """Continue a run; a queue item's run only through the queue layer
+    (`swamp.queue.item_runs`), which holds the item's lock (`item_locked`)."""
     refuse_if_frozen(repo)
     state = handle.state
     if not state.target:
@@ -120,27 +127,15 @@ def _execute(
     progress: Progress | None = None,
     item_locked: bool = False,
 ) -> RunResult:
-    item_lock = None
     if handle.state.item is not None and not item_locked:
-        # A run of a queue item (continued by `workflow release` or `run
-        # resume`) holds the item's lock like the executor does, so that the
-        # two never act on the same item at once.
-        from swamp.queue.status import ItemLock
-
-        item_lock = ItemLock(repo.root, handle.state.item)
-        if not item_lock.try_acquire():
-            handle.journal.close()
-            raise SwampError(
-                f"queue item {handle.state.item} is being executed by another process; "
-                "try again when it has finished"
-            )
+        # A bug, not a user error: the queue layer runs an item's run.
+        handle.journal.close()
+        raise AssertionError(f"run {handle.id} of item {handle.state.item} without its lock")
     lock = control.RunLock(handle.dir)
     try:
         lock.acquire(handle.id)
     except SwampError:
         handle.journal.close()
-        if item_lock is not None:
-            item_lock.release()
         raise
     made = make_progress(quiet) if progress is None else None
     try:
@@ -151,15 +146,9 @@ def _execute(
             concurrency=handle.state.concurrency,
             progress=progress or made,
         ).execute()
-        if handle.state.item is not None:
-            from swamp.queue.outcome import record_outcome
-
-            record_outcome(repo.root, handle.state)
     finally:
         if made is not None:
             made.close()
         handle.journal.close()
         lock.release()
-        if item_lock is not None:
-            item_lock.release()
     return RunResult(handle.id, handle.state)
