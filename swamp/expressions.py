@@ -48,12 +48,39 @@ def find(value: str) -> Iterator[tuple[str, int]]:
         yield m.group(1), m.start()
 
 
+MAX_POWER = 256
+MAX_REPEAT = 1_000_000
+
+
+def _size(value: Any) -> int:
+    return len(value) if isinstance(value, str | list | tuple) else 0
+
+
+def _number(value: Any) -> int:
+    return abs(value) if isinstance(value, int) and not isinstance(value, bool) else 0
+
+
 @cache
 def _environment() -> ImmutableSandboxedEnvironment:
     from jinja2 import StrictUndefined
+    from jinja2.exceptions import SecurityError
     from jinja2.sandbox import ImmutableSandboxedEnvironment
 
     class Environment(ImmutableSandboxedEnvironment):
+        # Powers and repetitions are bounded: `10 ** 10 ** 10` or `'a' * 10 ** 9`
+        # in a definition must fail, not hang the runner or exhaust its memory.
+        intercepted_binops = frozenset({"**", "*"})
+
+        def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
+            if operator == "**":
+                if isinstance(right, int | float) and abs(right) > MAX_POWER:
+                    raise SecurityError(f"an exponent above {MAX_POWER}")
+                return left**right
+            size = max(_size(left) * _number(right), _size(right) * _number(left))
+            if size > MAX_REPEAT:
+                raise SecurityError(f"a repetition longer than {MAX_REPEAT}")
+            return left * right
+
         # `steps.x.outputs.items` must read the output named "items", not the
         # dict method: prefer keys for mappings.
         def getattr(self, obj: Any, attribute: str) -> Any:

@@ -124,9 +124,11 @@ def open_child(folder: Path) -> RunHandle | None:
 
 def find_run(root: Path, run_id: str) -> Path:
     """The folder of a run, by full id or a unique prefix/suffix."""
+    if not paths.is_run_id(run_id):  # never a path: only names runs/ holds
+        raise SwampError(f"no run '{paths.shown(run_id, 60)}' (see `swamp run list`)")
     base = runs_dir(root)
     exact = base / run_id
-    if run_id and "/" not in run_id and (exact / JOURNAL).is_file():
+    if (exact / JOURNAL).is_file():
         return exact
     matches = [p for p in iter_run_dirs(root) if run_id and run_id in p.name]
     if len(matches) == 1:

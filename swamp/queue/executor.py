@@ -19,7 +19,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, assert_never
 
-from swamp import freeze
+from swamp import freeze, paths
 from swamp.engine import control, runs, service
 from swamp.engine.progress import PlainProgress
 from swamp.errors import SwampError, UsageError
@@ -116,7 +116,9 @@ def select(
         elif selector.matches(entry) and (shard is None or shard.holds(entry)):
             chosen.append(entry)
     if selector.item is not None and not chosen:
-        raise SwampError(f"no queued item {selector.item!r} (see `swamp queue list`)")
+        raise SwampError(
+            f"no queued item '{paths.shown(selector.item, 60)}' (see `swamp queue list`)"
+        )
     return chosen, broken
 
 
@@ -250,6 +252,14 @@ class Executor:
         return decided
 
     def decide(self, item: Item, explicit: bool, lock: ItemLock) -> Action | Report:
+        """What `item` needs now: an Action to run, or a Report saying why not
+        (in one line, abridged: it quotes values from the item's file)."""
+        decided = self._decide(item, explicit, lock)
+        if isinstance(decided, Report):
+            decided.detail = paths.shown(decided.detail, 300)
+        return decided
+
+    def _decide(self, item: Item, explicit: bool, lock: ItemLock) -> Action | Report:
         """What `item` needs now: an Action to run, or a Report saying why not.
 
         The stored state only chooses the path (start, or continue its run);
