@@ -64,6 +64,11 @@ def start(
     """
     refuse_if_frozen(repo)
     wf = target_workflow(repo, kind, target, inputs)
+    ignored: list[str] = []
+    if wf.dialect == "mender":  # Mender runs a job with inputs it does not declare
+        declared = wf.inputs.get("properties") or {}
+        ignored = sorted(k for k in inputs if k not in declared)
+        inputs = {k: v for k, v in inputs.items() if k in declared}
     handle = create_run(
         repo.root,
         wf,
@@ -74,6 +79,8 @@ def start(
         item=item,
         run_id=run_id,
     )
+    if ignored:
+        handle.record("inputs-ignored", names=ignored)
     return _execute(repo, wf, handle, quiet=quiet, progress=progress, item_locked=item_locked)
 
 
