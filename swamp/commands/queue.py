@@ -163,6 +163,7 @@ OUTCOMES = (
     "waiting",
     "expired",
     "stale",
+    "invalid",
     "frozen",
     "skipped",
 )
@@ -211,7 +212,15 @@ def execute(
         else:
             output.out("nothing to execute: no queued item matches")
         return 0
-    repo.require_valid()
+    # Only swamp.yaml blocks everything; an item whose own definitions have
+    # problems is reported as invalid and the others run (see Executor.decide).
+    repo.require_valid([])
+    if repo.problems:
+        files = ", ".join(sorted({p.file for p in repo.problems}))
+        output.err(
+            f"swamp: warning: {files} cannot run (see `swamp validate`); "
+            "items that use them are reported as invalid, the others run"
+        )
 
     def tell(report: Report) -> None:
         if not as_json:
@@ -260,7 +269,7 @@ def execute(
         verb = "would run" if dry_run else "ran"
         count = summary.get("would-run", 0) if dry_run else len(ran)
         output.out(f"{verb} {count} of {len(reports)} selected: " + ", ".join(parts_))
-    bad = {"failed", "stale", "stopped", "unapproved", "frozen"}
+    bad = {"failed", "stale", "invalid", "stopped", "unapproved", "frozen"}
     return 1 if any(r.outcome in bad for r in reports) else 0
 
 

@@ -256,6 +256,12 @@ class Executor:
         if st.state == "stale":
             base.detail += "; re-approve by purging it and queueing it again in a reviewed change"
             return base
+        problems = [p for p in self.repo.problems if p.file in (item.data.get("pin") or {})]
+        if problems:  # its definitions cannot run; the other items still do
+            more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+            base.outcome = "invalid"
+            base.detail = f"{problems[0]}{more}; see `swamp validate`"
+            return base
         if st.state in ("waiting", "running"):
             return base
         mode = "resume"
