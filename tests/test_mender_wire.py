@@ -698,3 +698,87 @@ def test_smtp_tasks_send_the_message_mender_builds(tmp_path: Path, mailbox: Mail
         "<p>d&lt;1&gt;</p>\r\n"
         f"--{b}--\r\n"
     )
+
+
+# -- Mender's YAML form, and one definition that cannot run -----------------------------
+
+# The YAML workflow Mender's own Go test loads (model/workflow_test.go,
+# TestGetWorkflowsFromPath), with its URI pointed at the recorder.
+MENDER_YAML = """
+name: provision_device
+description: Provision device.
+version: 2
+tasks:
+  - name: create_device_inventory
+    type: http
+    retries: 3
+    http:
+      uri: {base}/api/internal/v1/inventory/devices
+      method: POST
+      contentType: application/json
+      body: ${{workflow.input.device}}
+      headers:
+        X-MEN-RequestID: ${{workflow.input.request_id}}
+        Authorization: ${{workflow.input.authorization}}
+      connectionTimeOut: 8000
+      readTimeOut: 8000
+inputParameters:
+  - request_id
+  - authorization
+  - device
+"""
+
+
+def test_mender_s_yaml_form_validates_and_runs(tmp_path: Path, server: Recorder) -> None:
+    repo = make_repo(tmp_path / "r", swamp_yaml=SWAMP_YAML)
+    (repo / "workflows" / "provision.yaml").write_text(MENDER_YAML.format(base=server.url))
+    server.on("POST", "/api/internal/v1/inventory/devices", Reply(201))
+    assert cli(repo, "validate").stdout == "ok: 3 files valid (1 models, 1 workflows)\n"
+    device = '{"id":"1"}'
+    run(
+        repo,
+        "provision_device",
+        {"request_id": "r-1", "authorization": "Bearer x", "device": device},
+    )
+    [request] = server.requests
+    assert request.body == device.encode()
+    assert request.own_headers == {
+        "user-agent": request.headers["user-agent"],
+        "content-type": "application/json",
+        "x-men-requestid": "r-1",
+        "authorization": "Bearer x",
+    }
+
+
+def test_a_definition_that_cannot_run_does_not_block_the_others(
+    tmp_path: Path, server: Recorder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("REGION", "eu-1")
+    repo = _mender_repo(
+        tmp_path,
+        {"name": "good", "tasks": [_http("ping", "POST", server.url + "/ping")]},
+        {"name": "regional", "tasks": [_http("ping", "POST", server.url + "/${env.REGION}")]},
+        {"name": "odd", "tasks": [{"name": "copy", "type": "ftp"}]},
+    )
+    (repo / "swamp.yaml").write_text(SWAMP_YAML.replace("env: [", "env: [REGION, "))
+    server.on("POST", "/ping", Reply(200))
+    server.on("POST", "/eu-1", Reply(200))
+    # validate still reports the broken file; queueing the others is not refused.
+    problems = cli(repo, "validate", code=1).stdout
+    assert "workflows/odd.json:" in problems
+    cli(repo, "workflow", "queue", "good")
+    cli(repo, "workflow", "queue", "regional")
+    # `regional` now reads a variable swamp.yaml no longer allows: its own file has a
+    # problem (its content, so its pin, did not change).
+    (repo / "swamp.yaml").write_text(SWAMP_YAML)
+    result = cli(repo, "queue", "execute", "--all", code=1)
+    assert [(r.method, r.path) for r in server.requests] == [("POST", "/ping")]
+    lines = result.stdout.splitlines()
+    assert any(line.endswith(" good: succeeded") for line in lines)
+    [invalid] = [line for line in lines if " regional: invalid: " in line]
+    assert "workflows/regional.json:" in invalid
+    assert "reads env.REGION, which swamp.yaml does not allow" in invalid
+    assert "see `swamp validate`" in invalid
+    assert result.stderr.startswith(
+        "swamp: warning: workflows/odd.json, workflows/regional.json cannot run"
+    )
