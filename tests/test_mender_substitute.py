@@ -167,3 +167,40 @@ def test_find_takes_references_apart() -> None:
         ("env", "A", "", None, None, "unknown option 'x=y;'"),
         ("task", "a.json.b", "c", None, None, None),
     ]
+
+
+def test_json_is_written_as_go_s_encoding_json_writes_it() -> None:
+    from swamp.mender.substitute import go_json
+
+    # encoding/json floatEncoder: 'f' unless abs < 1e-6 or >= 1e21, then 'e' with
+    # the exponent's leading zero trimmed for negative exponents (e-07 -> e-7).
+    numbers = [0, -0.0, 1, 2.0, 0.000001, 1e-7, -1.5e-7, 1e-10, 123.456, 1e20, 1e21, 1.5e300]
+    assert [go_json(n) for n in numbers] == [
+        "0",
+        "-0",
+        "1",
+        "2",
+        "0.000001",
+        "1e-7",
+        "-1.5e-7",
+        "1e-10",
+        "123.456",
+        "100000000000000000000",
+        "1e+21",
+        "1.5e+300",
+    ]
+    # Every number is a float64 once Mender has decoded it.
+    assert go_json(12345678901234567890) == "12345678901234567000"
+    assert go_json(2**53 + 1) == "9007199254740992"
+    # Strings (Go 1.22, which Mender's worker is built with): HTML characters,
+    # U+2028/U+2029 and control characters escaped, \b and \f short, invalid
+    # UTF-8 (a lone surrogate here) as U+FFFD, the rest as UTF-8.
+    assert go_json("<a href='x'>&</a>") == "\"\\u003ca href='x'\\u003e\\u0026\\u003c/a\\u003e\""
+    assert go_json('\u2028\u2029\x00\x1f\x7f\b\f\n\r\t"\\é') == (
+        '"\\u2028\\u2029\\u0000\\u001f\x7f\\b\\f\\n\\r\\t\\"\\\\é"'
+    )
+    assert go_json("\ud800") == '"\\ufffd"'
+    # Maps sorted by key, no spaces, null kept anywhere.
+    assert go_json({"b": [None, {}], "a": {"z": None, "&": True}, "": []}) == (
+        '{"":[],"a":{"\\u0026":true,"z":null},"b":[null,{}]}'
+    )

@@ -420,6 +420,12 @@ def test_each_of_the_nine_sends_what_mender_sends(
     assert sent == case.requests
     for request in services.requests:
         assert request.headers["x-men-requestid"] == REQUEST_ID
+        # As the acceptance tests saw: Go sends Content-Length: 0 for an empty POST,
+        # PUT or PATCH body and no Content-Length for an empty DELETE.
+        if request.method in ("POST", "PUT", "PATCH"):
+            assert request.headers["content-length"] == str(len(request.body))
+        else:
+            assert "content-length" not in request.headers
     assert published(nats_url) == case.messages
     if case.ignored:
         shown = cli(repo, "run", "show", _last_run(repo)).stdout
@@ -501,6 +507,12 @@ def test_bodies_strings_and_headers_are_the_bytes_mender_sends(
     reply += '"list": [null, 2], "s": "plain"}'
     server.on("POST", "/post", Reply(201, reply))
     server.on("POST", "/chain", Reply(201))
+    warnings = cli(repo, "validate").stdout.splitlines()[:-1]
+    assert [w.split(": ", 1)[1] for w in warnings] == [
+        "warning: tasks[1].http.json.whole: Mender sends null for ${workflow.input.given|d}: "
+        "a whole ${workflow.input.…} string becomes the input named by all the text up to the "
+        "last '}' ('given|d'), and there is none; swamp does the same"
+    ]
     run(repo, "wire", WIRE_INPUTS)
     get, post, chain = server.requests
     # Point 4 (string.go ProcessJobString, Encoding.Apply): the default is encoded
@@ -542,6 +554,7 @@ def test_redirects_are_followed_as_go_s_http_client_follows_them(
             _http("keep", "POST", base + "/tmp", body="keep", contentType="text/plain"),
             _http("see", "PUT", base + "/see", body="x"),
             _http("found", "HEAD", base + "/head"),
+            _http("away", "GET", base + "/away", headers=token),
         ],
     }
     repo = _mender_repo(tmp_path, moves)
@@ -553,6 +566,9 @@ def test_redirects_are_followed_as_go_s_http_client_follows_them(
     server.on("GET", "/other", Reply(200))
     server.on("HEAD", "/head", Reply(302, headers={"Location": "/head2"}))
     server.on("HEAD", "/head2", Reply(200))
+    elsewhere = f"http://localhost:{server.port}/there"  # another host name, same server
+    server.on("GET", "/away", Reply(302, headers={"Location": elsewhere}))
+    server.on("GET", "/there", Reply(200))
     run(repo, "moves", {})
     seen = [(r.method, r.path, r.body) for r in server.requests]
     # net/http client.go redirectBehavior: 301/302/303 turn anything but GET and
@@ -566,6 +582,8 @@ def test_redirects_are_followed_as_go_s_http_client_follows_them(
         ("GET", "/other", b""),
         ("HEAD", "/head", b""),
         ("HEAD", "/head2", b""),
+        ("GET", "/away", b""),
+        ("GET", "/there", b""),
     ]
     new = server.requests[1]
     # The first request's headers go along (same host), with a Referer.
@@ -573,6 +591,11 @@ def test_redirects_are_followed_as_go_s_http_client_follows_them(
     assert new.headers["authorization"] == "Bearer a-1"
     assert new.headers["referer"] == f"{base}/old"
     assert server.requests[3].headers["content-type"] == "text/plain"
+    # To another host: credentials and cookies stay behind (shouldCopyHeaderOnRedirect).
+    there = server.requests[-1]
+    assert there.headers["x-token"] == "t-1"
+    assert "authorization" not in there.headers
+    assert there.headers["referer"] == f"{base}/away"
 
 
 def test_ten_redirects_at_most(tmp_path: Path, server: Recorder) -> None:
@@ -782,3 +805,26 @@ def test_a_definition_that_cannot_run_does_not_block_the_others(
     assert result.stderr.startswith(
         "swamp: warning: workflows/odd.json, workflows/regional.json cannot run"
     )
+
+
+def test_a_nats_publish_that_is_not_acknowledged_fails_and_is_retried(
+    tmp_path: Path, nats_url: str
+) -> None:
+    async def drop_stream() -> None:
+        import nats
+
+        client = await nats.connect(nats_url)
+        await client.jetstream().delete_stream("WORKFLOWS")
+        await client.close()
+
+    asyncio.run(drop_stream())
+    task = {"name": "tell", "type": "nats", "retries": 1, "nats": {"subject": "s", "data": {}}}
+    repo = _mender_repo(tmp_path, {"name": "tell", "tasks": [task]})
+    result = run(repo, "tell", {}, code=1)
+    assert "tasks/tell: nats WORKFLOWS.s: " in result.stdout
+    steps = json.loads(cli(repo, "run", "show", _last_run(repo), "--json").stdout)
+    step = steps["jobs"]["tasks"]["steps"]["tell"]
+    assert step["attempts"] == 2  # processJob retries a nats task whose publish failed
+    assert step["outputs"]["nats"]["subject"] == "WORKFLOWS.s"
+    assert step["outputs"]["nats"]["data"] == "{}"
+    assert step["outputs"]["nats"]["error"]

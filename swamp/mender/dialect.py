@@ -249,6 +249,10 @@ def _semantics(f: _File, config: Config) -> None:
                 )
         if kind == "http" and isinstance(task.get("http"), dict):
             _http_warnings(f, tpath, task["http"])
+        block = task.get(kind)
+        if kind in ("http", "nats") and isinstance(block, dict):
+            key = "json" if kind == "http" else "data"
+            _whole_input_warnings(f, block.get(key), (*tpath, kind, key), declared)
         for spath, text, template in _substituted(task, kind, tpath):
             _references(f, config, spath, text, declared, first, i)
             if template and isinstance(text, str) and "{{" in text and "}}" in text:
@@ -275,6 +279,29 @@ def _http_warnings(f: _File, tpath: JsonPath, http: Mapping[str, Any]) -> None:
                 f"{given[0]} is sent, as in Mender",
             )
         )
+
+
+def _whole_input_warnings(f: _File, value: Any, base: JsonPath, declared: set[str]) -> None:
+    """Mender replaces a JSON string that starts with `${workflow.input.` and
+    ends with `}` by the input named by everything between, or by null: say
+    so where that is not a plain input name (a default, two references)."""
+    from swamp.expressions import walk_strings
+
+    prefix = "${" + substitute.INPUT_PREFIX
+    for spath, text in walk_strings(value, base):
+        if not (isinstance(text, str) and text.startswith(prefix) and text.endswith("}")):
+            continue
+        name = text[len(prefix) : -1]
+        if name and name not in declared:
+            f.warnings.append(
+                _warning(
+                    f.doc,
+                    spath,
+                    f"{format_path(spath)}: Mender sends null for {text}: a whole "
+                    "${workflow.input.…} string becomes the input named by all the text "
+                    f"up to the last '}}' ({name!r}), and there is none; swamp does the same",
+                )
+            )
 
 
 def _substituted(
