@@ -828,3 +828,13 @@ def test_a_nats_publish_that_is_not_acknowledged_fails_and_is_retried(
     assert step["outputs"]["nats"]["subject"] == "WORKFLOWS.s"
     assert step["outputs"]["nats"]["data"] == "{}"
     assert step["outputs"]["nats"]["error"]
+
+
+def test_a_header_value_with_a_line_break_is_refused_as_go_refuses_it(
+    tmp_path: Path, server: Recorder
+) -> None:
+    task = _http("send", "POST", server.url + "/x", headers={"x-note": "${workflow.input.v}"})
+    repo = _mender_repo(tmp_path, {"name": "note", "inputParameters": ["v"], "tasks": [task]})
+    result = run(repo, "note", {"v": "a\r\nX-Injected: 1"}, code=1)
+    assert "net/http: invalid header field value for 'X-Note'" in result.stdout
+    assert server.requests == []

@@ -1,4 +1,5 @@
-"""mender/http and mender/cli: the types that execute a Mender workflow's tasks.
+"""mender/http and mender/cli: the types that execute a Mender workflow's
+http and cli tasks (mender/nats and mender/smtp are in `messaging`).
 
 Each gets the task as written, the run's inputs, the earlier steps' outputs
 and the environment swamp.yaml allows, and does Mender's substitution at the
@@ -8,6 +9,7 @@ moment it runs. Outputs follow Mender's task result: `type`, `success`,
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlencode
@@ -118,6 +120,10 @@ def send(http: Mapping[str, Any], scope: Scope, ctx: ExecutionContext) -> Outcom
     except ValueError as e:  # json.Marshal's refusal (NaN, infinity)
         return Outcome(ok=False, outputs=outputs, error=f"{method} {uri}: {e}")
     headers = _headers(http, scope, body_type)
+    invalid = next((k for k, v in headers if _CONTROL.search(v)), None)
+    if invalid:  # Go's transport refuses to send it (httpguts.ValidHeaderFieldValue)
+        error = f"{method} {uri}: net/http: invalid header field value for {invalid!r}"
+        return Outcome(ok=False, outputs=outputs, error=error)
     shown: dict[str, str] = {}
     for name, value in headers:
         shown[name] = f"{shown[name]}, {value}" if name in shown else value
@@ -148,12 +154,12 @@ def send(http: Mapping[str, Any], scope: Scope, ctx: ExecutionContext) -> Outcom
 
 
 def _headers(http: Mapping[str, Any], scope: Scope, body_type: str | None) -> list[list[str]]:
-    """The headers as Go's net/http writes them: names canonical, values with
-    line breaks as spaces and trimmed, `contentType` and a `Content-Type` in
-    `headers` both sent, sorted by name (Go writes them so)."""
+    """The headers as Go's net/http writes them: names canonical, values
+    trimmed, `contentType` and a `Content-Type` in `headers` both sent, sorted
+    by name (Go writes them so)."""
     headers: list[list[str]] = [["User-Agent", f"swamp/{__version__}"]]
     given = (http.get("headers") or {}).items()
-    own = [[_canonical(k), _clean(substitute(v, scope))] for k, v in given]
+    own = [[_canonical(k), substitute(v, scope).strip(" \t")] for k, v in given]
     if http.get("contentType"):
         headers.append(["Content-Type", http["contentType"]])
     elif body_type and not any(k == "Content-Type" for k, _ in own):
@@ -170,14 +176,11 @@ def _canonical(name: str) -> str:
     return "-".join(part[:1].upper() + part[1:].lower() for part in name.split("-"))
 
 
-def _clean(value: str) -> str:
-    return value.replace("\r", " ").replace("\n", " ").strip(" \t")
-
-
 class _RedirectError(Exception):
     pass
 
 
+_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")  # what a header value may not hold
 MAX_REDIRECTS = 10  # Go's default CheckRedirect
 _SENSITIVE = ("authorization", "www-authenticate", "cookie", "cookie2")
 
