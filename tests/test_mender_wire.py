@@ -838,3 +838,19 @@ def test_a_header_value_with_a_line_break_is_refused_as_go_refuses_it(
     result = run(repo, "note", {"v": "a\r\nX-Injected: 1"}, code=1)
     assert "net/http: invalid header field value for 'X-Note'" in result.stdout
     assert server.requests == []
+
+
+def test_provision_device_without_a_tenant_keeps_the_empty_path_segment(
+    tmp_path: Path, services: Recorder
+) -> None:
+    # tests/tests/test_provision_device.py with tenant_id "": mmock saw
+    # /api/internal/v1/inventory/tenants//devices (encoding=url of "" is "").
+    repo = make_repo(tmp_path / "r", swamp_yaml=SWAMP_YAML)
+    shutil.copy(FIXTURES / "provision_device.json", repo / "workflows")
+    inputs = {**CASES["provision_device"].inputs, "tenant_id": ""}
+    paths = [p.replace(TENANT, "") for _, p, *_ in CASES["provision_device"].requests]
+    for path in paths:
+        services.on("POST", path, Reply(201))
+    run(repo, "provision_device", inputs)
+    assert [r.path for r in services.requests] == paths
+    assert paths[0] == f"{INV}/tenants//devices"
