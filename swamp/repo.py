@@ -8,10 +8,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from swamp import secrets
 from swamp.definitions import Config, Model, Workflow
 from swamp.errors import InvalidFiles, Problem, SwampError
-from swamp.loader import Document, LoadError, load_file
+from swamp.loader import Document
 
 CONFIG_FILE = "swamp.yaml"
 DEFINITION_SUFFIXES = (".yaml", ".yml", ".json")
@@ -35,15 +34,53 @@ def digest_bytes(data: bytes) -> str:
     return "sha256:" + hashlib.sha256(data).hexdigest()
 
 
+def parsed_digest(data: object) -> str:
+    """The digest of a loaded value: canonical JSON of it."""
+    import json
+
+    text = json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return digest_bytes(text.encode("utf-8"))
+
+
 def definition_files(root: Path, folder: str) -> list[Path]:
+    """The definition files of a folder. A symbolic link (the folder, a
+    sub-folder or a file) is never followed: its content was not reviewed in
+    the repository; `validate` reports it."""
     base = root / folder
-    if not base.is_dir():
+    if base.is_symlink() or not base.is_dir():
         return []
-    return sorted(p for p in base.rglob("*") if p.suffix in DEFINITION_SUFFIXES and p.is_file())
+    out = []
+    for dirpath, dirnames, filenames in os.walk(base):  # os.walk does not follow links
+        here = Path(dirpath)
+        dirnames[:] = sorted(d for d in dirnames if not (here / d).is_symlink())
+        for name in filenames:
+            p = here / name
+            if p.suffix in DEFINITION_SUFFIXES and not p.is_symlink() and p.is_file():
+                out.append(p)
+    return sorted(out)
 
 
-@dataclass
+def symlinked(root: Path, folders: Iterable[str]) -> list[str]:
+    """Symbolic links in `folders` (or the folders themselves), relative to root."""
+    found = []
+    for folder in folders:
+        base = root / folder
+        if base.is_symlink():
+            found.append(folder)
+            continue
+        if not base.is_dir():
+            continue
+        for dirpath, dirnames, filenames in os.walk(base):
+            for name in (*dirnames, *filenames):
+                if (Path(dirpath) / name).is_symlink():
+                    found.append((Path(dirpath) / name).relative_to(root).as_posix())
+    return sorted(found)
+
+
+@dataclass(frozen=True)
 class Repository:
+    """A repository's validated definitions (built by swamp.validate.load_repository)."""
+
     root: Path
     config: Config = field(default_factory=Config)
     models: dict[str, Model] = field(default_factory=dict)
@@ -58,23 +95,6 @@ class Repository:
             return path.resolve().relative_to(self.root).as_posix()
         except ValueError:
             return str(path)
-
-    def load_doc(self, path: Path) -> Document | None:
-        """Load one file, recording its digest; a load error becomes a problem."""
-        rel = self.rel(path)
-        try:
-            raw = path.read_bytes()
-        except OSError as e:
-            self.problems.append(Problem(rel, 1, 1, f"cannot read file: {e.strerror}"))
-            return None
-        self.digests[rel] = digest_bytes(raw)
-        try:
-            doc = load_file(path, rel)
-        except LoadError as e:
-            self.problems.append(e.problem)
-            return None
-        self.docs[rel] = doc
-        return doc
 
     def model(self, name: str) -> Model:
         if name in self.models:
@@ -138,15 +158,3 @@ class Repository:
 def _known(names: Iterable[str]) -> str:
     names = sorted(names)
     return f" (known: {', '.join(names)})" if names else ""
-
-
-def load_repository(root: Path | None = None) -> Repository:
-    """Load and validate swamp.yaml, models/ and workflows/ (not the queue)."""
-    from swamp import validate
-
-    repo = Repository(find_root(root) if root is None else root.resolve())
-    validate.load_definitions(repo)
-    # Mask the secrets swamp.yaml names from the start, before anything is
-    # printed or journaled (an input may carry one too).
-    secrets.register_all(os.environ[n] for n in sorted(repo.config.secrets) if n in os.environ)
-    return repo

@@ -14,7 +14,8 @@ from swamp.inputs import apply_defaults, check_inputs, parse_inputs
 from swamp.publish import NONE, Publish, open_repo, record
 from swamp.queue import items
 from swamp.queue.timing import iso, utcnow
-from swamp.repo import Repository, load_repository
+from swamp.repo import Repository
+from swamp.validate import load_repository
 
 if TYPE_CHECKING:
     from swamp.gitrepo import Repo
@@ -66,6 +67,14 @@ def release(
         handle.journal.close()
         raise SwampError(f"run {handle.id} is executing; release it when it has stopped")
     repo.require_valid()
+    if handle.state.item is not None:
+        from swamp.queue.gate import admit_run
+
+        try:
+            admit_run(repo, handle.state)
+        except SwampError:
+            handle.journal.close()
+            raise
     handle.record("job-released", job=job, by=actor)
     if not as_json:
         output.out(f"released job {job} of run {handle.id}")

@@ -20,8 +20,8 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from typing import Any
 
 from swamp import expressions, schemas
-from swamp.context import base_context
-from swamp.definitions import Dependency, Job, Step, Workflow
+from swamp.context import base_context, step_environment
+from swamp.definitions import MAX_DEPTH, Dependency, Job, Step, Workflow
 from swamp.engine import control
 from swamp.engine.runs import RunHandle, create_run, open_child
 from swamp.engine.state import TERMINAL, JobState, RunState, write_snapshot
@@ -30,7 +30,6 @@ from swamp.inputs import apply_defaults
 from swamp.repo import Repository
 from swamp.types.base import ExecutionContext, Outcome
 
-MAX_DEPTH = 8
 # Events after which the engine acts (starts a step's work, ends or leaves
 # the run): they are fsynced, with everything written before them.
 # Every state transition is fsynced before the engine moves on (issue 3).
@@ -608,6 +607,7 @@ class Runner:
                 workdir=self.repo.root,
                 timeout=step.timeout or self.repo.config.step_timeout,
                 cancel=_Linked(self.cancel, job_cancel),
+                environment=step_environment(self.repo.config),
             )
             return call_task(step.task, inputs, ctx)
         assert step.model is not None and step.method is not None
@@ -624,6 +624,7 @@ class Runner:
             workdir=self.repo.root,
             timeout=step.timeout or self.repo.config.step_timeout,
             cancel=cancel,
+            environment=step_environment(self.repo.config),
         )
         return call_method(model, method, base_context(self.repo.config, inputs), ctx)
 

@@ -57,6 +57,9 @@ def start(
     quiet: bool = False,
     progress: Progress | None = None,
     item_locked: bool = False,
+    request: str | None = None,
+    pin: dict[str, str] | None = None,
+    audit: dict[str, Any] | None = None,
 ) -> RunResult:
     """Create a run and execute it until it ends, holds, fails or pauses.
 
@@ -65,10 +68,10 @@ def start(
     refuse_if_frozen(repo)
     wf = target_workflow(repo, kind, target, inputs)
     ignored: list[str] = []
-    if wf.dialect == "mender":  # Mender runs a job with inputs it does not declare
+    if wf.dialect == "mender":  # Mender runs a job with inputs it does not declare;
+        # they stay in the run as given (its record), and nothing can read them.
         declared = wf.inputs.get("properties") or {}
         ignored = sorted(k for k in inputs if k not in declared)
-        inputs = {k: v for k, v in inputs.items() if k in declared}
     handle = create_run(
         repo.root,
         wf,
@@ -78,10 +81,14 @@ def start(
         concurrency=concurrency or repo.config.concurrency,
         item=item,
         run_id=run_id,
+        request=request,
+        pin=pin,
     )
     if ignored:
         handle.record("inputs-ignored", names=ignored)
-    return _execute(repo, wf, handle, quiet=quiet, progress=progress, item_locked=item_locked)
+    return _execute(
+        repo, wf, handle, quiet=quiet, progress=progress, item_locked=item_locked, audit=audit
+    )
 
 
 def resume(
@@ -92,9 +99,19 @@ def resume(
     progress: Progress | None = None,
     retrying: bool = False,
     item_locked: bool = False,
+    audit: dict[str, Any] | None = None,
 ) -> RunResult:
     refuse_if_frozen(repo)
     state = handle.state
+    if state.item is not None and not item_locked:
+        # The run of a queue item, continued by hand: the same gate as the queue.
+        from swamp.queue.gate import admit_run
+
+        try:
+            admit_run(repo, state)
+        except SwampError:
+            handle.journal.close()
+            raise
     if not state.target:
         handle.journal.close()
         raise SwampError(
@@ -107,7 +124,9 @@ def resume(
         raise SwampError(f"run {handle.id} was cancelled")
     wf = target_workflow(repo, state.kind, state.target, state.inputs)
     control.clear(handle.dir)
-    return _execute(repo, wf, handle, quiet=quiet, progress=progress, item_locked=item_locked)
+    return _execute(
+        repo, wf, handle, quiet=quiet, progress=progress, item_locked=item_locked, audit=audit
+    )
 
 
 def refuse_if_frozen(repo: Repository) -> None:
@@ -126,6 +145,7 @@ def _execute(
     quiet: bool,
     progress: Progress | None = None,
     item_locked: bool = False,
+    audit: dict[str, Any] | None = None,
 ) -> RunResult:
     item_lock = None
     if handle.state.item is not None and not item_locked:
@@ -161,7 +181,7 @@ def _execute(
         if handle.state.item is not None:
             from swamp.queue.outcome import record_outcome
 
-            record_outcome(repo.root, handle.state)
+            record_outcome(repo.root, handle.state, audit)
     finally:
         if made is not None:
             made.close()
