@@ -854,3 +854,15 @@ def test_provision_device_without_a_tenant_keeps_the_empty_path_segment(
     run(repo, "provision_device", inputs)
     assert [r.path for r in services.requests] == paths
     assert paths[0] == f"{INV}/tenants//devices"
+
+
+def test_a_nats_server_that_cannot_be_reached_fails_the_task_quickly(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("WORKFLOWS_NATS_URI", f"nats://127.0.0.1:{closed_port()}")
+    task = {"name": "tell", "type": "nats", "nats": {"subject": "s", "data": {"a": 1}}}
+    repo = _mender_repo(tmp_path, {"name": "tell", "tasks": [task]})
+    result = run(repo, "tell", {}, code=1)
+    assert "tasks/tell: nats WORKFLOWS.s: nats: no servers available for connection" in (
+        result.stdout
+    )

@@ -96,11 +96,14 @@ def _publish(url: str, subject: str, payload: bytes, ctx: ExecutionContext) -> N
         pass  # the failure is reported once, by the exception below
 
     async def run() -> None:
+        # nats-py never gives up on a server while max_reconnect_attempts is 0:
+        # 1 means two tries, half a second apart, then NoServersError.
         client = await nats.connect(
             servers=[url],
             connect_timeout=timeout,
             allow_reconnect=False,
-            max_reconnect_attempts=0,
+            max_reconnect_attempts=1,
+            reconnect_time_wait=0.5,
             error_cb=quiet,
         )
         try:
@@ -108,7 +111,8 @@ def _publish(url: str, subject: str, payload: bytes, ctx: ExecutionContext) -> N
         finally:
             await client.close()
 
-    asyncio.run(run())
+    # A bound on the whole, whatever the client does: connect, publish, close.
+    asyncio.run(asyncio.wait_for(run(), timeout * 3))
 
 
 class MenderSmtpType:
