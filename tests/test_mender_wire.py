@@ -688,6 +688,9 @@ def test_smtp_tasks_send_the_message_mender_builds(tmp_path: Path, mailbox: Mail
     )
     run(repo, "welcome", {"to": "Ann <ann@example.com>,bob@example.com", "device": "d<1>"})
     [(sender, rcpt, options, content)] = mailbox.mails
+    shown = [line.strip() for line in cli(repo, "run", "show", _last_run(repo)).stdout.splitlines()]
+    assert "from: Mender <no-reply@example.com>" in shown
+    assert "to: Ann <ann@example.com>, bob@example.com, ops@example.com, audit@example.com" in shown
     # smtp.go: each to/cc/bcc entry split at commas; getEmailAddress for the envelope.
     assert sender == "no-reply@example.com"
     assert rcpt == ["ann@example.com", "bob@example.com", "ops@example.com", "audit@example.com"]
