@@ -427,7 +427,7 @@ def test_queued_workflow_fails_then_resumes_without_resending(
     (item,) = _items(repo, "queue")
     assert queued.stdout.startswith(f"queued {item['id']}: workflow decommission_device")
     raw = (repo / "workflows" / "decommission.json").read_bytes()
-    # A pin is the digest of the parsed content (swamp.repo.parsed_digest).
+    # Pins are digests of the parsed content (issue 10).
     assert item["pin"] == {"workflows/decommission.json": parsed_digest(json.loads(raw))}
     assert server.requests == []  # queueing sends nothing
 

@@ -12,9 +12,24 @@ from swamp.engine import control, runs, service
 from swamp.engine.state import RunState, load_state
 from swamp.errors import SwampError, UsageError
 from swamp.publish import NONE, Publish, open_repo, record
+from swamp.queue import item_runs
+from swamp.queue.timing import iso, parse_iso
 from swamp.validate import load_repository
 
 STOP_WAIT_SECONDS = 30.0
+# What `run list --state` can match: the engine's states, and "interrupted"
+# (a run left running or created by a process that is gone).
+RUN_STATES = (
+    "created",
+    "running",
+    "paused",
+    "held",
+    "succeeded",
+    "failed",
+    "stopped",
+    "cancelled",
+    "interrupted",
+)
 
 
 def _display_state(state: RunState, folder: Path) -> str:
@@ -33,14 +48,11 @@ def _since(value: str) -> str:
         moment = datetime.now(UTC) - timedelta(seconds=seconds)
         return moment.isoformat(timespec="seconds").replace("+00:00", "Z")
     try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        return iso(parse_iso(value))
     except ValueError:
         raise UsageError(
             f"--since {value!r}: expected a time (2026-11-23T10:00Z) or 2h, 1d"
         ) from None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 def list_runs(
@@ -51,6 +63,8 @@ def list_runs(
     since: str | None,
     as_json: bool,
 ) -> int:
+    if state is not None and state not in RUN_STATES:
+        raise UsageError(f"--state {state!r}: expected one of {', '.join(RUN_STATES)}")
     repo = load_repository(repo_path)
     after = _since(since) if since else None
     rows: list[dict[str, Any]] = []
@@ -95,8 +109,7 @@ def _duration(start: str | None, end: str | None) -> str:
     if not start or not end:
         return ""
     try:
-        a = datetime.fromisoformat(start.replace("Z", "+00:00"))
-        b = datetime.fromisoformat(end.replace("Z", "+00:00"))
+        a, b = parse_iso(start), parse_iso(end)
     except ValueError:
         return ""
     return f"{(b - a).total_seconds():.1f}s"
@@ -153,7 +166,7 @@ def resume(repo_path: Path | None, run_id: str, *, as_json: bool, publish: Publi
     repo, git = open_repo(repo_path, publish)
     repo.require_valid()
     handle = runs.open_run(repo.root, run_id)
-    result = service.resume(repo, handle, quiet=as_json)
+    result = item_runs.resume(repo, handle, quiet=as_json)
     trailers = [("Swamp-Run", result.id)]
     if result.state.item:
         trailers.append(("Swamp-Item", result.state.item))
@@ -229,7 +242,7 @@ def retry(repo_path: Path | None, run_id: str, step: str, job: str | None, *, as
             if key.split("[")[0] in keys:
                 handle.record("step-reset", job=job_name, step=key)
         handle.record("job-reset", job=job_name)
-    result = service.resume(repo, handle, quiet=as_json, retrying=True)
+    result = item_runs.resume(repo, handle, quiet=as_json, retrying=True)
     return tell(result.state, as_json=as_json)
 
 

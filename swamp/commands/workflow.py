@@ -12,7 +12,7 @@ from swamp.errors import SwampError
 from swamp.identity import who
 from swamp.inputs import apply_defaults, check_inputs, parse_inputs
 from swamp.publish import NONE, Publish, open_repo, record
-from swamp.queue import items
+from swamp.queue import item_runs, items
 from swamp.queue.timing import iso, utcnow
 from swamp.repo import Repository
 from swamp.validate import load_repository
@@ -78,7 +78,7 @@ def release(
     handle.record("job-released", job=job, by=actor)
     if not as_json:
         output.out(f"released job {job} of run {handle.id}")
-    result = service.resume(repo, handle, quiet=as_json)
+    result = item_runs.resume(repo, handle, quiet=as_json)
     trailers = [("Swamp-Run", result.id), ("Swamp-Released-By", actor)]
     if result.state.item:
         trailers.append(("Swamp-Item", result.state.item))
