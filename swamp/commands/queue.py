@@ -170,6 +170,7 @@ OUTCOMES = (
     "waiting",
     "expired",
     "stale",
+    "invalid",
     "frozen",
     "skipped",
 )
@@ -246,7 +247,15 @@ def execute(
         else:
             output.out("nothing to execute: no queued item matches")
         return 0
-    repo.require_valid()
+    # Only swamp.yaml blocks everything; an item whose own definitions have
+    # problems is reported as invalid and the others run (see Executor.decide).
+    repo.require_valid([])
+    if repo.problems:
+        files = ", ".join(sorted({p.file for p in repo.problems}))
+        output.err(
+            f"swamp: warning: {files} cannot run (see `swamp validate`); "
+            "items that use them are reported as invalid, the others run"
+        )
 
     def tell(report: Report) -> None:
         if not as_json:
@@ -319,7 +328,7 @@ def execute(
             f"{'them' if len(publisher.stranded) > 1 else 'it'} with `{RECOVER}`"
         )
         return 1
-    bad = {"failed", "stale", "stopped", "unapproved", "frozen", "refused"}
+    bad = {"failed", "stale", "invalid", "stopped", "unapproved", "frozen", "refused"}
     return 1 if any(r.outcome in bad for r in reports) else 0
 
 

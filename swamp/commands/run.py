@@ -130,6 +130,8 @@ def show(repo_path: Path | None, run_id: str, *, as_json: bool) -> int:
     output.out(f"  {st.kind} {st.target}, started {st.created} by {st.by}")
     if st.inputs:
         output.out("  inputs: " + ", ".join(f"{k}={v}" for k, v in st.inputs.items()))
+    if st.ignored_inputs:
+        output.out("  ignored inputs (not declared): " + ", ".join(st.ignored_inputs))
     for name, job in st.jobs.items():
         extra = job.prompt if job.state == "held" else job.reason
         output.out(f"  job {name}: {job.state}" + (f" ({extra})" if extra else ""))

@@ -68,6 +68,11 @@ def start(
     """
     refuse_if_frozen(repo)
     wf = target_workflow(repo, kind, target, inputs)
+    ignored: list[str] = []
+    if wf.dialect == "mender":  # Mender runs a job with inputs it does not declare;
+        # they stay in the run as given (its record), and nothing can read them.
+        declared = wf.inputs.get("properties") or {}
+        ignored = sorted(k for k in inputs if k not in declared)
     handle = create_run(
         repo.root,
         wf,
@@ -80,6 +85,8 @@ def start(
         request=request,
         pin=pin,
     )
+    if ignored:
+        handle.record("inputs-ignored", names=ignored)
     return _execute(repo, wf, handle, quiet=quiet, progress=progress, item_locked=item_locked)
 
 

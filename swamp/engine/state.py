@@ -54,6 +54,8 @@ class RunState:
     workflow: str = ""
     target: str = ""
     inputs: dict[str, Any] = field(default_factory=dict)
+    # Inputs given but not declared, which a Mender workflow ignores (as Mender does).
+    ignored_inputs: list[str] = field(default_factory=list)
     state: str = "created"
     reason: str | None = None
     created: str = ""
@@ -100,6 +102,8 @@ class RunState:
             self.created = e.get("at", "")
             for name in e.get("jobs", []):
                 self.job(name)
+        elif kind == "inputs-ignored":
+            self.ignored_inputs = list(e.get("names", []))
         elif kind == "run-state":
             self.state = e["state"]
             self.reason = e.get("reason")

@@ -274,9 +274,7 @@ def _dialect_arguments(value: Any, inputs: Mapping[str, Any], key: str = "") -> 
         out = value
         for ref in ms.find(value):
             if ref.kind == "input":
-                text = ms.resolve(ref, scope, "url" if key == "uri" else "plain")
-                if text is not None:
-                    out = out.replace(ref.text, text, 1)
+                out = out.replace(ref.text, ms.resolve(ref, scope), 1)
         return out
     if isinstance(value, Mapping):
         return {k: _dialect_arguments(v, inputs, k) for k, v in value.items()}
