@@ -18,6 +18,7 @@ from typing import Any
 from swamp import schemas
 from swamp.definitions import Config, Dependency, InlineTask, Job, Retry, Step, Workflow
 from swamp.errors import Problem
+from swamp.expressions import walk_strings
 from swamp.loader import Document, JsonPath, format_path
 from swamp.mender import substitute
 from swamp.validate.common import Loading
@@ -303,8 +304,6 @@ def _substituted(
         yield (*bpath, "formdata", k), k, True
         yield (*bpath, "formdata", k), v, True
     yield (*bpath, "body"), block.get("body"), True
-    from swamp.expressions import walk_strings
-
     for rel, text in walk_strings(block.get("json"), (*bpath, "json")):
         yield rel, text, False
 
