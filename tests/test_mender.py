@@ -447,8 +447,11 @@ def test_queued_workflow_fails_then_resumes_without_resending(
     )
     (item,) = _items(repo, "queue")
     assert queued.stdout.startswith(f"queued {item['id']}: workflow decommission_device")
-    raw = (repo / "workflows" / "decommission.json").read_bytes()
-    assert item["pin"] == {"workflows/decommission.json": "sha256:" + sha256(raw).hexdigest()}
+    # A pin is the digest of the parsed content (canonical JSON), not of its spelling.
+    data = json.loads((repo / "workflows" / "decommission.json").read_bytes())
+    canonical = json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    digest = "sha256:" + sha256(canonical.encode()).hexdigest()
+    assert item["pin"] == {"workflows/decommission.json": digest}
     assert server.requests == []  # queueing sends nothing
 
     swamp(repo, "queue", "execute", "--all", check=1)
