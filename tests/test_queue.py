@@ -566,3 +566,11 @@ def test_a_time_without_an_offset_is_utc_wherever_swamp_runs(tmp_path: Path) -> 
     assert [item["notBefore"] for item in _items(repo)] == ["2099-01-01T02:00:00Z"] * 2
     listed = swamp(repo, "run", "list", "--since", "2099-01-01T02:00:00", check=None)
     assert listed.returncode == 0, listed.stderr
+
+
+def test_schedule_takes_exactly_one_of_at_and_window(tmp_path: Path) -> None:
+    repo = _repo(tmp_path)
+    for extra in ([], ["--at", "+1h", "--window", "always"]):
+        result = swamp(repo, "method", "schedule", "sh", "mark", *extra, check=2)
+        assert result.stderr == "swamp: error: give exactly one of --at TIME or --window NAME\n"
+    assert _items(repo) == []

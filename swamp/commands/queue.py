@@ -91,6 +91,25 @@ def queue_method(
     return _stage(repo_path, "method", f"{model}.{method}", pairs, input_files, **kw)
 
 
+def schedule_method(
+    repo_path: Path | None,
+    model: str,
+    method: str,
+    pairs: list[str],
+    input_files: list[Path],
+    *,
+    at: str | None,
+    window: str | None,
+    not_after: str | None,
+    **kw: Any,
+) -> int:
+    """`method schedule`: a method call for a time (--at) or a window, never both."""
+    if (at is None) == (window is None):
+        raise UsageError("give exactly one of --at TIME or --window NAME")
+    when = When(at, not_after, window, not_before_option="--at")
+    return queue_method(repo_path, model, method, pairs, input_files, when=when, **kw)
+
+
 def _abridge(inputs: dict[str, Any], width: int = 40) -> str:
     text = ", ".join(f"{k}={v if isinstance(v, str) else json.dumps(v)}" for k, v in inputs.items())
     return text if len(text) <= width else text[: width - 1] + "…"

@@ -18,6 +18,7 @@ from typing import Any
 from swamp import schemas
 from swamp.definitions import Config, Dependency, InlineTask, Job, Retry, Step, Workflow
 from swamp.errors import Problem
+from swamp.expressions import walk_strings
 from swamp.loader import Document, JsonPath, format_path
 from swamp.mender import substitute
 from swamp.validate.common import Loading
