@@ -935,6 +935,34 @@ def queue_purge(
     )
 
 
+@queue_app.command("recover")
+def queue_recover(
+    resume: Annotated[
+        bool,
+        typer.Option(
+            "--resume",
+            help="Also continue the items a runner of this checkout was running when "
+            "it was interrupted (their succeeded steps are not run again).",
+        ),
+    ] = False,
+) -> None:
+    """Land the results a runner could not push, and push what it left here.
+
+    Results kept on refs/swamp/results/ (here or on origin) are pushed to the
+    branch without running anything again; what an interrupted runner of this
+    checkout left is committed and pushed. Needs a git remote.
+
+    Example:
+
+      swamp queue recover
+
+      swamp queue recover --resume
+    """
+    from swamp.commands import queue as cmd
+
+    _run(cmd.recover, _state["repo"], resume=resume)
+
+
 @app.command("freeze")
 def freeze_command(
     reason: Annotated[str, typer.Option("--reason", metavar="TEXT", help="Why, for everyone.")],
