@@ -32,7 +32,7 @@ from swamp import freeze
 from swamp.engine import runs
 from swamp.gitrepo import GitError, Repo
 from swamp.identity import runner_identity
-from swamp.queue.timing import iso, parse_stored, utcnow
+from swamp.queue.timing import iso, parse_iso, utcnow
 
 if TYPE_CHECKING:
     from swamp.queue.executor import Action
@@ -92,7 +92,7 @@ class Lease:
 
     def age(self, now: datetime) -> float:
         try:
-            return (now - parse_stored(self.renewed_at)).total_seconds()
+            return (now - parse_iso(self.renewed_at)).total_seconds()
         except ValueError:
             return float("inf")
 
