@@ -82,7 +82,7 @@ def make_plan(repo: Repository, git: Repo, base: str) -> Plan:
     base_commit = git.resolve(base)
     if base_commit is None:
         raise SwampError(f"unknown base revision {base!r} (try --base origin/main)")
-    point = git.merge_base(base_commit)
+    point = git.merge_base(base)  # by name: an error names what the user gave
     problems = [str(p) for p in _definition_problems(repo)]
     planned = _item_changes(repo, git, point)
     definitions = _definition_changes(repo, git, point)
