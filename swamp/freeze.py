@@ -52,6 +52,13 @@ def _read(path: Path) -> dict[str, Any] | None:
     return data if isinstance(data, dict) else {}
 
 
+def refusal(root: Path) -> str | None:
+    """Why nothing may start now, or None when the repository is not frozen:
+    the one check every path to execution makes."""
+    info = read(root)
+    return None if info is None else describe(info)
+
+
 def describe(info: dict[str, Any]) -> str:
     who = info.get("frozenBy", "someone")
     when = info.get("frozenAt", "an unknown time")

@@ -369,18 +369,24 @@ class Repo:
 
     def push(self, attempts: int = PUSH_ATTEMPTS) -> None:
         """Push; on a refusal fetch, rebase and try again, a bounded number of times."""
+        if not self.push_rebasing(attempts):
+            raise GitError(
+                "cannot push: the remote changed the same files meanwhile and the rebase "
+                "conflicts; nothing was lost locally — resolve it by hand and push"
+            )
+
+    def push_rebasing(self, attempts: int = PUSH_ATTEMPTS) -> bool:
+        """Push; on a refusal fetch, rebase and try again, a bounded number of
+        times. False when the rebase conflicts: the caller decides what then."""
         for attempt in range(1, attempts + 1):
             if self.try_push():
-                return
+                return True
             if attempt == attempts:
                 break
             backoff(attempt)
             self.fetch()
             if not self.rebase():
-                raise GitError(
-                    "cannot push: the remote changed the same files meanwhile and the rebase "
-                    "conflicts; nothing was lost locally — resolve it by hand and push"
-                )
+                return False
         raise GitError(f"git push refused {attempts} times (others keep pushing); try again later")
 
     # -- side refs (refs/swamp/…): leases, journal checkpoints, stranded results --

@@ -14,7 +14,7 @@ from swamp.queue.claims import claimer
 from swamp.queue.executor import Executor, Report, Selector, Shard, purge, select
 from swamp.queue.stage import When, stage
 from swamp.queue.status import status
-from swamp.queue.timing import iso, parse_stored, utcnow
+from swamp.queue.timing import iso, parse_iso, utcnow
 from swamp.repo import Repository
 from swamp.validate import load_repository
 
@@ -62,7 +62,7 @@ def _stage(
         now = utcnow()
         st = status(repo, item, now)
         not_before = item.data.get("notBefore")
-        if not_before and parse_stored(str(not_before)) <= now:
+        if not_before and parse_iso(str(not_before)) <= now:
             output.out(f"  due now: {not_before} is in the past, so the next execute runs it")
         else:
             output.out(f"  {st.state}: {st.detail}" if st.detail else f"  {st.state}")
@@ -201,9 +201,9 @@ def _refuse_unknown_name(repo: Repository, selector: Selector) -> None:
 
 
 def _refuse_frozen(repo: Repository) -> None:
-    info = freeze.read(repo.root)
-    if info is not None:
-        raise SwampError(f"queue execute refused: {freeze.describe(info)}")
+    frozen = freeze.refusal(repo.root)
+    if frozen is not None:
+        raise SwampError(f"queue execute refused: {frozen}")
 
 
 def execute(

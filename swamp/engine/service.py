@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from swamp import freeze
 from swamp.definitions import Workflow
 from swamp.engine import control
 from swamp.engine.progress import make_progress
@@ -111,11 +112,9 @@ def resume(
 
 
 def refuse_if_frozen(repo: Repository) -> None:
-    from swamp import freeze
-
-    info = freeze.read(repo.root)
-    if info is not None:
-        raise SwampError(f"nothing runs: {freeze.describe(info)}")
+    why = freeze.refusal(repo.root)
+    if why is not None:
+        raise SwampError(f"nothing runs: {why}")
 
 
 def _execute(

@@ -339,10 +339,10 @@ class Executor:
 
     def _run_or_give_back(self, action: Action) -> Report:
         item = action.item
-        frozen = freeze.read(self.repo.root)
+        frozen = freeze.refusal(self.repo.root)
         if frozen is not None:  # frozen while earlier items ran: start nothing more
             self.give_back(action)
-            return Report(item.id, item.target, "frozen", freeze.describe(frozen))
+            return Report(item.id, item.target, "frozen", frozen)
         try:
             with self.around(action) if self.around is not None else contextlib.nullcontext():
                 return self._run(action)
