@@ -800,26 +800,22 @@ def method_schedule(
       swamp method schedule binary release --input version=v1.1.0 --at 2026-12-01T09:00:00Z
     """
     from swamp.commands import queue as cmd
-    from swamp.errors import UsageError
-    from swamp.queue.stage import When
 
-    def check_and_queue() -> int:
-        if (at is None) == (window is None):
-            raise UsageError("give exactly one of --at TIME or --window NAME")
-        return cmd.queue_method(
-            _state["repo"],
-            model,
-            method,
-            inputs or [],
-            input_files or [],
-            note=note,
-            when=When(at, not_after, window, not_before_option="--at"),
-            by=by,
-            as_json=as_json,
-            publish=_publish(commit, push),
-        )
-
-    _run(check_and_queue)
+    _run(
+        cmd.schedule_method,
+        _state["repo"],
+        model,
+        method,
+        inputs or [],
+        input_files or [],
+        at=at,
+        window=window,
+        not_after=not_after,
+        note=note,
+        by=by,
+        as_json=as_json,
+        publish=_publish(commit, push),
+    )
 
 
 @queue_app.command("list")
@@ -988,6 +984,34 @@ def queue_purge(
         as_json=as_json,
         publish=_publish(commit, push),
     )
+
+
+@queue_app.command("recover")
+def queue_recover(
+    resume: Annotated[
+        bool,
+        typer.Option(
+            "--resume",
+            help="Also continue the items a runner of this checkout was running when "
+            "it was interrupted (their succeeded steps are not run again).",
+        ),
+    ] = False,
+) -> None:
+    """Land the results a runner could not push, and push what it left here.
+
+    Results kept on refs/swamp/results/ (here or on origin) are pushed to the
+    branch without running anything again; what an interrupted runner of this
+    checkout left is committed and pushed. Needs a git remote.
+
+    Example:
+
+      swamp queue recover
+
+      swamp queue recover --resume
+    """
+    from swamp.commands import queue as cmd
+
+    _run(cmd.recover, _state["repo"], resume=resume)
 
 
 @app.command("freeze")

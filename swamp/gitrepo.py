@@ -30,6 +30,10 @@ class GitError(SwampError):
     """A git operation swamp needed did not work; the message says which and why."""
 
 
+class RebaseConflict(GitError):
+    """Local commits conflict with the upstream (the rebase was aborted)."""
+
+
 @dataclass(frozen=True)
 class CommitInfo:
     sha: str
@@ -183,7 +187,18 @@ class Repo:
             return None
 
     def merge_base(self, a: str, b: str = "HEAD") -> str:
-        return self._git("merge-base", a, b)
+        import git
+
+        try:
+            out: str = self.repo.git.merge_base(a, b)
+        except git.GitCommandError:
+            if self.is_shallow():
+                raise GitError(
+                    f"{a} and {b} have no common commit in this shallow clone; swamp needs "
+                    "the history (actions/checkout: fetch-depth: 0, or `git fetch --unshallow`)"
+                ) from None
+            raise GitError(f"{a} and {b} have no common commit") from None
+        return out
 
     def is_shallow(self) -> bool:
         return self._git("rev-parse", "--is-shallow-repository") == "true"
@@ -329,7 +344,7 @@ class Repo:
         if self.resolve(f"{remote}/{branch}") is None:
             return  # the branch is not on the remote yet
         if not self.rebase():
-            raise GitError(
+            raise RebaseConflict(
                 f"cannot rebase onto {remote}/{branch}: local commits conflict with it; "
                 "resolve that by hand"
             )
@@ -339,13 +354,13 @@ class Repo:
         remote, branch = self.upstream()
         self._git("reset", "--quiet", "--keep", f"{remote}/{branch}")
 
-    def try_push(self) -> bool:
-        """Push the branch; False if refused as not a fast-forward."""
+    def try_push(self, rev: str = "HEAD") -> bool:
+        """Push `rev` to the branch; False if refused as not a fast-forward."""
         import git
 
         remote, branch = self.upstream()
         try:
-            self.repo.git.execute(["git", "push", "--quiet", remote, f"HEAD:refs/heads/{branch}"])
+            self.repo.git.execute(["git", "push", "--quiet", remote, f"{rev}:refs/heads/{branch}"])
         except git.GitCommandError as e:
             full = str(getattr(e, "stderr", "") or e)
             refused = (
@@ -365,19 +380,151 @@ class Repo:
 
     def push(self, attempts: int = PUSH_ATTEMPTS) -> None:
         """Push; on a refusal fetch, rebase and try again, a bounded number of times."""
+        if not self.push_rebasing(attempts):
+            raise GitError(
+                "cannot push: the remote changed the same files meanwhile and the rebase "
+                "conflicts; nothing was lost locally — resolve it by hand and push"
+            )
+
+    def push_rebasing(self, attempts: int = PUSH_ATTEMPTS) -> bool:
+        """Push; on a refusal fetch, rebase and try again, a bounded number of
+        times. False when the rebase conflicts: the caller decides what then."""
         for attempt in range(1, attempts + 1):
             if self.try_push():
-                return
+                return True
             if attempt == attempts:
                 break
             backoff(attempt)
             self.fetch()
             if not self.rebase():
-                raise GitError(
-                    "cannot push: the remote changed the same files meanwhile and the rebase "
-                    "conflicts; nothing was lost locally — resolve it by hand and push"
-                )
+                return False
         raise GitError(f"git push refused {attempts} times (others keep pushing); try again later")
+
+    # -- side refs (refs/swamp/…): leases, journal checkpoints, stranded results --
+
+    def remote(self) -> str:
+        return self.upstream()[0]
+
+    def unpushed(self) -> int:
+        """Local commits the upstream does not have (0 if it has no such branch yet)."""
+        remote, branch = self.upstream()
+        if self.resolve(f"{remote}/{branch}") is None:
+            return 0
+        return int(self._git("rev-list", "--count", f"{remote}/{branch}..HEAD") or 0)
+
+    def snapshot(self, paths: Sequence[str], message: str, parent: str | None = None) -> str:
+        """A commit of `paths` as they are on disk, made through a private
+        index so that neither the branch nor the work tree's index moves."""
+        import tempfile
+
+        with tempfile.TemporaryDirectory(prefix="swamp-index-") as tmp:
+            env = {**_identity(self), "GIT_INDEX_FILE": str(Path(tmp) / "index")}
+            if parent:
+                self._git("read-tree", parent, env=env)
+            present = [
+                self._top(p)
+                for p in paths
+                if (self.root / p).exists() or (parent and self.has(parent, p))
+            ]
+            if present:
+                self._git("add", "-f", "-A", "--", *present, env=env)
+            tree = self._git("write-tree", env=env)
+            args = ["commit-tree", tree, "-m", message]
+            if parent:
+                args += ["-p", parent]
+            return self._git(*args, env=env)
+
+    def has(self, rev: str, path: str) -> bool:
+        """True if `path` (a file or a folder) exists in `rev`."""
+        try:
+            self._git("cat-file", "-e", f"{rev}:{self._top(path)}")
+        except GitError:
+            return False
+        return True
+
+    def differ(self, a: str, b: str, paths: Sequence[str]) -> list[str]:
+        """Which of `paths` differ between the commits `a` and `b`."""
+        if not paths:
+            return []
+        out = self._git("diff", "--name-only", a, b, "--", *[self._top(p) for p in paths])
+        return [self._local(line) for line in out.splitlines() if line]
+
+    def discard(self, paths: Sequence[str]) -> None:
+        """Put `paths` back as HEAD has them: changes undone, new files removed."""
+        specs = [self._top(p) for p in paths]
+        tracked = self._git("ls-files", "--", *specs).splitlines() if specs else []
+        if tracked:
+            self._git("checkout", "--quiet", "HEAD", "--", *tracked)
+        if specs:
+            self._git("clean", "--quiet", "-f", "-d", "-x", "--", *specs)
+
+    def refs(self, prefix: str) -> dict[str, str]:
+        """{ref name: commit} for the local refs under `prefix` (refs/swamp/…)."""
+        out = self._git("for-each-ref", "--format=%(refname) %(objectname)", prefix)
+        return dict(line.split(" ", 1) for line in out.splitlines() if line)
+
+    def update_ref(self, ref: str, sha: str) -> None:
+        self._git("update-ref", ref, sha)
+
+    def delete_ref(self, ref: str) -> None:
+        if self.resolve(ref) is not None:
+            self._git("update-ref", "-d", ref)
+
+    def push_ref(self, sha: str, ref: str) -> None:
+        """Point `ref` on the remote at `sha` (forced: side refs are not history)."""
+        self._git("push", "--quiet", "--force", "--no-verify", self.remote(), f"{sha}:{ref}")
+
+    def delete_remote_ref(self, ref: str) -> None:
+        import contextlib
+
+        with contextlib.suppress(GitError):  # already gone
+            self._git("push", "--quiet", "--no-verify", self.remote(), f":{ref}")
+
+    def fetch_side_refs(self, namespace: str) -> None:
+        """Mirror the remote's refs/swamp/<namespace>/* under
+        refs/swamp/origin/<namespace>/* (pruned), apart from local-only refs."""
+        self._git(
+            "fetch",
+            "--quiet",
+            "--no-write-fetch-head",
+            "--refmap=",  # leave refs/remotes/ alone: another thread may be fetching them
+            "--prune",
+            self.remote(),
+            f"+refs/swamp/{namespace}/*:refs/swamp/origin/{namespace}/*",
+        )
+
+    def observe_branch(self, watcher: str = "results") -> str | None:
+        """Fetch the upstream branch into a private ref, one per `watcher` (so
+        that neither a rebase in progress nor another thread is disturbed), and
+        return its commit."""
+        remote, branch = self.upstream()
+        ref = f"refs/swamp/observed/{watcher}/{branch}"
+        self._git(
+            "fetch",
+            "--quiet",
+            "--no-write-fetch-head",
+            "--refmap=",
+            remote,
+            f"+refs/heads/{branch}:{ref}",
+        )
+        return self.resolve(ref)
+
+    def message(self, rev: str) -> str:
+        return self._git("log", "-1", "--format=%B", rev)
+
+    def changes(self, base: str, rev: str) -> list[tuple[str, str]]:
+        """(status letter, path) of the files that differ from `base` to `rev`."""
+        out = self._git("diff", "--no-renames", "--name-status", base, rev, "--", self._top("."))
+        rows = []
+        for line in out.splitlines():
+            letter, _, path = line.partition("\t")
+            rows.append((letter[:1], self._local(path)))
+        return rows
+
+    def reset_keep(self, rev: str) -> None:
+        """Move the branch to `rev`, keeping uncommitted changes (refused if they
+        would be overwritten)."""
+        self._git("reset", "--quiet", "--keep", rev)
 
 
 def backoff(attempt: int) -> None:

@@ -180,7 +180,14 @@ def load_yaml_text(text: str, display: str) -> Document:
             what = f"{e.context}, {what}"
         raise LoadError(Problem(display, line, col, f"invalid YAML: {what}")) from None
     except yaml.YAMLError as e:
-        raise LoadError(Problem(display, 1, 1, f"invalid YAML: {e}")) from None
+        # A reader error names the character and where, over two lines: keep the first.
+        first = str(e).split("\n", 1)[0]
+        line, col = 1, 1
+        position = getattr(e, "position", None)
+        if isinstance(position, int):
+            line = text.count("\n", 0, position) + 1
+            col = position - (text.rfind("\n", 0, position) + 1) + 1
+        raise LoadError(Problem(display, line, col, f"invalid YAML: {first}")) from None
     doc = Document(display, None, text=text)
     if node is None:
         return doc

@@ -14,6 +14,7 @@ from swamp.engine.state import RunState, RunStatus, load_state
 from swamp.errors import SwampError, UsageError
 from swamp.publish import NONE, Publish, open_repo, record
 from swamp.queue import item_runs
+from swamp.queue.timing import iso, parse_iso
 from swamp.validate import load_repository
 
 STOP_WAIT_SECONDS = 30.0
@@ -48,14 +49,11 @@ def _since(value: str) -> str:
         moment = datetime.now(UTC) - timedelta(seconds=seconds)
         return moment.isoformat(timespec="seconds").replace("+00:00", "Z")
     try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        return iso(parse_iso(value))
     except ValueError:
         raise UsageError(
             f"--since {value!r}: expected a time (2026-11-23T10:00Z) or 2h, 1d"
         ) from None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 def list_runs(
@@ -117,8 +115,7 @@ def _duration(start: str | None, end: str | None) -> str:
     if not start or not end:
         return ""
     try:
-        a = datetime.fromisoformat(start.replace("Z", "+00:00"))
-        b = datetime.fromisoformat(end.replace("Z", "+00:00"))
+        a, b = parse_iso(start), parse_iso(end)
     except ValueError:
         return ""
     return f"{(b - a).total_seconds():.1f}s"
@@ -139,6 +136,8 @@ def show(repo_path: Path | None, run_id: str, *, as_json: bool) -> int:
     output.out(f"  {st.kind} {st.target}, started {st.created} by {st.by}")
     if st.inputs:
         output.out("  inputs: " + ", ".join(f"{k}={v}" for k, v in st.inputs.items()))
+    if st.ignored_inputs:
+        output.out("  ignored inputs (not declared): " + ", ".join(st.ignored_inputs))
     for name, job in st.jobs.items():
         extra = job.prompt if job.state == "held" else job.reason
         output.out(f"  job {name}: {job.state}" + (f" ({extra})" if extra else ""))

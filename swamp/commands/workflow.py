@@ -68,7 +68,7 @@ def release(
         handle.journal.close()
         raise SwampError(f"run {handle.id} is executing; release it when it has stopped")
     repo.require_valid()
-    if handle.state.item is not None:
+    if handle.state.item is not None:  # the queue's gate, before the release is recorded
         from swamp.queue.gate import admit_run
 
         try:

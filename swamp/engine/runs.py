@@ -134,9 +134,11 @@ MIN_ID_PART = 6
 def find_run(root: Path, run_id: str) -> Path:
     """The folder of a run, by full id or a unique part of at least
     MIN_ID_PART characters."""
+    if not paths.is_run_id(run_id):  # never a path: only names runs/ holds
+        raise SwampError(f"no run '{paths.shown(run_id, 60)}' (see `swamp run list`)")
     base = runs_dir(root)
     exact = base / run_id
-    if run_id and "/" not in run_id and (exact / JOURNAL).is_file():
+    if (exact / JOURNAL).is_file():
         return exact
     if len(run_id) < MIN_ID_PART:
         raise SwampError(

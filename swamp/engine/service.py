@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from swamp import freeze
 from swamp.definitions import Workflow
 from swamp.engine import control
 from swamp.engine.progress import make_progress
@@ -69,6 +70,11 @@ def start(
     """
     refuse_if_frozen(repo)
     wf = target_workflow(repo, kind, target, inputs)
+    ignored: list[str] = []
+    if wf.dialect == "mender":  # Mender runs a job with inputs it does not declare;
+        # they stay in the run as given (its record), and nothing can read them.
+        declared = wf.inputs.get("properties") or {}
+        ignored = sorted(k for k in inputs if k not in declared)
     handle = create_run(
         repo.root,
         wf,
@@ -81,6 +87,8 @@ def start(
         request=request,
         pin=pin,
     )
+    if ignored:
+        handle.record("inputs-ignored", names=ignored)
     return _execute(repo, wf, handle, quiet=quiet, progress=progress, item_locked=item_locked)
 
 
@@ -138,11 +146,9 @@ def interrupted(state: RunState) -> str:
 
 
 def refuse_if_frozen(repo: Repository) -> None:
-    from swamp import freeze
-
-    info = freeze.read(repo.root)
-    if info is not None:
-        raise SwampError(f"nothing runs: {freeze.describe(info)}")
+    why = freeze.refusal(repo.root)
+    if why is not None:
+        raise SwampError(f"nothing runs: {why}")
 
 
 def _execute(

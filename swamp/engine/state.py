@@ -106,6 +106,8 @@ class RunState:
     workflow: str = ""
     target: str = ""
     inputs: dict[str, Any] = field(default_factory=dict)
+    # Inputs given but not declared, which a Mender workflow ignores (as Mender does).
+    ignored_inputs: list[str] = field(default_factory=list)
     state: RunStatus = RunStatus.CREATED
     reason: str | None = None
     created: str = ""
@@ -122,6 +124,17 @@ class RunState:
 
     def job(self, name: str) -> JobState:
         return self.jobs.setdefault(name, JobState())
+
+    def failed_steps(self) -> list[tuple[str, str, StepState]]:
+        """(job, step key, step) of every step that failed and counts (not
+        allowed to fail), in the order they were recorded; the first one is
+        "the failed step" of a run."""
+        return [
+            (j, k, s)
+            for j, job in self.jobs.items()
+            for k, s in job.steps.items()
+            if s.state == "failed" and not s.allowed
+        ]
 
     def apply(self, e: dict[str, Any]) -> None:
         kind = e["type"]
@@ -141,6 +154,8 @@ class RunState:
             self.created = e.get("at", "")
             for name in e.get("jobs", []):
                 self.job(name)
+        elif kind == "inputs-ignored":
+            self.ignored_inputs = list(e.get("names", []))
         elif kind == "run-state":
             self.state = RunStatus(e["state"])
             self.reason = e.get("reason")

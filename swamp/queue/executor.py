@@ -19,7 +19,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, assert_never
 
-from swamp import freeze
+from swamp import freeze, paths
 from swamp.engine import control, runs, service
 from swamp.engine.progress import PlainProgress
 from swamp.errors import SwampError, UsageError
@@ -117,7 +117,9 @@ def select(
         elif selector.matches(entry) and (shard is None or shard.holds(entry)):
             chosen.append(entry)
     if selector.item is not None and not chosen:
-        raise SwampError(f"no queued item {selector.item!r} (see `swamp queue list`)")
+        raise SwampError(
+            f"no queued item '{paths.shown(selector.item, 60)}' (see `swamp queue list`)"
+        )
     return chosen, broken
 
 
@@ -167,6 +169,10 @@ class Executor:
     # close, a notBefore pass, while earlier items run); tests may fix the clock.
     now: datetime | None = None
     on_report: Callable[[Report], None] | None = None
+    # With --push: kept around each run (the lease, see lease.py), and told
+    # each outcome as it is known (its result is pushed, see results.py).
+    around: Callable[[Action], contextlib.AbstractContextManager[None]] | None = None
+    after: Callable[[Action, Report], Report] | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def run_all(
@@ -248,6 +254,14 @@ class Executor:
         return decided
 
     def decide(self, item: Item, explicit: bool, lock: ItemLock) -> Action | Report:
+        """What `item` needs now: an Action to run, or a Report saying why not
+        (in one line, abridged: it quotes values from the item's file)."""
+        decided = self._decide(item, explicit, lock)
+        if isinstance(decided, Report):
+            decided.detail = paths.shown(decided.detail, 300)
+        return decided
+
+    def _decide(self, item: Item, explicit: bool, lock: ItemLock) -> Action | Report:
         """What `item` needs now: an Action to run, or a Report saying why not.
 
         The stored state only chooses the path (start, or continue its run);
@@ -332,13 +346,18 @@ class Executor:
         action.item.save()
 
     def run(self, action: Action) -> Report:
+        report = self._run_or_give_back(action)
+        return self.after(action, report) if self.after is not None else report
+
+    def _run_or_give_back(self, action: Action) -> Report:
         item = action.item
-        frozen = freeze.read(self.repo.root)
+        frozen = freeze.refusal(self.repo.root)
         if frozen is not None:  # frozen while earlier items ran: start nothing more
             self.give_back(action)
-            return Report(item.id, item.target, "frozen", freeze.describe(frozen))
+            return Report(item.id, item.target, "frozen", frozen)
         try:
-            return self._run(action)
+            with self.around(action) if self.around is not None else contextlib.nullcontext():
+                return self._run(action)
         except SwampError as e:
             self.give_back(action)
             return Report(item.id, item.target, "failed", str(e), item.data.get("run"))

@@ -1,15 +1,9 @@
-"""`swamp queue plan`: what a change to the repository would do, for review.
-
-It compares the queue and the definitions on disk with a base revision: the
-items the change adds, removes (purges) or changes, each validated and shown
-as the steps it will run (arguments rendered as far as they can be before the
-run, secrets masked), and the definitions the change alters under items that
-are queued.
-"""
+"""The Plan of a change: items added, removed or changed, each validated and
+rendered as far as it can be before the run; definitions changed under queued items."""
 
 from __future__ import annotations
 
-import re
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 import yaml
 
 from swamp import expressions, secrets, shell_script
-from swamp.definitions import Job, Step, Workflow
+from swamp.definitions import MAX_DEPTH, Job, Step, Workflow
 from swamp.engine import graph
 from swamp.engine.service import target_workflow
 from swamp.errors import Problem, SwampError
@@ -31,7 +25,6 @@ if TYPE_CHECKING:
     from swamp.gitrepo import Repo
 
 DEFINITION_FOLDERS = ("models", "workflows")
-MAX_NESTING = 8
 
 
 @dataclass
@@ -89,7 +82,7 @@ def make_plan(repo: Repository, git: Repo, base: str) -> Plan:
     base_commit = git.resolve(base)
     if base_commit is None:
         raise SwampError(f"unknown base revision {base!r} (try --base origin/main)")
-    point = git.merge_base(base_commit)
+    point = git.merge_base(base)  # by name: an error names what the user gave
     problems = [str(p) for p in _definition_problems(repo)]
     planned = _item_changes(repo, git, point)
     definitions = _definition_changes(repo, git, point)
@@ -226,7 +219,7 @@ def _render_step(
             PlannedStep(job_name, step.name, kind, f"workflow {step.workflow}", step_inputs, note)
         )
         nested = repo.workflows.get(step.workflow)
-        if nested is not None and depth < MAX_NESTING:
+        if nested is not None and depth < MAX_DEPTH:
             nested_inputs = apply_defaults(step_inputs, nested.inputs)
             _render_workflow(
                 repo, nested, nested_inputs, f"{job_name}/{step.name}/", planned, depth + 1
@@ -257,7 +250,7 @@ def _render_step(
     shell_fields = registry.get_type(model.type).methods[method.call].shell_fields
     # An input known only during the run stays out, so the argument using it
     # shows the expression (not the quoted text of another expression).
-    known = {k: v for k, v in step_inputs.items() if not _later(v)}
+    known = {k: v for k, v in step_inputs.items() if not known_during_run(v)}
     method_inputs = apply_defaults(known, method.inputs)
     method_context = {"inputs": method_inputs, "secrets": context["secrets"]}
     arguments = {
@@ -281,9 +274,7 @@ def _dialect_arguments(value: Any, inputs: Mapping[str, Any], key: str = "") -> 
         out = value
         for ref in ms.find(value):
             if ref.kind == "input":
-                text = ms.resolve(ref, scope, "url" if key == "uri" else "plain")
-                if text is not None:
-                    out = out.replace(ref.text, text, 1)
+                out = out.replace(ref.text, ms.resolve(ref, scope), 1)
         return out
     if isinstance(value, Mapping):
         return {k: _dialect_arguments(v, inputs, k) for k, v in value.items()}
@@ -292,7 +283,8 @@ def _dialect_arguments(value: Any, inputs: Mapping[str, Any], key: str = "") -> 
     return value
 
 
-def _later(value: Any) -> bool:
+def known_during_run(value: Any) -> bool:
+    """True when `value` holds an expression only the run can evaluate."""
     return any(expressions.has_expression(s) for _, s in expressions.walk_strings(value))
 
 
@@ -307,9 +299,14 @@ def _for_each_note(job: Job, context: dict[str, Any]) -> str:
     )
 
 
+def flow(value: Any) -> str:
+    """A value on one line, as JSON."""
+    return json.dumps(value, default=str)
+
+
 def _shown(value: Any) -> str:
     """A value for a reader: strings as they are, anything else as JSON."""
-    return value if isinstance(value, str) else _flow(value)
+    return value if isinstance(value, str) else flow(value)
 
 
 def _masked_secrets(repo: Repository) -> dict[str, str]:
@@ -390,169 +387,3 @@ def _current_files(repo: Repository, item: items.Item) -> list[str]:
         return list(items.pin(repo, item.kind, item.target))
     except SwampError:
         return []
-
-
-# -- rendering ---------------------------------------------------------------
-
-
-class _Dumper(yaml.SafeDumper):
-    """Scripts read as scripts: multi-line strings as literal blocks."""
-
-
-def _str(dumper: yaml.SafeDumper, value: str) -> yaml.Node:
-    style = "|" if "\n" in value else None
-    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
-
-
-_Dumper.add_representer(str, _str)
-
-
-def _dump(value: Any) -> str:
-    text = yaml.dump(value, Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=100)
-    return secrets.mask_text(text.rstrip("\n"))
-
-
-def _inputs(inputs: Mapping[str, Any]) -> str:
-    if not inputs:
-        return "(none)"
-    return ", ".join(f"{k}={v if isinstance(v, str) else _flow(v)}" for k, v in inputs.items())
-
-
-def _flow(value: Any) -> str:
-    import json
-
-    return json.dumps(value, default=str)
-
-
-def summary_line(plan: Plan) -> str:
-    counts = {c: sum(1 for i in plan.items if i.change == c) for c in ("added", "changed")}
-    removed = sum(1 for i in plan.items if i.change == "removed")
-    parts = [f"{counts['added']} added", f"{counts['changed']} changed", f"{removed} removed"]
-    status = "INVALID" if plan.invalid else "valid"
-    return f"{', '.join(parts)} against {plan.base} ({plan.base_commit[:10]}): {status}"
-
-
-def as_text(plan: Plan) -> str:
-    lines = [f"plan: {summary_line(plan)}"]
-    for p in plan.problems:
-        lines.append(f"  problem: {p}")
-    for it in plan.items:
-        lines.append("")
-        lines.append(f"{it.change} {it.kind} {it.target} ({it.id}) in {it.file}")
-        lines.append(f"  inputs: {_inputs(it.inputs)}")
-        if it.requested_by:
-            lines.append(f"  requested by {it.requested_by}" + (f": {it.note}" if it.note else ""))
-        for k, v in it.timing.items():
-            lines.append(f"  {k}: {v}")
-        for p in it.problems:
-            lines.append(f"  problem: {p}")
-        if it.stale:
-            lines.append("  STALE: pinned definitions changed: " + ", ".join(it.stale))
-        for job, prompt in it.releases:
-            lines.append(f"  RELEASES the hold before job {job}: {prompt}")
-        for job, prompt in it.holds:
-            lines.append(f"  hold before job {job}: {prompt}")
-        for s in it.steps:
-            lines.append(
-                f"  {s.kind} {s.job}/{s.step}: {s.target}" + (f" [{s.note}]" if s.note else "")
-            )
-            later = {k: v for k, v in (s.inputs or {}).items() if _later(v)}
-            if later:
-                lines.append(f"      (inputs known during the run: {_inputs(later)})")
-            if s.arguments:
-                for line in _dump(s.arguments).splitlines():
-                    lines.append(f"      {line}")
-    if plan.definitions:
-        lines.append("")
-        lines.append("definitions changed:")
-        for d in plan.definitions:
-            lines.append(f"  {d.change} {d.file}" + _affects(d))
-    return "\n".join(lines)
-
-
-def _affects(d: DefinitionChange) -> str:
-    if d.file == CONFIG_FILE:
-        return " (settings for every item: windows, env, secrets, approval)"
-    parts = []
-    if d.stale:
-        parts.append("makes stale (re-queue after merge): " + ", ".join(d.stale))
-    if d.affects:
-        parts.append("used by, still runnable (same parsed content): " + ", ".join(d.affects))
-    return (" — " + "; ".join(parts)) if parts else ""
-
-
-def as_markdown(plan: Plan) -> str:
-    icon = "❌" if plan.invalid else "✅"
-    lines = [f"## swamp plan {icon}", "", summary_line(plan), ""]
-    if plan.problems:
-        lines += ["### Problems in the definitions", ""]
-        lines += [f"- `{_md(p)}`" for p in plan.problems]
-        lines.append("")
-    if not plan.items:
-        lines += ["No queue items are added, changed or removed.", ""]
-    for it in plan.items:
-        mark = {"added": "➕", "changed": "✏️", "removed": "🗑️"}.get(it.change, "")
-        lines.append(f"### {mark} {it.change}: {it.kind} `{it.target}` (`{it.id}`)")
-        lines.append("")
-        lines.append(f"- file: `{it.file}`")
-        lines.append(f"- inputs: `{_md(_inputs(it.inputs))}`")
-        if it.requested_by:
-            lines.append(f"- requested by **{_md(it.requested_by)}**")
-        if it.note:
-            lines.append(f"- note: {_md(it.note)}")
-        for k, v in it.timing.items():
-            lines.append(f"- {k}: `{v}`")
-        for p in it.problems:
-            lines.append(f"- ❌ `{_md(p)}`")
-        if it.stale:
-            lines.append(
-                "- ⚠️ **stale**: changed since it was queued: "
-                + ", ".join(f"`{f}`" for f in it.stale)
-            )
-        for job, prompt in it.releases:
-            lines.append(f"- ▶️ **releases** the hold before job `{job}`: {_md(prompt)}")
-        for job, prompt in it.holds:
-            lines.append(f"- ⏸️ hold before job `{job}`: {_md(prompt)}")
-        lines.append("")
-        if it.steps:
-            lines += ["| job | step | runs | arguments |", "|---|---|---|---|"]
-            for s in it.steps:
-                args = _md(_dump(s.arguments)).replace("\n", "<br>") if s.arguments else ""
-                what = f"{s.kind}: `{s.target}`" if s.kind != "step" else f"`{s.target}`"
-                if s.note:
-                    what += f" ({_md(s.note)})"
-                lines.append(f"| `{s.job}` | `{s.step}` | {what} | <code>{args}</code> |")
-            lines.append("")
-        if it.mermaid:
-            lines += ["```mermaid", it.mermaid, "```", ""]
-    if plan.definitions:
-        lines += ["### Definitions changed", ""]
-        for d in plan.definitions:
-            lines.append(f"- {d.change} `{d.file}`{_md(_affects(d))}")
-        lines.append("")
-    return secrets.mask_text("\n".join(lines))
-
-
-def _md(text: str) -> str:
-    return re.sub(r"([|<>])", r"\\\1", text)
-
-
-def as_dict(plan: Plan) -> dict[str, Any]:
-    from dataclasses import asdict
-
-    data = asdict(plan)
-    data["invalid"] = plan.invalid
-    return secrets.mask(data)  # type: ignore[no-any-return]
-
-
-def write_step_summary(markdown: str) -> Path | None:
-    """Append the plan to the GitHub Actions job summary, when there is one."""
-    import os
-
-    target = os.environ.get("GITHUB_STEP_SUMMARY")
-    if not target:
-        return None
-    path = Path(target)
-    with path.open("a", encoding="utf-8") as f:
-        f.write(markdown + "\n")
-    return path
