@@ -237,6 +237,7 @@ def execute(
     publish: Publish = NONE,
     shard: str | None = None,
     reclaim: bool = False,
+    rerun_unknown: bool = False,
 ) -> int:
     selector.check()
     if reclaim and selector.item is None:
@@ -290,6 +291,7 @@ def execute(
         dry_run=dry_run,
         quiet=as_json,
         reclaim=reclaim,
+        rerun_unknown=rerun_unknown,
         approvals=approvals,
         on_report=tell,
     )

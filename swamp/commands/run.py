@@ -9,7 +9,8 @@ from swamp import output
 from swamp.commands.report import show_value, step_lines, tell
 from swamp.definitions import Workflow, parse_duration
 from swamp.engine import control, runs, service
-from swamp.engine.state import RunState, load_state
+from swamp.engine.journal import CorruptRun
+from swamp.engine.state import RunState, RunStatus, load_state
 from swamp.errors import SwampError, UsageError
 from swamp.publish import NONE, Publish, open_repo, record
 from swamp.queue import item_runs
@@ -69,8 +70,13 @@ def list_runs(
     after = _since(since) if since else None
     rows: list[dict[str, Any]] = []
     for folder in runs.iter_run_dirs(repo.root):
-        st = load_state(folder)
-        shown = _display_state(st, folder)
+        try:
+            st = load_state(folder)
+            shown = _display_state(st, folder)
+        except CorruptRun as e:
+            # Listed, so that it can be found and deleted; the others still are.
+            output.err(f"warning: {e}")
+            st, shown = RunState(id=folder.name), "corrupt"
         if state and shown != state:
             continue
         if workflow and workflow not in (st.target, st.workflow):
@@ -162,11 +168,18 @@ def show(repo_path: Path | None, run_id: str, *, as_json: bool) -> int:
     return 0
 
 
-def resume(repo_path: Path | None, run_id: str, *, as_json: bool, publish: Publish = NONE) -> int:
+def resume(
+    repo_path: Path | None,
+    run_id: str,
+    *,
+    as_json: bool,
+    publish: Publish = NONE,
+    rerun_unknown: bool = False,
+) -> int:
     repo, git = open_repo(repo_path, publish)
     repo.require_valid()
     handle = runs.open_run(repo.root, run_id)
-    result = item_runs.resume(repo, handle, quiet=as_json)
+    result = item_runs.resume(repo, handle, quiet=as_json, rerun_unknown=rerun_unknown)
     trailers = [("Swamp-Run", result.id)]
     if result.state.item:
         trailers.append(("Swamp-Item", result.state.item))
@@ -195,7 +208,7 @@ def stop(repo_path: Path | None, run_id: str, *, as_json: bool = False) -> int:
         deadline = time.monotonic() + STOP_WAIT_SECONDS
         while control.is_active(folder) and time.monotonic() < deadline:
             time.sleep(0.1)
-        state = load_state(folder).state
+        state = str(load_state(folder).state)
         name = folder.name
     else:
         handle = runs.open_run(repo.root, run_id)
@@ -210,7 +223,7 @@ def stop(repo_path: Path | None, run_id: str, *, as_json: bool = False) -> int:
                 lock.release()
         finally:
             handle.journal.close()
-        state, name = "stopped", handle.id
+        state, name = str(RunStatus.STOPPED), handle.id
     if as_json:
         output.as_json({"run": name, "state": state})
     else:
