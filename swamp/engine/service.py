@@ -62,6 +62,25 @@ def start(
 
     `item_locked`: the caller (the queue executor) holds the item's lock.
     """
+    wf, handle = create(
+        repo, kind, target, inputs, by=by, concurrency=concurrency, item=item, run_id=run_id
+    )
+    return _execute(repo, wf, handle, quiet=quiet, progress=progress, item_locked=item_locked)
+
+
+def create(
+    repo: Repository,
+    kind: str,
+    target: str,
+    inputs: Mapping[str, Any],
+    *,
+    by: str,
+    concurrency: int | None = None,
+    item: str | None = None,
+    run_id: str | None = None,
+) -> tuple[Workflow, RunHandle]:
+    """Journal a new run (durably) without executing it: `swamp serve`
+    accepts a run this way before it answers, and executes it later."""
     refuse_if_frozen(repo)
     wf = target_workflow(repo, kind, target, inputs)
     handle = create_run(
@@ -74,7 +93,12 @@ def start(
         item=item,
         run_id=run_id,
     )
-    return _execute(repo, wf, handle, quiet=quiet, progress=progress, item_locked=item_locked)
+    return wf, handle
+
+
+def execute(repo: Repository, wf: Workflow, handle: RunHandle, *, quiet: bool = True) -> RunResult:
+    """Execute a run made by `create`."""
+    return _execute(repo, wf, handle, quiet=quiet)
 
 
 def resume(
