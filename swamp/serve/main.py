@@ -6,6 +6,7 @@ from __future__ import annotations
 import ipaddress
 import logging
 import os
+import signal
 import socket
 import sys
 import time
@@ -106,14 +107,22 @@ def serve(
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         sock.bind((host, port))
+        sock.listen(2048)  # connections wait in the backlog until uvicorn serves them
     except OSError as e:
         raise SwampError(f"cannot listen on {host}:{port}: {e.strerror}") from None
     actual = sock.getsockname()[1]
 
+    signals: list[int] = []
+
     class Uvicorn(uvicorn.Server):
         def handle_exit(self, sig: int, frame: Any) -> None:
+            # Not uvicorn's: it raises the signal again once it has shut down,
+            # which would end the process before the runs are drained.
             dispatcher.draining = True  # refuse new work at once, before the socket closes
-            super().handle_exit(sig, frame)
+            signals.append(sig)
+            if self.should_exit and sig == signal.SIGINT:
+                self.force_exit = True
+            self.should_exit = True
 
     config = uvicorn.Config(
         build(server),
@@ -143,4 +152,4 @@ def serve(
             loop.stop(STOP_WAIT_SECONDS)  # its runs record that they stopped
         sock.close()
     log.info("swamp serve: stopped")
-    return 0
+    return 130 if signal.SIGINT in signals else 0
