@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 from git_helpers import clone, git, log, make_origin
-from repo_helpers import DEPLOY, marks, swamp, wait_for
+from repo_helpers import DEPLOY, marks, wait_for
 from serve_helpers import AUTH, running_server
 
 from swamp.errors import SwampError
@@ -26,9 +26,18 @@ serve:
 """
 
 
+def cli(repo: Path, *args: str) -> None:
+    from typer.testing import CliRunner
+
+    from swamp.cli import app
+
+    result = CliRunner().invoke(app, ["--repo", str(repo), *args])
+    assert result.exit_code == 0, result.output
+
+
 def stage(dev: Path, *envs: str) -> None:
     for env in envs:
-        swamp(dev, "workflow", "queue", "deploy", "--input", f"env={env}", "--push")
+        cli(dev, "workflow", "queue", "deploy", "--input", f"env={env}", "--push")
 
 
 def done_on_origin(origin: Path) -> list[str]:
@@ -39,7 +48,7 @@ def done_on_origin(origin: Path) -> list[str]:
 def test_sharded_pull_runners_execute_each_item_once_and_push(tmp_path: Path) -> None:
     origin = make_origin(tmp_path, workflows={"deploy": DEPLOY}, swamp_yaml=SWAMP_YAML)
     dev = clone(origin, tmp_path / "dev")
-    stage(dev, "a", "b", "c", "d", "e")
+    stage(dev, "a", "b", "c", "d")
     runners = [tmp_path / "runner1", tmp_path / "runner2"]
     for r in runners:
         ensure_checkout(r, str(origin))
@@ -47,9 +56,9 @@ def test_sharded_pull_runners_execute_each_item_once_and_push(tmp_path: Path) ->
     assert tick(runners[0], "1/2", 1) == 0
     assert tick(runners[1], "2/2", 1) == 0
     ran = marks(runners[0]) + marks(runners[1])
-    assert sorted(ran) == [f"deploy-{e}" for e in "abcde"]
+    assert sorted(ran) == [f"deploy-{e}" for e in "abcd"]
     assert marks(runners[0]) and marks(runners[1])  # both shards had work
-    assert len(done_on_origin(origin)) == 5
+    assert len(done_on_origin(origin)) == 4
     subjects = log(origin, "main")
     assert any(s.startswith("swamp: execute") for s in subjects)
     # Nothing is due any more: a tick changes nothing.
@@ -62,12 +71,12 @@ def test_a_pull_runner_watches_the_freeze(tmp_path: Path) -> None:
     dev = clone(origin, tmp_path / "dev")
     runner = tmp_path / "runner"
     ensure_checkout(runner, str(origin))
-    swamp(dev, "freeze", "--reason", "incident 7", "--push")
+    cli(dev, "freeze", "--reason", "incident 7", "--push")
     stage(dev, "x")
-    with pytest.raises(SwampError, match="queue execute refused: .*incident 7"):
+    with pytest.raises(SwampError, match=r"queue execute refused: .*incident 7"):
         tick(runner, None, 1)
     assert marks(runner) == []
-    swamp(dev, "unfreeze", "--push")
+    cli(dev, "unfreeze", "--push")
     assert tick(runner, None, 1) == 0
     assert marks(runner) == ["deploy-x"]
 
@@ -75,7 +84,7 @@ def test_a_pull_runner_watches_the_freeze(tmp_path: Path) -> None:
 def test_a_checkout_of_another_remote_is_refused(tmp_path: Path) -> None:
     origin = make_origin(tmp_path, workflows={"deploy": DEPLOY}, swamp_yaml=SWAMP_YAML)
     other = clone(origin, tmp_path / "other")
-    with pytest.raises(SwampError, match="is a clone of .*, not of /elsewhere"):
+    with pytest.raises(SwampError, match=r"is a clone of .*, not of /elsewhere"):
         ensure_checkout(other, "/elsewhere")
     (tmp_path / "full").mkdir()
     (tmp_path / "full" / "x").write_text("")
@@ -99,8 +108,10 @@ def test_serve_pull_as_a_process_executes_what_is_pushed_then_drains(tmp_path: P
     dev = clone(origin, tmp_path / "dev")
     runner = tmp_path / "runner"
     proc = subprocess.Popen(
-        [sys.executable, "-m", "swamp", "--repo", str(runner), "serve", "--bind", "127.0.0.1:0"]
-        + ["--pull", str(origin), "--interval", "0.5s"],
+        [
+            *(sys.executable, "-m", "swamp", "--repo", str(runner), "serve"),
+            *("--bind", "127.0.0.1:0", "--pull", str(origin), "--interval", "0.5s"),
+        ],
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
         text=True,
