@@ -52,7 +52,7 @@ def job_graph(wf: Workflow, state: RunState | None = None) -> str:
         x, y, h = placed[name]
         js = state.jobs.get(name) if state else None
         jstate = js.state if js else "pending"
-        title = name + (" ⏸ hold" if job.hold else "")
+        title = name + (" (on hold)" if job.hold else "")
         parts.append(
             f'<g class="job state-{escape(jstate)}" data-job="{escape(name)}">'
             f'<rect x="{x}" y="{y}" width="{BOX_W}" height="{h}" rx="6" />'
