@@ -79,6 +79,8 @@ def serving(root: Path, *args: str) -> Iterator[tuple[subprocess.Popen[str], str
         line = proc.stdout.readline()
         assert "listening on http://127.0.0.1:" in line, line
         url = line.split("listening on ")[1].split()[0]
+        # Keep reading its log (the access log), or the pipe fills and the server waits.
+        threading.Thread(target=proc.stdout.read, daemon=True).start()
         yield proc, url
     finally:
         if proc.poll() is None:

@@ -8,6 +8,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import httpx
@@ -120,6 +121,7 @@ def test_serve_pull_as_a_process_executes_what_is_pushed_then_drains(tmp_path: P
     try:
         assert proc.stdout is not None
         assert "listening on http://127.0.0.1:" in proc.stdout.readline()
+        threading.Thread(target=proc.stdout.read, daemon=True).start()  # the access log
         stage(dev, "pulled")
         wait_for(lambda: len(done_on_origin(origin)) == 1, timeout=60, what="the pushed result")
         assert marks(runner) == ["deploy-pulled"]
