@@ -156,8 +156,44 @@ class Repo:
     def merge_base(self, a: str, b: str = "HEAD") -> str:
         return self._git("merge-base", a, b)
 
+    def is_shallow(self) -> bool:
+        return self._git("rev-parse", "--is-shallow-repository") == "true"
+
+    def shallow_boundary(self) -> set[str]:
+        """Commits whose parents a shallow clone lacks: git cannot tell what
+        they changed, so nothing is concluded from them."""
+        if not self.is_shallow():
+            return set()
+        path = Path(self._git("rev-parse", "--git-path", "shallow"))
+        path = path if path.is_absolute() else Path(self.repo.working_tree_dir or self.root) / path
+        try:
+            return set(path.read_text("ascii").split())
+        except OSError:
+            return set()
+
+    def deepen(self) -> None:
+        """Fetch the whole history of a shallow clone (approvals need it)."""
+        self._git("fetch", "--quiet", "--unshallow")
+
+    def changes_since(self, sha: str, paths: Sequence[str]) -> list[CommitInfo]:
+        """Commits after `sha` (not merges) on HEAD that changed any of `paths`, oldest first."""
+        out = self._git(
+            "log",
+            "--reverse",
+            "--no-merges",
+            "--format=%H%x00%an%x00%ae%x00%aI",
+            f"{sha}..HEAD",
+            "--",
+            *[self._top(p) for p in paths],
+        )
+        return [CommitInfo(*line.split("\x00")) for line in out.splitlines() if line]
+
+    def parent(self, sha: str) -> str | None:
+        return self.resolve(f"{sha}^")
+
     def added_by(self, path: str) -> CommitInfo | None:
-        """The commit that last added `path` (where the item was requested)."""
+        """The commit that last added `path` (where the item was requested);
+        None when a shallow clone cannot know it."""
         out = self._git(
             "log",
             "--diff-filter=A",
@@ -170,6 +206,8 @@ class Repo:
         if not out:
             return None
         sha, author, email, date = out.split("\x00")
+        if sha in self.shallow_boundary():
+            return None  # its parents are missing: the file may be older
         return CommitInfo(sha, author, email, date)
 
     # -- writing ---------------------------------------------------------------
@@ -201,11 +239,17 @@ class Repo:
         specs = self._git("diff", "--cached", "--name-only", "--", *specs).splitlines()
         if not specs:
             return None
-        message = subject
+        from swamp import secrets
+        from swamp.paths import one_line
+
+        # Free text (ids, --by, names) cannot add lines or trailers, nor carry a secret.
+        message = secrets.mask_text(one_line(subject))
         if body:
-            message += "\n\n" + body.strip()
+            message += "\n\n" + secrets.mask_text(body.strip())
         if trailers:
-            message += "\n\n" + "\n".join(f"{k}: {v}" for k, v in trailers)
+            message += "\n\n" + "\n".join(
+                f"{k}: {secrets.mask_text(one_line(v))}" for k, v in trailers
+            )
         self._git(
             "commit", "--quiet", "--no-verify", "-m", message, "--", *specs, env=_identity(self)
         )

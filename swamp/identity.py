@@ -11,7 +11,7 @@ from pathlib import Path
 
 def who(by: str | None, root: Path | None = None) -> str:
     if by:
-        return by
+        return checked_text("--by", by)
     actor = os.environ.get("GITHUB_ACTOR")
     if actor:
         return actor
@@ -51,3 +51,25 @@ def ci_run_url() -> str | None:
     if server and repo and run_id:
         return f"{server}/{repo}/actions/runs/{run_id}"
     return None
+
+
+MAX_TEXT = 500
+
+
+def checked_text(option: str, text: str) -> str:
+    """Free text a person gives that swamp stages in git (--by, --note): one
+    line, no control characters, bounded, and no secret's value."""
+    from swamp import secrets
+    from swamp.errors import UsageError
+    from swamp.paths import shown
+
+    if shown(text, limit=MAX_TEXT) != text:
+        raise UsageError(
+            f"{option} '{shown(text, limit=60)}': expected one line of at most {MAX_TEXT} "
+            "characters, without control characters"
+        )
+    if secrets.mask_text(text) != text:
+        raise UsageError(
+            f"{option} holds a secret's value; it would be committed to git, so it is refused"
+        )
+    return text

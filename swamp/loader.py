@@ -17,6 +17,7 @@ from typing import Any
 import yaml
 
 from swamp.errors import Problem, SwampError
+from swamp.paths import shown
 
 MAX_FILE_BYTES = 2 * 1024 * 1024
 MAX_NODES = 200_000
@@ -405,7 +406,7 @@ class _Builder:
             return construct(node)
         except (ValueError, KeyError):  # an explicit tag on a wrong value: `!!int abc`
             short = tag.removeprefix(_YAML_TAG)
-            raise self.fail(node, f"{node.value!r} is not a valid {short}") from None
+            raise self.fail(node, f"'{shown(node.value, 60)}' is not a valid {short}") from None
 
 
 def dump_yaml(data: Any) -> str:

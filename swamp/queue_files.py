@@ -24,6 +24,13 @@ def item_problems(repo: Repository, path: Path) -> list[Problem]:
     out = schemas.schema_problems(doc, "queue-item")
     if out:
         return out
+    from swamp.queue.items import BrokenItem, load_item
+
+    # What the runner checks too: identity, names, times, file name, links.
+    loaded = load_item(path, done=path.parent.name == "done")
+    if isinstance(loaded, BrokenItem):
+        p = loaded.problem
+        out.append(Problem(rel, p.line, p.column, p.message))
     data = doc.data
     schema = None
     if data["kind"] == "workflow":

@@ -35,11 +35,47 @@ def digest_bytes(data: bytes) -> str:
     return "sha256:" + hashlib.sha256(data).hexdigest()
 
 
+def parsed_digest(data: object) -> str:
+    """The digest of a loaded value: canonical JSON of it."""
+    import json
+
+    text = json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return digest_bytes(text.encode("utf-8"))
+
+
 def definition_files(root: Path, folder: str) -> list[Path]:
+    """The definition files of a folder. A symbolic link (the folder, a
+    sub-folder or a file) is never followed: its content was not reviewed in
+    the repository; `validate` reports it."""
     base = root / folder
-    if not base.is_dir():
+    if base.is_symlink() or not base.is_dir():
         return []
-    return sorted(p for p in base.rglob("*") if p.suffix in DEFINITION_SUFFIXES and p.is_file())
+    out = []
+    for dirpath, dirnames, filenames in os.walk(base):  # os.walk does not follow links
+        here = Path(dirpath)
+        dirnames[:] = sorted(d for d in dirnames if not (here / d).is_symlink())
+        for name in filenames:
+            p = here / name
+            if p.suffix in DEFINITION_SUFFIXES and not p.is_symlink() and p.is_file():
+                out.append(p)
+    return sorted(out)
+
+
+def symlinked(root: Path, folders: Iterable[str]) -> list[str]:
+    """Symbolic links in `folders` (or the folders themselves), relative to root."""
+    found = []
+    for folder in folders:
+        base = root / folder
+        if base.is_symlink():
+            found.append(folder)
+            continue
+        if not base.is_dir():
+            continue
+        for dirpath, dirnames, filenames in os.walk(base):
+            for name in (*dirnames, *filenames):
+                if (Path(dirpath) / name).is_symlink():
+                    found.append((Path(dirpath) / name).relative_to(root).as_posix())
+    return sorted(found)
 
 
 @dataclass
@@ -73,6 +109,9 @@ class Repository:
         except LoadError as e:
             self.problems.append(e.problem)
             return None
+        # A pin is the digest of what was loaded, not of its spelling: a comment
+        # or a reformatting does not make queued items stale.
+        self.digests[rel] = parsed_digest(doc.data)
         self.docs[rel] = doc
         return doc
 
@@ -149,4 +188,8 @@ def load_repository(root: Path | None = None) -> Repository:
     # Mask the secrets swamp.yaml names from the start, before anything is
     # printed or journaled (an input may carry one too).
     secrets.register_all(os.environ[n] for n in sorted(repo.config.secrets) if n in os.environ)
+    # The forge token swamp itself uses is masked too, from the start.
+    policy = repo.config.approval
+    if policy is not None and os.environ.get(policy.token_env):
+        secrets.register(os.environ[policy.token_env])
     return repo

@@ -41,7 +41,13 @@ class _Broken(set[str]):
 
 
 def load_definitions(repo: Repository) -> None:
+    from swamp.repo import symlinked
+
     _load_config(repo)
+    # Content behind a link was never reviewed in the repository; results
+    # written through one would land outside it.
+    for rel in symlinked(repo.root, ("models", "workflows", "runs")):
+        repo.problems.append(Problem(rel, 1, 1, "is a symbolic link; swamp never follows one"))
     broken = _Broken()
     _load_models(repo, broken)
     partial = _load_workflows(repo, broken)

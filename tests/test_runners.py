@@ -246,6 +246,7 @@ class FakeGitHub:
     def __init__(self) -> None:
         self.pulls: dict[str, list[dict[str, Any]]] = {}
         self.reviews: dict[int, list[dict[str, Any]]] = {}
+        self.commits: dict[int, list[dict[str, Any]]] = {}
         self.requests: list[tuple[str, str]] = []
         fake = self
 
@@ -261,6 +262,8 @@ class FakeGitHub:
                     body, code = fake.pulls.get(parts[4], []), 200
                 elif parts[:3] == ["repos", "acme", "ops"] and parts[5:6] == ["reviews"]:
                     body, code = fake.reviews.get(int(parts[4]), []), 200
+                elif parts[:3] == ["repos", "acme", "ops"] and parts[5:6] == ["commits"]:
+                    body, code = fake.commits.get(int(parts[4]), []), 200
                 data = json.dumps(body).encode()
                 self.send_response(code)
                 self.send_header("Content-Type", "application/json")
@@ -315,17 +318,18 @@ def test_items_need_an_approval_from_someone_other_than_the_requester(
         "html_url": "https://github.test/acme/ops/pull/7",
         "merged_at": "2026-11-24T10:00:00Z",
         "user": {"login": "alice"},
+        "head": {"sha": "h7"},
     }
     github.pulls[_sha_of(engineer, "approved")] = [dict(pr)]
     github.pulls[_sha_of(engineer, "self-approved")] = [
-        dict(pr, number=8, html_url="https://github.test/acme/ops/pull/8")
+        dict(pr, number=8, html_url="https://github.test/acme/ops/pull/8", head={"sha": "h8"})
     ]
     github.reviews[7] = [
-        {"user": {"login": "bob"}, "state": "CHANGES_REQUESTED"},
-        {"user": {"login": "alice"}, "state": "APPROVED"},
-        {"user": {"login": "bob"}, "state": "APPROVED"},
+        {"user": {"login": "bob"}, "state": "CHANGES_REQUESTED", "commit_id": "h7"},
+        {"user": {"login": "alice"}, "state": "APPROVED", "commit_id": "h7"},
+        {"user": {"login": "bob"}, "state": "APPROVED", "commit_id": "h7"},
     ]
-    github.reviews[8] = [{"user": {"login": "alice"}, "state": "APPROVED"}]
+    github.reviews[8] = [{"user": {"login": "alice"}, "state": "APPROVED", "commit_id": "h8"}]
     result = swamp(
         runner,
         "queue",
@@ -340,14 +344,14 @@ def test_items_need_an_approval_from_someone_other_than_the_requester(
     lines = result.stdout.splitlines()
     assert any(
         line.endswith(
-            ": unapproved: needs 1 approval(s) other than its requester on "
+            ": unapproved: needs 1 approval(s) other than its authors and requester on "
             "https://github.test/acme/ops/pull/8; has 0 (alice)"
         )
         for line in lines
     ), result.stdout
     assert any(
         line.endswith(
-            f": unapproved: commit {_sha_of(engineer, 'orphan')[:10]} that added it is "
+            f": unapproved: commit {_sha_of(engineer, 'orphan')[:10]} that changed it is "
             "in no pull request"
         )
         for line in lines

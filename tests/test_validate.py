@@ -255,6 +255,7 @@ models/typo-inputs.yaml:12:40: methods.echo.inputs.properties.n: unknown JSON Sc
 models/typo-inputs.yaml:13:33: methods.echo.arguments.values.user: ${{ inputs.usr }}: inputs.usr is not a declared input (known: n, tags, user)
 models/typo.yaml:1:1: missing required key 'methods'
 models/typo.yaml:3:1: unknown key 'metods' (expected one of: arguments, description, inputs, methods, name, type)
+queue/0123456789ab.yaml:1:5: id 0123456789ab does not match its content (kind, target and inputs digest to 8b5a892bd2fa): it was edited after it was queued; purge it and queue it again in a reviewed change
 queue/0123456789ab.yaml:3:11: workflow: unknown workflow 'nowhere'
 swamp.yaml:5:16: defaults.concurrency: 0 is less than the minimum of 1
 swamp.yaml:8:11: windows.nightly.cron: '61 2 * * *' is not a five-field cron expression

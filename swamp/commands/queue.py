@@ -98,8 +98,8 @@ def queue_rows(
     rows: list[dict[str, Any]] = []
     broken: list[str] = []
     for entry in items.in_review_order(items.iter_items(repo.root, include_done=include_done)):
-        if isinstance(entry, Path):
-            broken.append(entry.relative_to(repo.root).as_posix())
+        if isinstance(entry, items.BrokenItem):
+            broken.append(str(entry.problem))
             continue
         st = status(repo, entry, now)
         rows.append(
@@ -126,8 +126,8 @@ def list_queue(repo_path: Path | None, *, as_json: bool, include_done: bool = Fa
     if as_json:
         output.as_json(rows)
         return 0
-    for path in broken:
-        output.err(f"swamp: warning: {path} is not a readable queue item (see `swamp validate`)")
+    for problem in broken:
+        output.err(f"swamp: warning: skipping {problem} (see `swamp validate`)")
     if not rows:
         output.out(
             "the queue is empty: stage work with `swamp workflow queue` or `swamp method queue`"
@@ -209,11 +209,8 @@ def execute(
     if not dry_run:
         _refuse_frozen(repo)
     chosen, broken = select(repo.root, selector, parts)
-    for path in broken:
-        output.err(
-            f"swamp: warning: skipping {path.relative_to(repo.root)}: "
-            "not a readable queue item (see `swamp validate`)"
-        )
+    for entry in broken:
+        output.err(f"swamp: warning: skipping {entry.problem}")
     if not chosen:
         if as_json:
             output.as_json({"items": [], "summary": {}})
@@ -269,7 +266,7 @@ def execute(
         verb = "would run" if dry_run else "ran"
         count = summary.get("would-run", 0) if dry_run else len(ran)
         output.out(f"{verb} {count} of {len(reports)} selected: " + ", ".join(parts_))
-    bad = {"failed", "stale", "stopped", "unapproved", "frozen"}
+    bad = {"failed", "stale", "stopped", "unapproved", "frozen", "refused"}
     return 1 if any(r.outcome in bad for r in reports) else 0
 
 
@@ -299,13 +296,9 @@ RAN = ("succeeded", "failed", "held", "paused", "stopped")
 
 
 def _approvals(repo: Repository) -> Approvals | None:
-    policy = repo.config.approval
-    if policy is None or not policy.required:
-        return None
-    from swamp.approval import Approvals
-    from swamp.gitrepo import Repo
+    from swamp.approval import approvals_for
 
-    return Approvals(policy, Repo(repo.root))
+    return approvals_for(repo)
 
 
 def purge_queue(

@@ -81,6 +81,10 @@ def take_release(repo: Repository, job: str, run_id: str | None, actor: str) -> 
         raise SwampError(f"run {handle.id} is executing; release it when it has stopped")
     try:
         repo.require_valid()
+        if handle.state.item is not None:
+            from swamp.queue.gate import admit_run
+
+            admit_run(repo, handle.state)  # the same gate as the queue
     except SwampError:
         handle.journal.close()
         raise

@@ -20,7 +20,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from typing import Any
 
 from swamp import expressions, schemas
-from swamp.context import base_context
+from swamp.context import base_context, step_environment
 from swamp.definitions import Dependency, Job, Step, Workflow
 from swamp.engine import control
 from swamp.engine.runs import RunHandle, create_run, open_child
@@ -608,6 +608,7 @@ class Runner:
                 workdir=self.repo.root,
                 timeout=step.timeout or self.repo.config.step_timeout,
                 cancel=_Linked(self.cancel, job_cancel),
+                environment=step_environment(self.repo.config),
             )
             return call_task(step.task, inputs, ctx)
         assert step.model is not None and step.method is not None
@@ -624,6 +625,7 @@ class Runner:
             workdir=self.repo.root,
             timeout=step.timeout or self.repo.config.step_timeout,
             cancel=cancel,
+            environment=step_environment(self.repo.config),
         )
         return call_method(model, method, base_context(self.repo.config, inputs), ctx)
 

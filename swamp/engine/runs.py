@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from swamp import paths
 from swamp.definitions import Job, Model, Step, Workflow
 from swamp.engine import control
 from swamp.engine.journal import JOURNAL, Journal
@@ -57,9 +58,11 @@ def create_run(
     item: str | None = None,
     run_dir: Path | None = None,
     run_id: str | None = None,
+    request: str | None = None,
+    pin: dict[str, str] | None = None,
 ) -> RunHandle:
     run_id = run_id or new_run_id(workflow.name)
-    folder = run_dir or runs_dir(root) / run_id
+    folder = run_dir or run_folder(root, run_id)
     folder.mkdir(parents=True, exist_ok=True)
     handle = RunHandle(run_id, folder, Journal(folder / JOURNAL), RunState())
     handle.record(
@@ -72,10 +75,38 @@ def create_run(
         by=by,
         concurrency=concurrency,
         item=item,
+        request=request,
+        pin=pin,
         jobs=list(workflow.jobs),
         pid=os.getpid(),
     )
     return handle
+
+
+def run_folder(root: Path, run_id: str) -> Path:
+    """runs/<run_id>, for an id read from a file: a strict name, inside the
+    repository, reached through no symbolic link."""
+    if not paths.is_run_id(run_id):
+        raise SwampError(f"run {paths.shown(run_id)!r} is not a valid run id")
+    return paths.inside(root, f"{RUNS}/{run_id}")
+
+
+def run_state(root: Path, run_id: str) -> RunState | None:
+    """The state of run `run_id` exactly (no prefix matching), or None if it
+    has no journal (claimed, but it never began)."""
+    folder = run_folder(root, run_id)
+    if not (folder / JOURNAL).is_file():
+        return None
+    paths.check_no_symlinks(root, Path(RUNS, run_id, JOURNAL))
+    return load_state(folder)
+
+
+def open_exact(root: Path, run_id: str) -> RunHandle:
+    folder = run_folder(root, run_id)
+    if not (folder / JOURNAL).is_file():
+        raise SwampError(f"no run {run_id!r} (see `swamp run list`)")
+    state = load_state(folder)
+    return RunHandle(state.id or folder.name, folder, Journal(folder / JOURNAL), state)
 
 
 def open_run(root: Path, run_id: str) -> RunHandle:

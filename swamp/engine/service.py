@@ -57,15 +57,29 @@ def start(
     quiet: bool = False,
     progress: Progress | None = None,
     item_locked: bool = False,
+    request: str | None = None,
+    pin: dict[str, str] | None = None,
+    audit: dict[str, Any] | None = None,
 ) -> RunResult:
     """Create a run and execute it until it ends, holds, fails or pauses.
 
     `item_locked`: the caller (the queue executor) holds the item's lock.
     """
     wf, handle = create(
-        repo, kind, target, inputs, by=by, concurrency=concurrency, item=item, run_id=run_id
+        repo,
+        kind,
+        target,
+        inputs,
+        by=by,
+        concurrency=concurrency,
+        item=item,
+        run_id=run_id,
+        request=request,
+        pin=pin,
     )
-    return _execute(repo, wf, handle, quiet=quiet, progress=progress, item_locked=item_locked)
+    return _execute(
+        repo, wf, handle, quiet=quiet, progress=progress, item_locked=item_locked, audit=audit
+    )
 
 
 def create(
@@ -78,6 +92,8 @@ def create(
     concurrency: int | None = None,
     item: str | None = None,
     run_id: str | None = None,
+    request: str | None = None,
+    pin: dict[str, str] | None = None,
 ) -> tuple[Workflow, RunHandle]:
     """Journal a new run (durably) without executing it: `swamp serve`
     accepts a run this way before it answers, and executes it later."""
@@ -92,6 +108,8 @@ def create(
         concurrency=concurrency or repo.config.concurrency,
         item=item,
         run_id=run_id,
+        request=request,
+        pin=pin,
     )
     return wf, handle
 
@@ -109,9 +127,19 @@ def resume(
     progress: Progress | None = None,
     retrying: bool = False,
     item_locked: bool = False,
+    audit: dict[str, Any] | None = None,
 ) -> RunResult:
     refuse_if_frozen(repo)
     state = handle.state
+    if state.item is not None and not item_locked:
+        # The run of a queue item, continued by hand: the same gate as the queue.
+        from swamp.queue.gate import admit_run
+
+        try:
+            admit_run(repo, state)
+        except SwampError:
+            handle.journal.close()
+            raise
     if not state.target:
         handle.journal.close()
         raise SwampError(
@@ -124,7 +152,9 @@ def resume(
         raise SwampError(f"run {handle.id} was cancelled")
     wf = target_workflow(repo, state.kind, state.target, state.inputs)
     control.clear(handle.dir)
-    return _execute(repo, wf, handle, quiet=quiet, progress=progress, item_locked=item_locked)
+    return _execute(
+        repo, wf, handle, quiet=quiet, progress=progress, item_locked=item_locked, audit=audit
+    )
 
 
 def refuse_if_frozen(repo: Repository) -> None:
@@ -143,6 +173,7 @@ def _execute(
     quiet: bool,
     progress: Progress | None = None,
     item_locked: bool = False,
+    audit: dict[str, Any] | None = None,
 ) -> RunResult:
     item_lock = None
     if handle.state.item is not None and not item_locked:
@@ -178,7 +209,7 @@ def _execute(
         if handle.state.item is not None:
             from swamp.queue.outcome import record_outcome
 
-            record_outcome(repo.root, handle.state)
+            record_outcome(repo.root, handle.state, audit)
     finally:
         if made is not None:
             made.close()

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from swamp.engine.journal import JOURNAL, read_events
+from swamp.errors import SwampError
 from swamp.fsutil import atomic_write
 
 SNAPSHOT = "snapshot.json"
@@ -60,6 +61,10 @@ class RunState:
     by: str = ""
     concurrency: int = 4
     item: str | None = None
+    # What a run of a queue item was started for: the digest of the item's
+    # request fields and its pin. A resume checks them against the item.
+    request: str = ""
+    pin: dict[str, str] = field(default_factory=dict)
     jobs: dict[str, JobState] = field(default_factory=dict)
     seq: int = 0
 
@@ -79,6 +84,8 @@ class RunState:
             self.by = e.get("by", "")
             self.concurrency = e.get("concurrency", 4)
             self.item = e.get("item")
+            self.request = e.get("request") or ""
+            self.pin = e.get("pin") or {}
             self.created = e.get("at", "")
             for name in e.get("jobs", []):
                 self.job(name)
@@ -173,9 +180,18 @@ def load_state(run_dir: Path) -> RunState:
             state = RunState.from_dict(json.loads(snap.read_text("utf-8")))
         except (ValueError, TypeError):
             state = RunState()  # a damaged snapshot is rebuilt from the journal
-    for event in read_events(run_dir / JOURNAL):
-        if event.get("seq", 0) > state.seq:
-            state.apply(event)
+    journal = run_dir / JOURNAL
+    n = 1
+    try:
+        for n, event in enumerate(read_events(journal), 1):  # noqa: B007 - n is reported
+            if event.get("seq", 0) > state.seq:
+                state.apply(event)
+    except (ValueError, KeyError, TypeError, AttributeError) as e:
+        # A damaged or hand-written journal is refused in one line, never a crash.
+        raise SwampError(
+            f"{run_dir.parent.name}/{run_dir.name}/{JOURNAL}: event {n}: not a valid "
+            f"journal event ({type(e).__name__}: {str(e)[:80]})"
+        ) from None
     return state
 
 

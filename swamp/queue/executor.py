@@ -17,22 +17,22 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, assert_never
 
 from swamp import freeze
 from swamp.engine import control, runs, service
 from swamp.engine.progress import PlainProgress
 from swamp.errors import SwampError, UsageError
 from swamp.identity import runner_identity
-from swamp.queue import items
-from swamp.queue.items import Item
+from swamp.queue import gate, items
+from swamp.queue.items import BrokenItem, Item, ItemState
 from swamp.queue.outcome import detail, record_outcome
 from swamp.queue.status import NEEDS_ACTION, ItemLock, status
 from swamp.queue.timing import iso, utcnow
 from swamp.repo import Repository
 
 if TYPE_CHECKING:
-    from swamp.approval import Approvals
+    from swamp.approval import Approvals, Verdict
 
 
 @dataclass(frozen=True)
@@ -105,13 +105,13 @@ class Shard:
 
 def select(
     root: Path, selector: Selector, shard: Shard | None = None
-) -> tuple[list[Item], list[Path]]:
-    """Matching items in file order, and files that are not readable items."""
+) -> tuple[list[Item], list[BrokenItem]]:
+    """Matching items in file order, and files that are not valid items."""
     selector.check()
     chosen: list[Item] = []
-    broken: list[Path] = []
+    broken: list[BrokenItem] = []
     for entry in items.in_review_order(items.iter_items(root)):
-        if isinstance(entry, Path):
+        if isinstance(entry, BrokenItem):
             broken.append(entry)
         elif selector.matches(entry) and (shard is None or shard.holds(entry)):
             chosen.append(entry)
@@ -147,6 +147,7 @@ class Action:
     run_id: str
     lock: ItemLock
     before: dict[str, Any]  # the item as it was, to put back if nothing ran
+    approval: Verdict | None = None  # what the forge verified, for the audit record
 
 
 Claimer = Callable[["Executor", list[Action]], tuple[list[Action], list[Report]]]
@@ -245,54 +246,69 @@ class Executor:
         return decided
 
     def decide(self, item: Item, explicit: bool, lock: ItemLock) -> Action | Report:
-        """What `item` needs now: an Action to run, or a Report saying why not."""
-        st = status(self.repo, item, self.now or utcnow(), active=False)
+        """What `item` needs now: an Action to run, or a Report saying why not.
+
+        The stored state only chooses the path (start, or continue its run);
+        every path then passes the same gate (gate.admit).
+        """
+        now = self.now or utcnow()
+        st = status(self.repo, item, now, active=False)
         base = Report(item.id, item.target, st.state, st.detail, item.data.get("run"))
-        if st.state == "expired":
-            if not self.dry_run and item.state != "expired":
+        mode = "resume"
+        match item.state:
+            case ItemState.QUEUED:
+                mode = "start"
+            case ItemState.HELD:
+                staged = item.data.get("release") or {}
+                if staged.get("job") != item.data.get("heldJob"):  # a release continues it
+                    base.outcome, base.detail = "skipped", f"held: {st.detail}"
+                    return base
+            case ItemState.RUNNING:
+                if st.state == "running":
+                    return base
+                if st.state == "stale-claim" and not (explicit and self.reclaim):
+                    base.outcome = "skipped"
+                    return base
+                if not explicit:  # interrupted: never again by accident
+                    base.outcome, base.detail = "skipped", f"{st.state}: {st.detail}"
+                    return base
+            case ItemState.FAILED | ItemState.PAUSED | ItemState.STOPPED:
+                if not explicit:  # never again by accident
+                    base.outcome, base.detail = "skipped", f"{st.state}: {st.detail}"
+                    return base
+            case ItemState.EXPIRED | ItemState.CANCELLED | ItemState.SUCCEEDED:
+                return base
+            case _:
+                assert_never(item.state)
+        journal = None
+        if mode == "resume" and item.data.get("run"):
+            try:
+                journal = runs.run_state(self.repo.root, str(item.data["run"]))
+            except SwampError as e:
+                base.outcome, base.detail = "refused", str(e)
+                return base
+            if journal is not None and not journal.target:
+                journal = None  # cut off as it began: nothing of it ran
+        verdict = gate.admit(
+            self.repo,
+            item,
+            now,
+            run=journal,
+            approvals=None if self.dry_run else self.approvals,
+        )
+        if isinstance(verdict, gate.Refusal):
+            base.outcome, base.detail = verdict.outcome, verdict.detail
+            if verdict.outcome == "expired" and not self.dry_run:
                 item.data["state"] = "expired"
                 item.save()
             return base
-        if st.state == "stale":
-            base.detail += "; re-approve by purging it and queueing it again in a reviewed change"
-            return base
-        if st.state in ("waiting", "running"):
-            return base
-        mode = "resume"
-        if st.state == "held":
-            staged = item.data.get("release") or {}
-            if staged.get("job") != item.data.get("heldJob"):  # a release continues it
-                base.outcome, base.detail = "skipped", f"held: {st.detail}"
-                return base
-        elif st.state == "stale-claim" and not (explicit and self.reclaim):
-            base.outcome = "skipped"
-            return base
-        elif st.state in (*NEEDS_ACTION, "interrupted", "stale-claim"):
-            if not explicit:  # never again by accident
-                base.outcome, base.detail = "skipped", f"{st.state}: {st.detail}"
-                return base
-        else:
-            mode = "start"
         if self.dry_run:
             base.outcome = "would-run"
             base.detail = ("resume " if mode == "resume" else "") + item.target
             return base
-        frozen = freeze.read(self.repo.root)
-        if frozen is not None:  # frozen while earlier items ran: start nothing more
-            base.outcome, base.detail = "frozen", freeze.describe(frozen)
-            return base
         before = dict(item.data)
-        if mode == "start" and self.approvals is not None:
-            verdict = self.approvals.check(
-                item.path.relative_to(self.repo.root).as_posix(),
-                str(item.data.get("requestedBy", "")),
-            )
-            if not verdict.ok:
-                base.outcome, base.detail = "unapproved", verdict.reason
-                return base
-            item.data["approval"] = {"by": verdict.approvers, "pullRequest": verdict.pull_request}
         run_id = str(item.data.get("run") or runs.new_run_id(item.target))
-        return Action(item, mode, run_id, lock, before)
+        return Action(item, mode, run_id, lock, before, verdict.approval)
 
     def write_claim(self, action: Action) -> None:
         """Mark the item running, by this runner, in its file."""
@@ -333,19 +349,21 @@ class Executor:
         handle = None
         if action.mode == "resume":
             with contextlib.suppress(SwampError):  # claimed, but the run never began
-                handle = runs.open_run(self.repo.root, action.run_id)
+                handle = runs.open_exact(self.repo.root, action.run_id)
             if handle is not None and not handle.state.target:
                 handle.journal.close()  # cut off as it began: nothing of it ran
                 handle = None
         if handle is not None and handle.state.state == "succeeded":
             # The run finished but its runner died before recording it.
             handle.journal.close()
-            record_outcome(self.repo.root, handle.state)
+            record_outcome(self.repo.root, handle.state, self._audit(action))
             return Report(item.id, item.target, "succeeded", "result recorded", handle.id)
         if handle is not None:
             if staged:
                 handle.record("job-released", job=staged["job"], by=staged["by"])
-            result = service.resume(self.repo, handle, progress=progress, item_locked=True)
+            result = service.resume(
+                self.repo, handle, progress=progress, item_locked=True, audit=self._audit(action)
+            )
         else:
             result = service.start(
                 self.repo,
@@ -357,8 +375,24 @@ class Executor:
                 run_id=action.run_id,
                 progress=progress,
                 item_locked=True,
+                request=item.request.digest(),
+                pin=dict(item.request.pin),
+                audit=self._audit(action),
             )
         return Report(item.id, item.target, result.state.state, detail(result.state), result.id)
+
+    def _audit(self, action: Action) -> dict[str, Any]:
+        """What this runner verified itself: the only source of the audit's
+        approvedBy, pullRequest and executedBy (never the item's own fields)."""
+        audit: dict[str, Any] = {"executedBy": self.by}
+        verdict = action.approval
+        if verdict is not None and verdict.ok:
+            audit["approvedBy"] = list(verdict.approvers)
+            if verdict.pull_request:
+                audit["pullRequest"] = verdict.pull_request
+            if verdict.requested is not None:
+                audit["requestedBy"] = verdict.requested
+        return audit
 
 
 def purge(repo: Repository, item: Item, *, dry_run: bool) -> Report:

@@ -8,9 +8,9 @@ import contextlib
 from pathlib import Path
 from typing import Any
 
-from swamp import secrets
+from swamp import paths, secrets
 from swamp.engine.state import RunState
-from swamp.identity import ci_run_url, runner_identity
+from swamp.identity import ci_run_url, runner_identity, who
 from swamp.queue import items
 from swamp.queue.items import Item
 from swamp.queue.status import NEEDS_ACTION
@@ -33,13 +33,15 @@ def failed_step(state: RunState) -> str | None:
     return None
 
 
-def record_outcome(root: Path, state: RunState) -> None:
+def record_outcome(root: Path, state: RunState, audit: dict[str, Any] | None = None) -> None:
     """Write a run's outcome into its queue item. Called after every run that
-    belongs to an item, whichever command started or continued it."""
-    if state.item is None:
+    belongs to an item, whichever command started or continued it.
+
+    `audit` is what the runner verified itself (approvals, who executes); the
+    audit record takes nothing else from the item or the journal."""
+    if state.item is None or not items.ID_PATTERN.fullmatch(state.item):
         return
-    found = sorted(items.queue_dir(root).glob(f"*-{state.item}.yaml"))
-    item = items.read_item(found[0]) if found else None
+    item = items.existing(root, state.item)
     if item is None:
         return
     data = item.data
@@ -48,8 +50,8 @@ def record_outcome(root: Path, state: RunState) -> None:
     data.pop("failedStep", None)
     if state.state == "succeeded":
         claim = data.pop("claim", None) or {}
-        approval = data.pop("approval", None) or {}
-        data["result"] = _result(root, item, state, claim, approval)
+        data.pop("approval", None)  # never trusted: the audit comes from `audit`
+        data["result"] = _result(root, item, state, claim, audit or {})
         _move_to_done(root, item)
         return
     data["state"] = state.state if state.state in NEEDS_ACTION else "failed"
@@ -64,7 +66,7 @@ def record_outcome(root: Path, state: RunState) -> None:
 
 
 def _result(
-    root: Path, item: Item, state: RunState, claim: dict[str, Any], approval: dict[str, Any]
+    root: Path, item: Item, state: RunState, claim: dict[str, Any], audit: dict[str, Any]
 ) -> dict[str, Any]:
     outputs: dict[str, Any]
     if state.kind == "method":
@@ -79,16 +81,16 @@ def _result(
         "startedAt": state.created,
         "endedAt": state.updated,
         "outputs": secrets.mask(outputs),
-        "executedBy": state.by,
+        "executedBy": audit.get("executedBy") or who(None, root),
         "host": runner_identity(),
     }
     url = ci_run_url()
     if url:
         result["ciRunUrl"] = url
-    if approval.get("by") is not None:
-        result["approvedBy"] = approval["by"]
-    if approval.get("pullRequest"):
-        result["pullRequest"] = approval["pullRequest"]
+    if audit.get("approvedBy") is not None:
+        result["approvedBy"] = audit["approvedBy"]
+    if audit.get("pullRequest"):
+        result["pullRequest"] = audit["pullRequest"]
     released = [
         {"job": j, "by": s.released_by, "at": s.released_at}
         for j, s in state.jobs.items()
@@ -97,7 +99,10 @@ def _result(
     if released:
         result["releasedBy"] = released
     result.update(_from_git(root, item, claim))
-    return result
+    if audit.get("requestedBy"):  # the staging commit the approval check verified
+        result["requestedBy"] = audit["requestedBy"]
+    masked: dict[str, Any] = secrets.mask(result)
+    return masked
 
 
 def _from_git(root: Path, item: Item, claim: dict[str, Any]) -> dict[str, Any]:
@@ -132,6 +137,7 @@ def _from_git(root: Path, item: Item, claim: dict[str, Any]) -> dict[str, Any]:
 def _move_to_done(root: Path, item: Item) -> None:
     """Write the finished item under done/ first, then remove it from queue/:
     a crash in between leaves a duplicate, never a loss."""
+    paths.inside(root, items.DONE)  # never a results folder outside the repository
     target = items.done_dir(root) / item.path.name
     n = 1
     while target.exists():  # the same invocation ran before: keep both records

@@ -35,6 +35,11 @@ def stage(
     when: When,
 ) -> items.Item:
     """Validate everything, then write queue/<slug>-<id>.yaml atomically."""
+    from swamp.identity import checked_text
+
+    by = checked_text("--by", by)
+    if note is not None:
+        note = checked_text("--note", note)
     wf = service.target_workflow(repo, kind, target)
     files = items.pin(repo, kind, target)
     repo.require_valid(list(files))
@@ -83,8 +88,12 @@ def stage(
     data["pin"] = files
     data["state"] = "queued"
     path = items.queue_dir(repo.root) / f"{items.slug(target, inputs)}-{item_id}.yaml"
-    item = items.Item(data, path)
-    item.save()
+    items.Item(data, path).save()
+    # Read back through the one loader: what was written is what will run.
+    item = items.load_item(path)
+    if isinstance(item, items.BrokenItem):
+        path.unlink()
+        raise SwampError(f"the staged item could not be read back: {item.problem}")
     return item
 
 

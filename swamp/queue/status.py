@@ -10,8 +10,9 @@ import socket
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import assert_never
 
-from swamp.queue.items import Item, stale_files
+from swamp.queue.items import Item, ItemState, stale_files
 from swamp.queue.timing import iso, parse_stored, window_status
 from swamp.repo import Repository
 
@@ -31,23 +32,32 @@ def status(repo: Repository, item: Item, now: datetime, *, active: bool | None =
     if item.done:
         return Status("succeeded", item.data.get("run", ""))
     stored = item.state
-    if stored == "running":
-        return _claimed(repo, item, now, active)
-    if stored == "held":
-        job = item.data.get("heldJob", "?")
-        staged = item.data.get("release") or {}
-        if staged.get("job") == job:
-            return Status("held", f"release of {job} staged by {staged.get('by')}; runs next")
-        return Status(
-            "held",
-            f"release with: swamp workflow release {job} --run {item.data.get('run', '?')}",
-        )
-    if stored in ("failed", "paused", "stopped"):
-        where = item.data.get("failedStep")
-        what = f"step {where}" if where else f"run {item.data.get('run', '?')}"
-        return Status(stored, f"{what}; resume with: swamp queue execute --item {item.id}")
-    if stored in ("expired", "cancelled"):
-        return Status(stored)
+    match stored:
+        case ItemState.RUNNING:
+            return _claimed(repo, item, now, active)
+        case ItemState.HELD:
+            job = item.data.get("heldJob", "?")
+            staged = item.data.get("release") or {}
+            if staged.get("job") == job:
+                return Status("held", f"release of {job} staged by {staged.get('by')}; runs next")
+            return Status(
+                "held",
+                f"release with: swamp workflow release {job} --run {item.data.get('run', '?')}",
+            )
+        case ItemState.FAILED | ItemState.PAUSED | ItemState.STOPPED:
+            where = item.data.get("failedStep")
+            what = f"step {where}" if where else f"run {item.data.get('run', '?')}"
+            return Status(stored, f"{what}; resume with: swamp queue execute --item {item.id}")
+        case ItemState.EXPIRED | ItemState.CANCELLED | ItemState.SUCCEEDED:
+            return Status(stored)
+        case ItemState.QUEUED:
+            return timing_status(repo, item, now)
+        case _:
+            assert_never(stored)
+
+
+def timing_status(repo: Repository, item: Item, now: datetime) -> Status:
+    """What time, the window and the pin say of an item that may run."""
     not_after = item.data.get("notAfter")
     if not_after and parse_stored(not_after) < now:
         return Status("expired", f"not after {not_after}")

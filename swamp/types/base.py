@@ -21,6 +21,12 @@ class TypeMethod:
     shell_fields: frozenset[str] = frozenset()
 
 
+def _base_environment() -> dict[str, str]:
+    from swamp.context import step_environment
+
+    return step_environment()
+
+
 @dataclass
 class ExecutionContext:
     """What a type may use while it executes one call."""
@@ -36,6 +42,8 @@ class ExecutionContext:
     # The values of the expansions in shell fields, by variable name: a type
     # that runs a shell field must put them in the shell's environment.
     shell_env: Mapping[str, str] = field(default_factory=dict)
+    # The environment a process started for the call gets (context.step_environment).
+    environment: Mapping[str, str] = field(default_factory=_base_environment)
 
 
 @dataclass

@@ -88,10 +88,8 @@ class ShellType:
             cwd = (ctx.workdir / arguments["workingDir"]).resolve()
             if not cwd.is_dir():
                 return Outcome(ok=False, error=f"workingDir {arguments['workingDir']!r} not found")
-        env = None
-        if arguments.get("env") or ctx.shell_env:
-            given = {k: _word(v) for k, v in (arguments.get("env") or {}).items()}
-            env = {**os.environ, **given, **ctx.shell_env}
+        given = {k: _word(v) for k, v in (arguments.get("env") or {}).items()}
+        env = {**ctx.environment, **given, **ctx.shell_env}
         timeout = arguments.get("timeout")
         if ctx.timeout is not None:
             timeout = ctx.timeout if timeout is None else min(timeout, ctx.timeout)
@@ -117,7 +115,7 @@ def run_process(
         proc = subprocess.Popen(
             argv,
             cwd=cwd,
-            env=env,
+            env=dict(ctx.environment) if env is None else env,
             stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,

@@ -1,0 +1,314 @@
+"""What runs is exactly what was reviewed (issue 10): each path around
+review, pins and approvals that was found open, tried again in-process."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import yaml
+from repo_helpers import make_repo, marks
+from trust_helpers import cli
+
+from swamp.queue.items import identity
+
+ANNOUNCE = """\
+name: notify
+type: command/shell
+methods:
+  announce:
+    arguments:
+      run: echo announced >> marks.log
+"""
+
+SIDE = "side-effect.log"
+
+
+def _repo(tmp_path: Path) -> Path:
+    return make_repo(tmp_path / "r", models={"notify": ANNOUNCE})
+
+
+def _queue(repo: Path, *args: str) -> dict[str, object]:
+    result = cli(repo, "method", "queue", *args, "--json")
+    assert result.code == 0, result.text
+    data: dict[str, object] = json.loads(result.stdout)
+    return data
+
+
+def _item_path(repo: Path) -> Path:
+    (path,) = (repo / "queue").glob("*.yaml")
+    return path
+
+
+def _edit(path: Path, **fields: object) -> None:
+    data = yaml.safe_load(path.read_text())
+    data.update(fields)
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+
+
+def test_a_held_item_with_a_forged_release_and_no_pin_is_refused(tmp_path: Path) -> None:
+    repo = _repo(tmp_path)
+    _queue(repo, "sh", "mark", "--input", "name=forged")
+    path = _item_path(repo)
+    _edit(
+        path,
+        state="held",
+        heldJob="mark",
+        run="20261124-020000-x-abcdef",
+        release={"job": "mark", "by": "mallory", "at": "2026-11-24T02:00:00Z"},
+        pin={},
+    )
+    result = cli(repo, "queue", "execute", "--all")
+    assert marks(repo) == []
+    assert result.code == 1
+    assert "stale: changed since review: models/sh.yaml" in result.stdout
+
+
+def test_a_failed_item_resumed_after_its_model_changed_is_refused(tmp_path: Path) -> None:
+    repo = _repo(tmp_path)
+    _queue(repo, "sh", "fail", "--input", "name=first", "--input", "code:json=1")
+    assert cli(repo, "queue", "execute", "--all").code == 1
+    assert marks(repo) == ["first"]
+    model = repo / "models" / "sh.yaml"
+    model.write_text(model.read_text().replace("exit ${{ inputs.code }}", "exit 0"))
+    result = cli(repo, "queue", "execute", "--item", _item_path(repo).stem[-12:])
+    assert result.code == 1
+    assert "stale: changed since review: models/sh.yaml" in result.stdout
+    assert marks(repo) == ["first"]
+
+
+def test_a_failed_item_before_its_not_before_waits(tmp_path: Path) -> None:
+    repo = _repo(tmp_path)
+    _queue(repo, "sh", "mark", "--input", "name=later")
+    path = _item_path(repo)
+    _edit(path, state="failed", notBefore="2099-01-01T00:00:00Z")
+    # notBefore is a request field: the id still matches, the time rule still holds.
+    result = cli(repo, "queue", "execute", "--item", path.stem[-12:])
+    assert "waiting: until 2099-01-01T00:00:00Z" in result.stdout
+    assert marks(repo) == []
+
+
+def test_a_planted_journal_never_decides_the_target(tmp_path: Path) -> None:
+    repo = _repo(tmp_path)
+    _queue(repo, "notify", "announce")
+    path = _item_path(repo)
+    item_id = path.stem[-12:]
+    run = "20261124-020000-notify-abcdef"
+    _edit(
+        path,
+        state="held",
+        heldJob="announce",
+        run=run,
+        release={"job": "announce", "by": "x", "at": "2026-11-24T02:00:00Z"},
+    )
+    folder = repo / "runs" / run
+    folder.mkdir(parents=True)
+    event = {
+        "seq": 1,
+        "at": "2026-11-24T02:00:00Z",
+        "type": "run-created",
+        "run": run,
+        "kind": "method",
+        "workflow": "sh.touch",
+        "target": "sh.touch",
+        "inputs": {"file": SIDE},
+        "item": item_id,
+        "jobs": ["touch"],
+    }
+    (folder / "journal.jsonl").write_text(json.dumps(event) + "\n")
+    result = cli(repo, "queue", "execute", "--item", item_id)
+    assert result.code == 1
+    assert "refused: run 20261124-020000-notify-abcdef was not started for this item" in (
+        result.stdout
+    )
+    assert not (repo / SIDE).exists()
+    assert marks(repo) == []
+
+
+def test_duplicate_keys_alias_bombs_dates_and_huge_numbers_are_skipped_one_line_each(
+    tmp_path: Path,
+) -> None:
+    repo = _repo(tmp_path)
+    _queue(repo, "sh", "mark", "--input", "name=good")
+    bad = {
+        "a-000000000001.yaml": "id: '000000000001'\nkind: method\nmodel: notify\nmodel: sh\n",
+        "b-000000000002.yaml": "a: &a [x, x, x, x, x, x, x, x, x]\n"
+        + "".join(
+            f"{c}: &{c} [{', '.join(['*' + p] * 9)}]\n"
+            for p, c in zip("abcdefg", "bcdefgh", strict=True)
+        )
+        + "id: '000000000002'\n",
+        "c-000000000003.yaml": "id: '000000000003'\nkind: method\nmodel: sh\nmethod: mark\n"
+        "inputs: {}\nnotBefore: [2026-01-01]\n",
+        "d-000000000004.yaml": "id: '000000000004'\nkind: method\nmodel: sh\nmethod: mark\n"
+        f"inputs: {{name: {'9' * 5000}}}\n",
+        "e-000000000005.yaml": "- id\n- kind\n",
+    }
+    for name, text in bad.items():
+        (repo / "queue" / name).write_text(text)
+    listed = cli(repo, "queue", "list")
+    assert listed.code == 0, listed.text
+    warnings = [line for line in listed.stderr.splitlines() if "warning" in line]
+    assert len(warnings) == len(bad)
+    assert "queue/a-000000000001.yaml:4:1: duplicate key 'model'" in listed.stderr
+    expected = "queue/c-000000000003.yaml:6:12: notBefore: expected a non-empty string"
+    assert f"{expected}, found a list" in listed.stderr
+    # An unquoted date is kept as the text the author wrote: listed, never a crash.
+    dated = repo / "queue" / f"dated-{identity('method', 'sh.mark', {'name': 'dated'})}.yaml"
+    dated.write_text(
+        f"id: '{dated.stem[-12:]}'\nkind: method\nmodel: sh\nmethod: mark\n"
+        "inputs: {name: dated}\nnotBefore: 2026-01-01\nrequestedBy: x\n"
+        "requestedAt: 2026-01-01 00:00:00\npin: {}\n"
+    )
+    listed = cli(repo, "queue", "list")
+    assert listed.code == 0, listed.text
+    assert "name=dated  stale" in listed.stdout
+    result = cli(repo, "queue", "execute", "--all")
+    assert result.code == 1, result.text  # the dated item is stale: never pinned
+    assert marks(repo) == ["good"]
+    assert max(len(line) for line in result.text.splitlines()) < 400  # long values abridged
+
+
+def test_paths_from_item_fields_never_leave_the_repository(tmp_path: Path) -> None:
+    repo = _repo(tmp_path)
+    _queue(repo, "sh", "mark", "--input", "name=legit")
+    legit = _item_path(repo)
+    outside = tmp_path / "outside"
+    for n, run in enumerate(("../../outside/x", str(outside / "abs"), "a/b")):
+        text = legit.read_text().replace("state: queued", f"state: failed\nrun: '{run}'")
+        (repo / "queue" / f"copy{n}-{legit.stem[-12:]}.yaml").write_text(text)
+    star = legit.read_text().replace(legit.stem[-12:], "'*'")
+    (repo / "queue" / "star-x.yaml").write_text(star)
+    result = cli(repo, "queue", "execute", "--all")
+    assert not outside.exists()
+    assert result.stderr.count("expected a run id such as") == 3
+    assert "expected 12 lowercase hex digits" in result.stderr
+    # Only the legitimate item ran, once, and recorded its own result.
+    assert marks(repo) == ["legit"]
+    assert [p.name for p in (repo / "done").glob("*.yaml")] == [legit.name]
+
+
+def test_the_same_id_in_two_files_runs_neither(tmp_path: Path) -> None:
+    repo = _repo(tmp_path)
+    _queue(repo, "sh", "mark", "--input", "name=twice")
+    legit = _item_path(repo)
+    (repo / "queue" / f"again-{legit.stem[-12:]}.yaml").write_text(legit.read_text())
+    result = cli(repo, "queue", "execute", "--all")
+    assert marks(repo) == []
+    assert result.stderr.count("also the id of") == 2
+
+
+def test_symlinks_are_never_followed(tmp_path: Path) -> None:
+    repo = _repo(tmp_path)
+    _queue(repo, "sh", "mark", "--input", "name=real")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    item = _item_path(repo)
+    target = elsewhere / item.name
+    target.write_text(item.read_text())
+    item.unlink()
+    item.symlink_to(target)
+    (elsewhere / "evil.yaml").write_text(ANNOUNCE.replace("notify", "evil"))
+    (repo / "models" / "evil.yaml").symlink_to(elsewhere / "evil.yaml")
+    result = cli(repo, "queue", "execute", "--all")
+    assert marks(repo) == []
+    assert "is a symbolic link; swamp never follows one" in result.text
+    validated = cli(repo, "validate")
+    assert validated.code == 1
+    assert "models/evil.yaml:1:1: is a symbolic link; swamp never follows one" in validated.text
+
+
+def test_a_symlinked_runs_folder_receives_nothing(tmp_path: Path) -> None:
+    repo = _repo(tmp_path)
+    _queue(repo, "sh", "mark", "--input", "name=x")
+    elsewhere = tmp_path / "elsewhere-runs"
+    elsewhere.mkdir()
+    (repo / "runs").symlink_to(elsewhere)
+    result = cli(repo, "queue", "execute", "--all")
+    assert result.code == 1
+    assert list(elsewhere.iterdir()) == []
+    assert marks(repo) == []
+
+
+def test_an_item_edited_after_review_no_longer_matches_its_id(tmp_path: Path) -> None:
+    repo = _repo(tmp_path)
+    _queue(repo, "sh", "mark", "--input", "name=reviewed")
+    path = _item_path(repo)
+    _edit(path, inputs={"name": "edited"})
+    result = cli(repo, "queue", "execute", "--all")
+    assert marks(repo) == []
+    assert "does not match its content" in result.stderr
+    validated = cli(repo, "validate")
+    assert validated.code == 1
+    assert "purge it and queue it again in a reviewed change" in validated.stdout
+
+
+def test_a_hand_written_approval_is_never_copied_into_done(tmp_path: Path) -> None:
+    repo = _repo(tmp_path)
+    _queue(repo, "sh", "mark", "--input", "name=x")
+    path = _item_path(repo)
+    _edit(path, approval={"by": ["ceo"], "pullRequest": "https://forged/1"})
+    assert cli(repo, "queue", "execute", "--all").code == 0
+    (done,) = (repo / "done").glob("*.yaml")
+    record = yaml.safe_load(done.read_text())
+    assert "approvedBy" not in record["result"]
+    assert "pullRequest" not in record["result"]
+    assert "approval" not in record
+
+
+def test_free_text_cannot_add_lines_or_carry_a_secret(tmp_path: Path) -> None:
+    repo = _repo(tmp_path)
+    forged = cli(repo, "method", "queue", "sh", "mark", "--by", "bob\n\nSwamp-Approved-By: ceo")
+    assert forged.code == 2
+    assert "--by 'bob\\n\\nSwamp-Approved-By: ceo': expected one line" in forged.stderr
+    assert "\nSwamp-Approved-By" not in forged.text
+    env = {"SWAMP_TEST_SECRET": "hunter2-secret-value"}
+    noted = cli(repo, "method", "queue", "sh", "mark", "--note", "hunter2-secret-value", env=env)
+    assert noted.code == 2
+    assert "--note holds a secret's value" in noted.stderr
+    assert "hunter2" not in noted.text
+    assert list((repo / "queue").glob("*.yaml")) == []
+
+
+ENV_MODEL = """\
+name: envdump
+type: command/shell
+methods:
+  dump:
+    arguments:
+      run: env | sort
+"""
+
+
+def test_steps_get_a_clean_environment_and_secrets_stay_masked(tmp_path: Path) -> None:
+    repo = make_repo(tmp_path / "r", models={"envdump": ENV_MODEL})
+    _queue(repo, "envdump", "dump")
+    env = {
+        "GITHUB_TOKEN": "ghs_forgeToken123456",
+        "AWS_SECRET_ACCESS_KEY": "aws-secret-0987654321",
+        "SWAMP_TEST_SECRET": "listed-secret-value",
+        "SWAMP_TEST_ENV": "listed-env-value",
+    }
+    result = cli(repo, "queue", "execute", "--all", env=env)
+    assert result.code == 0, result.text
+    written = "".join(
+        p.read_text() for p in [*repo.rglob("*.yaml"), *repo.rglob("*.jsonl")] if p.is_file()
+    )
+    for value in ("ghs_forgeToken123456", "aws-secret-0987654321", "listed-secret-value"):
+        assert value not in written + result.text
+    assert "listed-env-value" in written  # listed under env in swamp.yaml: passed
+    assert "GITHUB_TOKEN" not in written
+    assert "AWS_SECRET_ACCESS_KEY" not in written
+    assert "SWAMP_TEST_SECRET=***" in written
+    assert os.environ.get("GITHUB_TOKEN") != "ghs_forgeToken123456"
+
+
+def test_a_comment_or_formatting_edit_does_not_stale_an_item(tmp_path: Path) -> None:
+    repo = _repo(tmp_path)
+    _queue(repo, "sh", "mark", "--input", "name=pinned")
+    model = repo / "models" / "sh.yaml"
+    model.write_text("# reviewed by ops\n" + model.read_text().replace("name: sh", "name:   sh"))
+    result = cli(repo, "queue", "execute", "--all")
+    assert result.code == 0, result.text
+    assert marks(repo) == ["pinned"]
