@@ -12,7 +12,7 @@ from typing import Any
 
 import httpx
 import pytest
-from repo_helpers import BROKEN, DEPLOY, GATED, events, make_repo, swamp, wait_for
+from repo_helpers import BROKEN, DEPLOY, GATED, events, make_repo, marks, swamp, wait_for
 from serve_helpers import AUTH, OTHER, TOKEN, Running, running_server
 
 from swamp.serve.tokens import load
@@ -301,3 +301,41 @@ def test_help_does_not_import_the_web_stack() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip().splitlines()[-1] == "[]"
+
+
+SLOW = """\
+name: slow
+jobs:
+  go:
+    steps:
+      - {name: nap, model: sh, method: sleep, inputs: {name: napped, seconds: 1.5}}
+"""
+
+
+def test_a_run_waiting_for_a_worker_is_listed_accepted_and_can_be_stopped(
+    tmp_path: Path,
+) -> None:
+    yaml = SWAMP_YAML.replace("leak,", "leak, slow,")
+    root = make_repo(tmp_path / "r", workflows={"slow": SLOW, "deploy": DEPLOY}, swamp_yaml=yaml)
+    with running_server(root, workers=1) as srv, httpx.Client(base_url=srv.url) as client:
+        busy = start(client, "slow")
+        waiting = start(client, "deploy", env="never")
+        rows = {r["run"]: r["state"] for r in client.get("/api/v1/runs").json()["runs"]}
+        assert rows[waiting] == "accepted"
+        r = client.post(f"/api/v1/runs/{waiting}/pause", headers=AUTH)
+        assert r.status_code == 409
+        r = client.post(f"/api/v1/runs/{waiting}/stop", headers=AUTH)
+        assert (r.status_code, r.json()["state"]) == (200, "stopped")
+        wait_state(client, busy, "succeeded")
+        doc = wait_state(client, waiting, "stopped")
+        assert doc["reason"] == "stopped on request by alice"
+        assert "deploy-never" not in marks(root)  # it never started
+        requests = [e for e in events(root, waiting) if e["type"] == "api-request"]
+        assert [(e["action"], e["by"]) for e in requests] == [("stop", "alice")]
+        # A freeze refuses new starts, with the CLI's message.
+        from swamp import freeze
+
+        freeze.freeze(root, by="ops", at="2026-11-29T00:00:00Z", reason="incident 9")
+        r = client.post("/api/v1/workflows/deploy/runs", json={}, headers=AUTH)
+        assert r.status_code == 409
+        assert "incident 9" in r.json()["error"]

@@ -212,12 +212,18 @@ def _act(request: Request, action: str, run_id: str, who: str, body: dict[str, A
                 d.submit_resume(handle)
                 return {"run": handle.id, "released": job, "by": who}
             case "pause":
+                if d.is_pending(runs.find_run(repo.root, run_id).name):
+                    raise ApiError(
+                        409, f"run {run_id} waits for a worker; stop it, or pause it once it runs"
+                    )
                 name = run_cmd.request_pause(repo, run_id)
                 recorded = d.note(name, "pause", who)
                 return {"run": name, "requested": "pause", "by": who, "recorded": recorded}
             case "stop":
                 name = runs.find_run(repo.root, run_id).name
                 recorded = d.note(name, "stop", who)
+                if d.stop_waiting(name, who):
+                    return {"run": name, "state": "stopped", "by": who, "recorded": recorded}
                 name, state = run_cmd.request_stop(repo, name, by=who)
                 return {"run": name, "state": state, "by": who, "recorded": recorded}
             case "resume":

@@ -45,7 +45,8 @@ class Dispatcher:
     workers: int = 4
     _pool: ThreadPoolExecutor = field(init=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False)
-    _pending: set[str] = field(default_factory=set, init=False)
+    _pending: dict[str, RunHandle] = field(default_factory=dict, init=False)
+    _cancelled: set[str] = field(default_factory=set, init=False)
     _active: dict[str, RunHandle] = field(default_factory=dict, init=False)
     _futures: set[Future[None]] = field(default_factory=set, init=False)
     draining: bool = field(default=False, init=False)
@@ -77,7 +78,7 @@ class Dispatcher:
         wf, handle = service.create(repo, kind, target, inputs, by=by, run_id=run_id)
         handle.record(ACCEPTED, by=by, via=via)
         with self._lock:
-            self._pending.add(handle.id)
+            self._pending[handle.id] = handle
         self._submit(handle.id, lambda: self._execute(wf, handle))
         return handle.id
 
@@ -87,12 +88,19 @@ class Dispatcher:
             handle.journal.close()
             raise Draining("the server is shutting down; try again later")
         with self._lock:
-            self._pending.add(handle.id)
+            self._pending[handle.id] = handle
         self._submit(handle.id, lambda: self._resume(handle, retrying))
 
     def _submit(self, run_id: str, work: Callable[[], None]) -> None:
         def job() -> None:
             try:
+                with self._lock:  # taken by a worker, or stopped while it waited: one of them
+                    handle = self._pending.pop(run_id, None)
+                    if run_id in self._cancelled or handle is None:
+                        if handle is not None:
+                            handle.journal.close()
+                        return
+                    self._active[run_id] = handle
                 work()
             except SwampError as e:
                 log.warning("run %s: %s", run_id, e)
@@ -100,8 +108,9 @@ class Dispatcher:
                 log.exception("run %s: unexpected error", run_id)
             finally:
                 with self._lock:
-                    self._pending.discard(run_id)
+                    self._pending.pop(run_id, None)
                     self._active.pop(run_id, None)
+                    self._cancelled.discard(run_id)
 
         future = self._pool.submit(job)
         with self._lock:
@@ -112,17 +121,10 @@ class Dispatcher:
         with self._lock:
             self._futures.discard(future)
 
-    def _started(self, handle: RunHandle) -> None:
-        with self._lock:
-            self._pending.discard(handle.id)
-            self._active[handle.id] = handle
-
     def _execute(self, wf: Any, handle: RunHandle) -> None:
-        self._started(handle)
         service.execute(self.cache.get(), wf, handle)
 
     def _resume(self, handle: RunHandle, retrying: bool) -> None:
-        self._started(handle)
         service.resume(self.cache.get(), handle, quiet=True, retrying=retrying)
 
     # -- what it knows -----------------------------------------------------------
@@ -141,7 +143,7 @@ class Dispatcher:
         """Record an API action in the run's journal, when this process may
         write it (the run executes here, or nowhere); False otherwise."""
         with self._lock:
-            handle = self._active.get(run_id)
+            handle = self._active.get(run_id) or self._pending.get(run_id)
         if handle is not None:
             handle.record(REQUEST, action=action, by=by, **extra)
             return True
@@ -153,6 +155,17 @@ class Dispatcher:
             handle.record(REQUEST, action=action, by=by, **extra)
         finally:
             handle.journal.close()
+        return True
+
+    def stop_waiting(self, run_id: str, by: str) -> bool:
+        """Stop a run that waits for a worker here (it will not start); False
+        if it is not waiting."""
+        with self._lock:
+            handle = self._pending.get(run_id)
+            if handle is None or run_id in self._cancelled:
+                return False
+            self._cancelled.add(run_id)
+            handle.record("run-state", state="stopped", reason=f"stopped on request by {by}")
         return True
 
     def busy(self) -> int:
