@@ -229,8 +229,11 @@ def test_health_ready_status_and_openapi(client: httpx.Client) -> None:
     assert (r.status_code, r.content) == (204, b"")
     assert client.get("/status").json() == {"status": "ok"}
     assert client.get("/api/v1/ready").json() == {"ready": True, "problems": []}
+    from openapi_spec_validator import validate
+
     doc = client.get("/api/v1/openapi.json").json()
     assert doc["openapi"] == "3.1.0"
+    validate(doc)  # a valid OpenAPI 3.1 document
     # Every route the server has is documented, with the methods it takes.
     from swamp.serve.app import build
 
