@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from swamp.errors import SwampError
-from swamp.serve.context import ApiError, masked, server
+from swamp.serve.context import masked, server
 
 if TYPE_CHECKING:
     import jinja2
@@ -119,6 +119,3 @@ def routes() -> list[BaseRoute]:
         Route("/runs", runs_page),
         Route("/runs/{run}", run_page),
     ]
-
-
-__all__ = ["ApiError", "routes"]
