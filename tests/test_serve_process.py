@@ -54,6 +54,9 @@ methods:
 """
 
 
+LOGS: list[str] = []  # everything every server of this module printed
+
+
 @contextmanager
 def serving(root: Path, *args: str) -> Iterator[tuple[subprocess.Popen[str], str]]:
     proc = subprocess.Popen(
@@ -69,18 +72,21 @@ def serving(root: Path, *args: str) -> Iterator[tuple[subprocess.Popen[str], str
             *args,
         ],
         stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
+        stderr=subprocess.STDOUT,
         text=True,
         env={**os.environ, "SWAMP_SERVE_TOKENS": f"loader:{TOKEN}"},
         start_new_session=True,
     )
     try:
         assert proc.stdout is not None
-        line = proc.stdout.readline()
-        assert "listening on http://127.0.0.1:" in line, line
+        line = ""
+        while "listening on" not in line:  # uvicorn may log first
+            line = proc.stdout.readline()
+            assert line, "the server ended before it listened"
         url = line.split("listening on ")[1].split()[0]
         # Keep reading its log (the access log), or the pipe fills and the server waits.
-        threading.Thread(target=proc.stdout.read, daemon=True).start()
+        out = proc.stdout
+        threading.Thread(target=lambda: LOGS.append(out.read()), daemon=True).start()
         yield proc, url
     finally:
         if proc.poll() is None:
@@ -161,6 +167,7 @@ def test_sigterm_drains_stops_after_the_grace_and_the_next_start_continues(
     root = make_repo(
         tmp_path / "r", workflows={"waits": WAITS}, models={"gate": GATE}, swamp_yaml=SWAMP_YAML
     )
+    LOGS.clear()
     with serving(root, "--grace", "1") as (proc, url):
         r = httpx.post(f"{url}/api/v1/workflows/waits/runs", headers=AUTH, timeout=10)
         run = r.json()["run"]
@@ -177,3 +184,7 @@ def test_sigterm_drains_stops_after_the_grace_and_the_next_start_continues(
     with serving(root) as (_, url):
         wait_for(lambda: run_state(url, run) == "succeeded", what="the drained run to finish")
     assert marks(root) == ["waited"]
+    wait_for(lambda: len(LOGS) >= 2, what="the servers' logs")
+    text = "".join(LOGS)
+    assert "POST /api/v1/workflows/waits/runs" in text  # the access log is there
+    assert TOKEN not in text  # and the token is not
