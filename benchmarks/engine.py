@@ -29,7 +29,7 @@ import tempfile
 import time
 
 from swamp.engine import service
-from swamp.repo import load_repository
+from swamp.validate import load_repository
 
 
 def make_repo(root: Path, workflow: str) -> Path:

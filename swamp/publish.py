@@ -64,7 +64,8 @@ def record(
 def open_repo(repo_path: Path | None, publish: Publish) -> tuple[Repository, Repo | None]:
     """Find the repository, prepare git (with --commit/--push), then load it,
     so that a pushed command acts on the latest definitions and queue."""
-    from swamp.repo import find_root, load_repository
+    from swamp.repo import find_root
+    from swamp.validate import load_repository
 
     root = find_root() if repo_path is None else repo_path.resolve()
     git = prepare(root, publish)

@@ -12,7 +12,7 @@ from swamp.repo import Repository
 
 def item_problems(repo: Repository, path: Path) -> list[Problem]:
     """Everything wrong with one queue item file, against the repository."""
-    from swamp.validate import input_problems
+    from swamp.validate.references import input_problems
 
     rel = repo.rel(path)
     try:

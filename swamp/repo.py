@@ -8,10 +8,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from swamp import secrets
 from swamp.definitions import Config, Model, Workflow
 from swamp.errors import InvalidFiles, Problem, SwampError
-from swamp.loader import Document, LoadError, load_file
+from swamp.loader import Document
 
 CONFIG_FILE = "swamp.yaml"
 DEFINITION_SUFFIXES = (".yaml", ".yml", ".json")
@@ -78,8 +77,10 @@ def symlinked(root: Path, folders: Iterable[str]) -> list[str]:
     return sorted(found)
 
 
-@dataclass
+@dataclass(frozen=True)
 class Repository:
+    """A repository's validated definitions (built by swamp.validate.load_repository)."""
+
     root: Path
     config: Config = field(default_factory=Config)
     models: dict[str, Model] = field(default_factory=dict)
@@ -94,26 +95,6 @@ class Repository:
             return path.resolve().relative_to(self.root).as_posix()
         except ValueError:
             return str(path)
-
-    def load_doc(self, path: Path) -> Document | None:
-        """Load one file, recording its digest; a load error becomes a problem."""
-        rel = self.rel(path)
-        try:
-            raw = path.read_bytes()
-        except OSError as e:
-            self.problems.append(Problem(rel, 1, 1, f"cannot read file: {e.strerror}"))
-            return None
-        self.digests[rel] = digest_bytes(raw)
-        try:
-            doc = load_file(path, rel)
-        except LoadError as e:
-            self.problems.append(e.problem)
-            return None
-        # A pin is the digest of what was loaded, not of its spelling: a comment
-        # or a reformatting does not make queued items stale.
-        self.digests[rel] = parsed_digest(doc.data)
-        self.docs[rel] = doc
-        return doc
 
     def model(self, name: str) -> Model:
         if name in self.models:
@@ -177,19 +158,3 @@ class Repository:
 def _known(names: Iterable[str]) -> str:
     names = sorted(names)
     return f" (known: {', '.join(names)})" if names else ""
-
-
-def load_repository(root: Path | None = None) -> Repository:
-    """Load and validate swamp.yaml, models/ and workflows/ (not the queue)."""
-    from swamp import validate
-
-    repo = Repository(find_root(root) if root is None else root.resolve())
-    validate.load_definitions(repo)
-    # Mask the secrets swamp.yaml names from the start, before anything is
-    # printed or journaled (an input may carry one too).
-    secrets.register_all(os.environ[n] for n in sorted(repo.config.secrets) if n in os.environ)
-    # The forge token swamp itself uses is masked too, from the start.
-    policy = repo.config.approval
-    if policy is not None and os.environ.get(policy.token_env):
-        secrets.register(os.environ[policy.token_env])
-    return repo

@@ -5,9 +5,11 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import signal
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -120,6 +122,64 @@ def make_repo(
     return root
 
 
+# One in-process call at a time: it swaps process-wide state (streams, the
+# environment, the working directory, signal handlers, the secrets registry).
+_INVOKE_LOCK = threading.Lock()
+
+
+def invoke(
+    *args: str,
+    cwd: Path | None = None,
+    env: dict[str, str] | None = None,
+    unset: tuple[str, ...] = (),
+    stdin: str | None = None,
+) -> subprocess.CompletedProcess[str]:
+    """Run the CLI in this process, as `python -m swamp ARGS` would run it.
+
+    The result has the shape of a subprocess's: returncode, stdout, stderr.
+    `env` is laid over os.environ and `unset` names variables removed for the
+    call; both are restored afterwards, as are the working directory, the
+    signal handlers and the secrets registry (masking is process-wide).
+    """
+    from typer.testing import CliRunner
+
+    from swamp import secrets
+    from swamp.cli import app
+    from swamp.types import registry
+
+    overlay: dict[str, str | None] = dict.fromkeys(unset)
+    overlay.update(env or {})
+    runner = CliRunner()
+    with _INVOKE_LOCK:
+        old_cwd = Path.cwd()
+        handlers = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+        secrets.clear()
+        # Model types are found and built once per process: a fresh start each call.
+        registry.get_type.cache_clear()
+        registry._plugins.cache_clear()
+        try:
+            if cwd is not None:
+                os.chdir(cwd)
+            # catch_exceptions=False: a bug escaping the CLI's own boundary
+            # fails the test with its traceback instead of becoming exit 1.
+            result = runner.invoke(
+                app,
+                list(args),
+                input=stdin,
+                env=overlay,
+                prog_name="python -m swamp",
+                catch_exceptions=False,
+            )
+        finally:
+            os.chdir(old_cwd)
+            for sig, handler in handlers.items():
+                signal.signal(sig, handler)
+            secrets.clear()
+    return subprocess.CompletedProcess(
+        ["swamp", *args], result.exit_code, result.stdout, result.stderr
+    )
+
+
 def swamp(
     repo: Path,
     *args: str,
@@ -127,14 +187,31 @@ def swamp(
     env: dict[str, str] | None = None,
     timeout: float = 120,
 ) -> subprocess.CompletedProcess[str]:
-    """Run the real CLI; assert the exit code unless check is None."""
-    full_env = {**os.environ, **(env or {})}
+    """Run the CLI (in-process); assert the exit code unless check is None.
+
+    `timeout` is kept for callers' sake: an in-process call cannot be
+    abandoned, so a hang shows as pytest's own timeout instead.
+    """
+    del timeout
+    result = invoke("--repo", str(repo), *args, env=env)
+    if check is not None:
+        assert result.returncode == check, (
+            f"exit {result.returncode}, expected {check}\n"
+            f"stdout:\n{result.stdout}\nstderr:\n{result.stderr}"
+        )
+    return result
+
+
+def swamp_process(
+    repo: Path, *args: str, check: int | None = 0, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run the CLI as a real process: for what start-up decides (installed plugins)."""
     result = subprocess.run(
         [sys.executable, "-m", "swamp", "--repo", str(repo), *args],
         capture_output=True,
         text=True,
-        env=full_env,
-        timeout=timeout,
+        env={**os.environ, **(env or {})},
+        timeout=120,
         check=False,
     )
     if check is not None:

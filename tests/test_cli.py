@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 import typer
+from repo_helpers import invoke
 
 from swamp import __version__
 from swamp.cli import app
@@ -31,13 +32,7 @@ COMMANDS = list(_commands(typer.main.get_command(app)))
 
 
 def _swamp(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "swamp", *args],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    return invoke(*args)
 
 
 def test_every_command_is_walked() -> None:

@@ -10,7 +10,7 @@ from repo_helpers import make_repo, swamp
 from swamp.loader import MAX_FILE_BYTES, LoadError, load_file
 
 # Each bad file under workflows/, and the one line `swamp validate` gives for it.
-BAD_FILES = {
+BAD_FILES: dict[str, tuple[str | bytes, str]] = {
     "dup-key.yaml": (
         "name: dup\njobs:\n  a:\n    steps: []\n    steps: []\n",
         "workflows/dup-key.yaml:5:5: duplicate key 'steps'",

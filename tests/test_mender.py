@@ -46,7 +46,9 @@ def mender_repo(tmp_path: Path, *workflows: dict[str, Any], **files: dict[str, A
 
 
 def http_task(name: str, method: str, uri: str, **http: Any) -> dict[str, Any]:
-    extra = {k: http.pop(k) for k in ("retries", "retryDelaySeconds", "requires") if k in http}
+    extra: dict[str, Any] = {
+        k: http.pop(k) for k in ("retries", "retryDelaySeconds", "requires") if k in http
+    }
     return {"name": name, "type": "http", **extra, "http": {"uri": uri, "method": method, **http}}
 
 

@@ -7,6 +7,7 @@ import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import yaml
 from repo_helpers import BROKEN, DEPLOY, GATED, make_repo, marks, run_ids, swamp, wait_for
@@ -33,8 +34,8 @@ def _items(repo: Path, folder: str = "queue") -> list[dict[str, object]]:
     return [yaml.safe_load(p.read_text()) for p in sorted((repo / folder).glob("*.yaml"))]
 
 
-def _list(repo: Path) -> list[dict[str, object]]:
-    data: list[dict[str, object]] = json.loads(swamp(repo, "queue", "list", "--json").stdout)
+def _list(repo: Path) -> list[dict[str, Any]]:
+    data: list[dict[str, Any]] = json.loads(swamp(repo, "queue", "list", "--json").stdout)
     return data
 
 
@@ -339,7 +340,7 @@ windows:
     def iso(moment: datetime) -> str:
         return moment.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
-    states = {str(r["inputs"]["name"]): (r["state"], r["detail"]) for r in _list(repo)}  # type: ignore[index]
+    states = {str(r["inputs"]["name"]): (r["state"], r["detail"]) for r in _list(repo)}
     assert states == {
         "open-now": ("queued", ""),
         "opens-later": ("waiting", f"window opens-later opens at {iso(later)}"),
@@ -520,5 +521,5 @@ methods:
     assert res["outputs"]["token"] == "***"  # type: ignore[index]
     assert (done["requestedBy"], res["executedBy"], res["status"]) == ("bob", "carol", "succeeded")  # type: ignore[index]
     assert res["run"] in run_ids(repo)  # type: ignore[index]
-    assert res["startedAt"] <= res["endedAt"]  # type: ignore[index,operator]
+    assert res["startedAt"] <= res["endedAt"]  # type: ignore[index]
     assert res["host"]  # type: ignore[index]

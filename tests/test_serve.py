@@ -239,11 +239,13 @@ def test_health_ready_status_and_openapi(client: httpx.Client) -> None:
 
     app = build(None)  # type: ignore[arg-type]
     documented = {(p, m.upper()) for p, ops in doc["paths"].items() for m in ops}
+    from starlette.routing import Route
+
     served_api = {
         (r.path, m)
         for r in app.routes
-        if r.path.startswith(("/api/", "/status"))
-        for m in (r.methods or ()) - {"HEAD"}
+        if isinstance(r, Route) and r.path.startswith(("/api/", "/status"))
+        for m in (r.methods or set()) - {"HEAD"}
     }
     assert served_api == documented
     # Each operation has responses, and every $ref resolves.

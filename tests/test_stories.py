@@ -8,18 +8,17 @@ under example-state/, which is what the assertions look at.
 from __future__ import annotations
 
 import json
-import os
 import re
 import shlex
 import shutil
 import subprocess
-import sys
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import yaml
+from repo_helpers import invoke
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -41,17 +40,8 @@ def type_(repo: Path, line: str, *, check: int = 0) -> subprocess.CompletedProce
     """Type one command line in the repository, as an operator would."""
     args = shlex.split(line)
     assert args[0] == "swamp"
-    env = {k: v for k, v in os.environ.items() if k != "SWAMP_REPO"}
-    env["GITHUB_ACTOR"] = "alice"  # who requests, releases and executes
-    result = subprocess.run(
-        [sys.executable, "-m", "swamp", *args[1:]],
-        cwd=repo,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    # GITHUB_ACTOR: who requests, releases and executes.
+    result = invoke(*args[1:], cwd=repo, env={"GITHUB_ACTOR": "alice"}, unset=("SWAMP_REPO",))
     assert result.returncode == check, (
         f"{line}: exit {result.returncode}, expected {check}\n"
         f"stdout:\n{result.stdout}\nstderr:\n{result.stderr}"

@@ -16,7 +16,7 @@ from urllib.parse import parse_qs
 
 import pytest
 from http_server import serve
-from repo_helpers import make_repo, swamp, wait_for
+from repo_helpers import make_repo, swamp, swamp_process, wait_for
 
 SHELL = """\
 name: cmd
@@ -467,10 +467,15 @@ def test_a_third_party_type_is_validated_and_run(tmp_path: Path) -> None:
     env = _plugin_site(tmp_path)
     greet = _model("hello", "acme/greet", '{who: "${{ inputs.who }}"}')
     repo = make_repo(tmp_path / "r", models={"hello": greet})
-    assert swamp(repo, "validate", env=env).stdout == "ok: 3 files valid (2 models, 0 workflows)\n"
-    result = swamp(repo, "method", "run", "hello", "greet", "--input", "who=jo", env=env)
+    assert (
+        swamp_process(repo, "validate", env=env).stdout
+        == "ok: 3 files valid (2 models, 0 workflows)\n"
+    )
+    result = swamp_process(repo, "method", "run", "hello", "greet", "--input", "who=jo", env=env)
     assert result.stdout == "greeting: hello jo\n"
-    result = swamp(repo, "method", "run", "hello", "greet", "--input", "who=boom", env=env, check=1)
+    result = swamp_process(
+        repo, "method", "run", "hello", "greet", "--input", "who=boom", env=env, check=1
+    )
     assert "hello.greet failed: model type acme/greet raised RuntimeError: kaboom (run " in (
         result.stderr
     )
@@ -480,7 +485,7 @@ def test_a_third_party_type_is_validated_and_run(tmp_path: Path) -> None:
     (repo / "models" / "hello.yaml").write_text(
         greet.replace("arguments: {who:", "arguments: {whom:")
     )
-    result = swamp(repo, "validate", env=env, check=1)
+    result = swamp_process(repo, "validate", env=env, check=1)
     assert result.stdout == (
         "models/hello.yaml:7:16: methods.greet.arguments: missing required argument 'who'\n"
         "models/hello.yaml:7:17: methods.greet.arguments: unknown argument 'whom' "
@@ -498,7 +503,7 @@ def test_a_broken_plugin_is_one_clear_line_per_model(tmp_path: Path) -> None:
             "other": _model("other", "acme/other", "{}"),
         },
     )
-    result = swamp(repo, "validate", env=env, check=1)
+    result = swamp_process(repo, "validate", env=env, check=1)
     assert result.stdout == (
         "models/empty.yaml:2:7: type: model type 'acme/empty' is not usable: its `methods` "
         "is not a mapping of method names to TypeMethod\n"
@@ -507,7 +512,7 @@ def test_a_broken_plugin_is_one_clear_line_per_model(tmp_path: Path) -> None:
         "models/other.yaml:2:7: type: unknown model type 'acme/other' (known: acme/empty, "
         "acme/greet, acme/missing, command/shell, http/request, swamp/echo)\n"
     )
-    result = swamp(repo, "method", "run", "gone", "greet", env=env, check=1)
+    result = swamp_process(repo, "method", "run", "gone", "greet", env=env, check=1)
     assert result.stderr == (
         "models/gone.yaml:2:7: type: model type 'acme/missing' failed to load: "
         "No module named 'acme_swamp_gone'\n"

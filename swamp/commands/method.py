@@ -7,7 +7,7 @@ from swamp.commands.report import EXIT, NOISY_OUTPUTS, run_summary, show_value
 from swamp.engine import service
 from swamp.identity import who
 from swamp.inputs import apply_defaults, check_inputs, parse_inputs
-from swamp.repo import load_repository
+from swamp.validate import load_repository
 
 
 def run(

@@ -6,7 +6,8 @@ from pathlib import Path
 
 from swamp import output
 from swamp.errors import SwampError, UsageError
-from swamp.repo import find_root, load_repository
+from swamp.repo import find_root
+from swamp.validate import load_repository
 
 FORMATS = ("text", "markdown", "json")
 

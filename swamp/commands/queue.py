@@ -15,7 +15,8 @@ from swamp.queue.executor import Executor, Report, Selector, Shard, purge, selec
 from swamp.queue.stage import When, stage
 from swamp.queue.status import status
 from swamp.queue.timing import iso, utcnow
-from swamp.repo import Repository, load_repository
+from swamp.repo import Repository
+from swamp.validate import load_repository
 
 if TYPE_CHECKING:
     from swamp.approval import Approvals

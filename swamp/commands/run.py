@@ -12,7 +12,8 @@ from swamp.engine import control, runs, service
 from swamp.engine.state import RunState, load_state
 from swamp.errors import SwampError, UsageError
 from swamp.publish import NONE, Publish, open_repo, record
-from swamp.repo import Repository, load_repository
+from swamp.repo import Repository
+from swamp.validate import load_repository
 
 STOP_WAIT_SECONDS = 30.0
 

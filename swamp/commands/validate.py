@@ -3,8 +3,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from swamp import output
-from swamp.repo import load_repository
-from swamp.validate import validate_paths
+from swamp.validate import load_repository
+from swamp.validate.files import validate_paths
 
 
 def validate(repo_path: Path | None, paths: list[Path], *, as_json: bool) -> int:

@@ -14,7 +14,8 @@ from swamp.inputs import apply_defaults, check_inputs, parse_inputs
 from swamp.publish import NONE, Publish, open_repo, record
 from swamp.queue import items
 from swamp.queue.timing import iso, utcnow
-from swamp.repo import Repository, load_repository
+from swamp.repo import Repository
+from swamp.validate import load_repository
 
 if TYPE_CHECKING:
     from swamp.gitrepo import Repo

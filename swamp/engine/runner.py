@@ -21,7 +21,7 @@ from typing import Any
 
 from swamp import expressions, schemas
 from swamp.context import base_context, step_environment
-from swamp.definitions import Dependency, Job, Step, Workflow
+from swamp.definitions import MAX_DEPTH, Dependency, Job, Step, Workflow
 from swamp.engine import control
 from swamp.engine.runs import RunHandle, create_run, open_child
 from swamp.engine.state import TERMINAL, JobState, RunState, write_snapshot
@@ -30,7 +30,6 @@ from swamp.inputs import apply_defaults
 from swamp.repo import Repository
 from swamp.types.base import ExecutionContext, Outcome
 
-MAX_DEPTH = 8
 # Events after which the engine acts (starts a step's work, ends or leaves
 # the run): they are fsynced, with everything written before them.
 # Every state transition is fsynced before the engine moves on (issue 3).

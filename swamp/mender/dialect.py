@@ -20,7 +20,7 @@ from swamp.definitions import Config, Dependency, InlineTask, Job, Retry, Step, 
 from swamp.errors import Problem
 from swamp.loader import Document, JsonPath, format_path
 from swamp.mender import substitute
-from swamp.repo import Repository
+from swamp.validate.common import Loading
 
 JOB = "tasks"
 SUPPORTED = ("http", "cli")
@@ -54,7 +54,7 @@ class _File:
     warnings: list[Problem] = field(default_factory=list)
 
 
-def load(repo: Repository, docs: list[Document], broken: set[str]) -> None:
+def load(repo: Loading, docs: list[Document], broken: set[str]) -> None:
     """Validate every Mender file; register the highest version of each name."""
     files = [_check(doc, repo.config) for doc in docs]
     by_name: dict[str, list[_File]] = {}

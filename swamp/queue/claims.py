@@ -97,7 +97,7 @@ def _still_valid(
     """After a rebase the definitions may have changed: an item that became
     stale is given back (its claim undone, with the result commit)."""
     from swamp.queue.executor import Report
-    from swamp.repo import load_repository
+    from swamp.validate import load_repository
 
     executor.repo = load_repository(executor.repo.root)
     kept = []

@@ -78,13 +78,14 @@ def serve(
 ) -> int:
     import uvicorn
 
-    from swamp.repo import find_root, load_repository
+    from swamp.repo import find_root
     from swamp.serve import tokens as tokens_mod
     from swamp.serve.app import build
     from swamp.serve.context import Server
     from swamp.serve.pull import PullLoop, ensure_checkout
     from swamp.serve.repocache import RepoCache
     from swamp.serve.worker import Dispatcher
+    from swamp.validate import load_repository
 
     host, port = parse_bind(bind)
     tokens = tokens_mod.load()

@@ -261,7 +261,7 @@ def _write_workflow(request: Request, name: str, data: dict[str, Any], who: str)
     import re
 
     from swamp.fsutil import atomic_write
-    from swamp.repo import load_repository
+    from swamp.validate import load_repository
 
     root = server(request).cache.root
     if name in server(request).cache.get().workflows:

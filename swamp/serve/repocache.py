@@ -6,7 +6,8 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
-from swamp.repo import Repository, definition_files, load_repository
+from swamp.repo import Repository, definition_files
+from swamp.validate import load_repository
 
 CONFIG = "swamp.yaml"
 

@@ -1,0 +1,65 @@
+"""Schema and semantic validation of a repository's files.
+
+Never stops at the first problem: every problem becomes one Problem at the
+offending node, and valid parts are still built so later checks can run.
+
+`config`, `models` and `workflows` check one kind of file each; `references`
+checks expressions and given inputs; `nesting` finds cycles (jobs, steps,
+workflows calling workflows); `files` answers `swamp validate`.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from swamp import secrets
+from swamp.errors import Problem
+from swamp.repo import Repository, find_root, symlinked
+from swamp.validate.common import Broken, Loading
+from swamp.validate.config import load_config
+from swamp.validate.models import load_models
+from swamp.validate.nesting import check_nesting
+from swamp.validate.workflows import check_workflow, load_workflows
+
+
+def load_repository(root: Path | None = None) -> Repository:
+    """Load and validate swamp.yaml, models/ and workflows/ (not the queue)."""
+    loading = Loading(find_root(root) if root is None else root.resolve())
+    load_definitions(loading)
+    repo = Repository(
+        root=loading.root,
+        config=loading.config,
+        models=loading.models,
+        workflows=loading.workflows,
+        docs=loading.docs,
+        digests=loading.digests,
+        problems=loading.problems,
+        warnings=loading.warnings,
+    )
+    # Mask the secrets swamp.yaml names from the start, before anything is
+    # printed or journaled (an input may carry one too).
+    secrets.register_all(os.environ[n] for n in sorted(repo.config.secrets) if n in os.environ)
+    # The forge token swamp itself uses is masked too, from the start.
+    policy = repo.config.approval
+    if policy is not None and os.environ.get(policy.token_env):
+        secrets.register(os.environ[policy.token_env])
+    return repo
+
+
+def load_definitions(repo: Loading) -> None:
+    load_config(repo)
+    # Content behind a link was never reviewed in the repository; results
+    # written through one would land outside it.
+    for rel in symlinked(repo.root, ("models", "workflows", "runs")):
+        repo.problems.append(Problem(rel, 1, 1, "is a symbolic link; swamp never follows one"))
+    broken = Broken()
+    load_models(repo, broken)
+    partial = load_workflows(repo, broken)
+    for wf in repo.workflows.values():
+        check_workflow(repo, repo.docs[wf.file], wf, broken)
+    # Workflows with schema problems: the parts that are valid are still
+    # checked, so one run reports every problem.
+    for wf, unchecked in partial:
+        check_workflow(repo, repo.docs[wf.file], wf, broken, unchecked)
+    check_nesting(repo)
