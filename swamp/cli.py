@@ -15,6 +15,10 @@ import typer
 
 from swamp import __version__
 
+# typer adds an argument's Python type to the help (`WORKFLOW <str>`,
+# `PATH <list[Path]>`); the metavar and the help text already say what to give.
+typer.core.TyperArgument.display_type_rich = lambda self, ctx: None  # type: ignore[method-assign]
+
 app = typer.Typer(
     name="swamp",
     help=(
@@ -27,7 +31,7 @@ app = typer.Typer(
     no_args_is_help=True,
     rich_markup_mode=None,
     pretty_exceptions_enable=False,
-    add_completion=False,
+    add_completion=True,  # --install-completion / --show-completion (bash, zsh, fish, PowerShell)
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 method_app = typer.Typer(
@@ -56,6 +60,12 @@ app.add_typer(method_app, name="method")
 app.add_typer(workflow_app, name="workflow")
 app.add_typer(queue_app, name="queue")
 app.add_typer(run_app, name="run")
+ci_app = typer.Typer(
+    help="GitHub Actions: keep the workflows in step with swamp.yaml.\n\nExample:\n\n"
+    "  swamp ci sync",
+    no_args_is_help=True,
+)
+app.add_typer(ci_app, name="ci")
 
 _state: dict[str, Path | None] = {"repo": None}
 
@@ -262,29 +272,69 @@ def init(
         typer.Option(
             "--install",
             metavar="REQUIREMENT",
-            help="What the GitHub workflows pip-install to get swamp "
-            "(default: this version of swamp; a git URL or path also works).",
+            help="What the GitHub workflows pip-install to get swamp (default: how this "
+            "swamp was installed: its index version, or its git URL and commit).",
             show_default=False,
         ),
     ] = None,
+    branch: Annotated[
+        str,
+        typer.Option("--branch", metavar="NAME", help="The branch the runner executes on."),
+    ] = "main",
+    example: Annotated[
+        bool, typer.Option("--example/--no-example", help="Write an example model.")
+    ] = True,
 ) -> None:
     """Make a folder a swamp repository.
 
-    Writes swamp.yaml, models/, workflows/, queue/, done/, a .gitignore for
-    swamp's local state, and GitHub Actions workflows: swamp-plan.yml (validate
-    and plan pull requests), swamp-execute.yml (execute on merge, on a schedule
-    and by hand, committing the results) and swamp-execute-sharded.yml (the
-    same over a matrix of shards). Existing files are kept.
+    Writes swamp.yaml, models/ (with an example model), workflows/, queue/,
+    done/, swamp's lines in .gitignore (appended to an existing one), and GitHub
+    Actions workflows: swamp-plan.yml (validate and plan pull requests),
+    swamp-execute.yml (execute on merge, on the windows' schedule and by hand,
+    pushing the results) and swamp-execute-sharded.yml (the same over a matrix
+    of shards). Existing files are kept.
 
     Example:
 
       swamp init ops-repo
 
-      swamp init . --install "swamp @ git+https://github.com/acme/swamp@v0.1.0"
+      swamp init . --branch production --install "swamp @ git+https://github.com/acme/swamp@v0.1.0"
     """
     from swamp.commands import init as cmd
 
-    _run(cmd.init, path, install=install)
+    _run(cmd.init, path, install=install, branch=branch, example=example)
+
+
+@ci_app.command("sync")
+def ci_sync(
+    every: Annotated[
+        str | None,
+        typer.Option(
+            "--every",
+            metavar="15m|30m|1h|off",
+            help="Also run this often, for items with --at / --not-before "
+            "(default: as the workflow has it, else 1h).",
+            show_default=False,
+        ),
+    ] = None,
+) -> None:
+    """Write the execute workflow's schedule from swamp.yaml's windows.
+
+    Rewrites the crons between the "BEGIN swamp ci sync" and "END swamp ci sync"
+    lines of .github/workflows/swamp-execute.yml: each window's openings in UTC
+    (both UTC offsets where the time zone has daylight saving time), plus a run
+    every --every for items with a time. `swamp validate` reports a window that
+    the schedule does not cover.
+
+    Example:
+
+      swamp ci sync
+
+      swamp ci sync --every 15m
+    """
+    from swamp.commands import ci as cmd
+
+    _run(cmd.sync, _state["repo"], every=every)
 
 
 @app.command()
@@ -293,7 +343,7 @@ def validate(
         list[Path] | None,
         typer.Argument(
             help="Files or folders to report on (default: the whole repository).",
-            metavar="[PATH]...",
+            metavar="PATH",
             show_default=False,
         ),
     ] = None,
@@ -755,6 +805,7 @@ def queue_plan(
     fmt: Annotated[
         str, typer.Option("--format", metavar="text|markdown|json", help="Output format.")
     ] = "text",
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON (as --format json).")] = False,
 ) -> None:
     """Show what a change would do, for review: items added, changed or removed.
 
@@ -771,7 +822,7 @@ def queue_plan(
     """
     from swamp.commands import plan as cmd
 
-    _run(cmd.plan, _state["repo"], base, fmt)
+    _run(cmd.plan, _state["repo"], base, "json" if as_json else fmt)
 
 
 @queue_app.command("execute")
@@ -882,6 +933,34 @@ def queue_purge(
         as_json=as_json,
         publish=_publish(commit, push),
     )
+
+
+@queue_app.command("recover")
+def queue_recover(
+    resume: Annotated[
+        bool,
+        typer.Option(
+            "--resume",
+            help="Also continue the items a runner of this checkout was running when "
+            "it was interrupted (their succeeded steps are not run again).",
+        ),
+    ] = False,
+) -> None:
+    """Land the results a runner could not push, and push what it left here.
+
+    Results kept on refs/swamp/results/ (here or on origin) are pushed to the
+    branch without running anything again; what an interrupted runner of this
+    checkout left is committed and pushed. Needs a git remote.
+
+    Example:
+
+      swamp queue recover
+
+      swamp queue recover --resume
+    """
+    from swamp.commands import queue as cmd
+
+    _run(cmd.recover, _state["repo"], resume=resume)
 
 
 @app.command("freeze")

@@ -146,9 +146,15 @@ def evaluate(source: str, context: Mapping[str, Any]) -> Any:
     except ExpressionError:
         raise
     except UndefinedError:
-        raise ExpressionError(
-            f"${{{{{source}}}}}: {_missing(source, context)} is not defined"
-        ) from None
+        missing = _missing(source, context)
+        space, _, name = missing.partition(".")
+        if space in ("secrets", "env") and name and "." not in name:
+            # Both read the environment: say which variable is missing.
+            raise ExpressionError(
+                f"${{{{{source}}}}}: {missing} is not defined: the environment variable "
+                f"{name} is not set (swamp.yaml's {space}: lists the variables it may read)"
+            ) from None
+        raise ExpressionError(f"${{{{{source}}}}}: {missing} is not defined") from None
     except SecurityError as e:
         raise ExpressionError(f"${{{{{source}}}}}: refused by the sandbox: {e}") from None
     except Exception as e:  # errors inside user expressions: 1/0, bad filters…
@@ -170,15 +176,14 @@ def _missing(source: str, context: Mapping[str, Any]) -> str:
     return "a name"
 
 
-def render(value: Any, context: Mapping[str, Any], *, shell: bool = False) -> Any:
+def render(value: Any, context: Mapping[str, Any]) -> Any:
     """`value` with every expression evaluated, recursively.
 
-    A string that is exactly one expression keeps the value's type. With
-    `shell`, a string is a shell script shown to a reader, each value quoted
-    for where it stands; to run a script, use `swamp.shell_script`, which
-    passes the values through the environment instead.
+    A string that is exactly one expression keeps the value's type. A shell
+    script is rendered by `swamp.shell_script` instead (run: values through
+    the environment; shown: each value quoted for where it stands).
     """
-    return map_strings(value, lambda s: render_string(s, context, shell=shell))
+    return map_strings(value, lambda s: render_string(s, context))
 
 
 def map_strings(value: Any, change: Callable[[str], Any]) -> Any:
@@ -192,13 +197,9 @@ def map_strings(value: Any, change: Callable[[str], Any]) -> Any:
     return value
 
 
-def render_string(value: str, context: Mapping[str, Any], *, shell: bool = False) -> Any:
+def render_string(value: str, context: Mapping[str, Any]) -> Any:
     if "${{" not in value:
         return value
-    if shell:
-        from swamp import shell_script
-
-        return shell_script.display_script(value, context)
     whole = EXPRESSION.fullmatch(value)
     if whole and "${{" not in whole.group(1):
         return evaluate(whole.group(1), context)

@@ -30,6 +30,10 @@ class GitError(SwampError):
     """A git operation swamp needed did not work; the message says which and why."""
 
 
+class RebaseConflict(GitError):
+    """Local commits conflict with the upstream (the rebase was aborted)."""
+
+
 @dataclass(frozen=True)
 class CommitInfo:
     sha: str
@@ -54,6 +58,8 @@ class Repo:
             ) from None
         top = Path(self.repo.working_tree_dir or self.root).resolve()
         self.prefix = self.root.relative_to(top).as_posix() if self.root != top else ""
+        # Untracked files under runs/ when the command started (see require_clean).
+        self.local_runs: dict[str, tuple[int, int] | None] = {}
 
     # -- paths -----------------------------------------------------------------
 
@@ -92,12 +98,39 @@ class Repo:
         return [self._local(line[3:].strip().strip('"')) for line in out.splitlines() if line]
 
     def require_clean(self) -> None:
-        dirty = self.dirty()
+        self._refuse_ignored()
+        # Untracked runs/ are the journals of local runs made without --commit:
+        # this machine's history, not a change to review. They do not block a
+        # commit and stay out of it, unless the command changes them (a resume).
+        self.local_runs = {p: _stat(self.root / p) for p in self._untracked("runs")}
+        dirty = [p for p in self.dirty() if p not in self.local_runs]
         if dirty:
             shown = ", ".join(dirty[:5]) + (f" and {len(dirty) - 5} more" if len(dirty) > 5 else "")
             raise GitError(
                 f"uncommitted changes to swamp's files ({shown}); commit or stash them first, "
                 "so that what swamp commits is only its own work"
+            )
+
+    def _untracked(self, path: str) -> list[str]:
+        out = self._git("status", "--porcelain", "--untracked-files=all", "--", self._top(path))
+        return [
+            self._local(line[3:].strip().strip('"'))
+            for line in out.splitlines()
+            if line[:2] == "??"
+        ]
+
+    def _refuse_ignored(self) -> None:
+        """A .gitignore that hides swamp's files would make --commit silently
+        leave results out of git; refuse before anything is done."""
+        probes = {self._top(p if "." in p else f"{p}/x.yaml"): p for p in OWNED}
+        ignored = set(self._not_ignored(list(probes))) ^ set(probes)
+        if ignored:
+            names = ", ".join(
+                sorted(probes[i] + ("" if "." in probes[i] else "/") for i in ignored)
+            )
+            raise GitError(
+                f".gitignore hides {names}, so --commit would leave swamp's records out of "
+                "git; remove those lines from .gitignore"
             )
 
     def branch(self) -> str:
@@ -236,6 +269,11 @@ class Repo:
         if not specs:
             return None
         self._git("add", "-A", "--", *specs)
+        untouched = [
+            self._top(p) for p, before in self.local_runs.items() if _stat(self.root / p) == before
+        ]
+        if untouched:
+            self._git("reset", "--quiet", "--", *untouched)
         specs = self._git("diff", "--cached", "--name-only", "--", *specs).splitlines()
         if not specs:
             return None
@@ -295,7 +333,7 @@ class Repo:
         if self.resolve(f"{remote}/{branch}") is None:
             return  # the branch is not on the remote yet
         if not self.rebase():
-            raise GitError(
+            raise RebaseConflict(
                 f"cannot rebase onto {remote}/{branch}: local commits conflict with it; "
                 "resolve that by hand"
             )
@@ -305,13 +343,13 @@ class Repo:
         remote, branch = self.upstream()
         self._git("reset", "--quiet", "--keep", f"{remote}/{branch}")
 
-    def try_push(self) -> bool:
-        """Push the branch; False if refused as not a fast-forward."""
+    def try_push(self, rev: str = "HEAD") -> bool:
+        """Push `rev` to the branch; False if refused as not a fast-forward."""
         import git
 
         remote, branch = self.upstream()
         try:
-            self.repo.git.execute(["git", "push", "--quiet", remote, f"HEAD:refs/heads/{branch}"])
+            self.repo.git.execute(["git", "push", "--quiet", remote, f"{rev}:refs/heads/{branch}"])
         except git.GitCommandError as e:
             full = str(getattr(e, "stderr", "") or e)
             refused = (
@@ -331,19 +369,151 @@ class Repo:
 
     def push(self, attempts: int = PUSH_ATTEMPTS) -> None:
         """Push; on a refusal fetch, rebase and try again, a bounded number of times."""
+        if not self.push_rebasing(attempts):
+            raise GitError(
+                "cannot push: the remote changed the same files meanwhile and the rebase "
+                "conflicts; nothing was lost locally — resolve it by hand and push"
+            )
+
+    def push_rebasing(self, attempts: int = PUSH_ATTEMPTS) -> bool:
+        """Push; on a refusal fetch, rebase and try again, a bounded number of
+        times. False when the rebase conflicts: the caller decides what then."""
         for attempt in range(1, attempts + 1):
             if self.try_push():
-                return
+                return True
             if attempt == attempts:
                 break
             backoff(attempt)
             self.fetch()
             if not self.rebase():
-                raise GitError(
-                    "cannot push: the remote changed the same files meanwhile and the rebase "
-                    "conflicts; nothing was lost locally — resolve it by hand and push"
-                )
+                return False
         raise GitError(f"git push refused {attempts} times (others keep pushing); try again later")
+
+    # -- side refs (refs/swamp/…): leases, journal checkpoints, stranded results --
+
+    def remote(self) -> str:
+        return self.upstream()[0]
+
+    def unpushed(self) -> int:
+        """Local commits the upstream does not have (0 if it has no such branch yet)."""
+        remote, branch = self.upstream()
+        if self.resolve(f"{remote}/{branch}") is None:
+            return 0
+        return int(self._git("rev-list", "--count", f"{remote}/{branch}..HEAD") or 0)
+
+    def snapshot(self, paths: Sequence[str], message: str, parent: str | None = None) -> str:
+        """A commit of `paths` as they are on disk, made through a private
+        index so that neither the branch nor the work tree's index moves."""
+        import tempfile
+
+        with tempfile.TemporaryDirectory(prefix="swamp-index-") as tmp:
+            env = {**_identity(self), "GIT_INDEX_FILE": str(Path(tmp) / "index")}
+            if parent:
+                self._git("read-tree", parent, env=env)
+            present = [
+                self._top(p)
+                for p in paths
+                if (self.root / p).exists() or (parent and self.has(parent, p))
+            ]
+            if present:
+                self._git("add", "-f", "-A", "--", *present, env=env)
+            tree = self._git("write-tree", env=env)
+            args = ["commit-tree", tree, "-m", message]
+            if parent:
+                args += ["-p", parent]
+            return self._git(*args, env=env)
+
+    def has(self, rev: str, path: str) -> bool:
+        """True if `path` (a file or a folder) exists in `rev`."""
+        try:
+            self._git("cat-file", "-e", f"{rev}:{self._top(path)}")
+        except GitError:
+            return False
+        return True
+
+    def differ(self, a: str, b: str, paths: Sequence[str]) -> list[str]:
+        """Which of `paths` differ between the commits `a` and `b`."""
+        if not paths:
+            return []
+        out = self._git("diff", "--name-only", a, b, "--", *[self._top(p) for p in paths])
+        return [self._local(line) for line in out.splitlines() if line]
+
+    def discard(self, paths: Sequence[str]) -> None:
+        """Put `paths` back as HEAD has them: changes undone, new files removed."""
+        specs = [self._top(p) for p in paths]
+        tracked = self._git("ls-files", "--", *specs).splitlines() if specs else []
+        if tracked:
+            self._git("checkout", "--quiet", "HEAD", "--", *tracked)
+        if specs:
+            self._git("clean", "--quiet", "-f", "-d", "-x", "--", *specs)
+
+    def refs(self, prefix: str) -> dict[str, str]:
+        """{ref name: commit} for the local refs under `prefix` (refs/swamp/…)."""
+        out = self._git("for-each-ref", "--format=%(refname) %(objectname)", prefix)
+        return dict(line.split(" ", 1) for line in out.splitlines() if line)
+
+    def update_ref(self, ref: str, sha: str) -> None:
+        self._git("update-ref", ref, sha)
+
+    def delete_ref(self, ref: str) -> None:
+        if self.resolve(ref) is not None:
+            self._git("update-ref", "-d", ref)
+
+    def push_ref(self, sha: str, ref: str) -> None:
+        """Point `ref` on the remote at `sha` (forced: side refs are not history)."""
+        self._git("push", "--quiet", "--force", "--no-verify", self.remote(), f"{sha}:{ref}")
+
+    def delete_remote_ref(self, ref: str) -> None:
+        import contextlib
+
+        with contextlib.suppress(GitError):  # already gone
+            self._git("push", "--quiet", "--no-verify", self.remote(), f":{ref}")
+
+    def fetch_side_refs(self, namespace: str) -> None:
+        """Mirror the remote's refs/swamp/<namespace>/* under
+        refs/swamp/origin/<namespace>/* (pruned), apart from local-only refs."""
+        self._git(
+            "fetch",
+            "--quiet",
+            "--no-write-fetch-head",
+            "--refmap=",  # leave refs/remotes/ alone: another thread may be fetching them
+            "--prune",
+            self.remote(),
+            f"+refs/swamp/{namespace}/*:refs/swamp/origin/{namespace}/*",
+        )
+
+    def observe_branch(self, watcher: str = "results") -> str | None:
+        """Fetch the upstream branch into a private ref, one per `watcher` (so
+        that neither a rebase in progress nor another thread is disturbed), and
+        return its commit."""
+        remote, branch = self.upstream()
+        ref = f"refs/swamp/observed/{watcher}/{branch}"
+        self._git(
+            "fetch",
+            "--quiet",
+            "--no-write-fetch-head",
+            "--refmap=",
+            remote,
+            f"+refs/heads/{branch}:{ref}",
+        )
+        return self.resolve(ref)
+
+    def message(self, rev: str) -> str:
+        return self._git("log", "-1", "--format=%B", rev)
+
+    def changes(self, base: str, rev: str) -> list[tuple[str, str]]:
+        """(status letter, path) of the files that differ from `base` to `rev`."""
+        out = self._git("diff", "--no-renames", "--name-status", base, rev, "--", self._top("."))
+        rows = []
+        for line in out.splitlines():
+            letter, _, path = line.partition("\t")
+            rows.append((letter[:1], self._local(path)))
+        return rows
+
+    def reset_keep(self, rev: str) -> None:
+        """Move the branch to `rev`, keeping uncommitted changes (refused if they
+        would be overwritten)."""
+        self._git("reset", "--quiet", "--keep", rev)
 
 
 def backoff(attempt: int) -> None:
@@ -374,3 +544,11 @@ def _stderr(e: Any) -> str:
         if line.strip() and not line.strip().startswith("hint:")
     ]
     return "; ".join(lines[-3:]) if lines else "unknown error"
+
+
+def _stat(path: Path) -> tuple[int, int] | None:
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return st.st_mtime_ns, st.st_size

@@ -154,6 +154,11 @@ def load_file(path: Path, display: str | None = None) -> Document:
     return load_yaml_text(text, display)
 
 
+def _is_tab(text: str, line: int, column: int) -> bool:
+    lines = text.splitlines()
+    return line < len(lines) and "\t" in lines[line][: column + 1]
+
+
 def load_yaml_text(text: str, display: str) -> Document:
     try:
         node = yaml.compose(text, Loader=_Loader)
@@ -161,6 +166,8 @@ def load_yaml_text(text: str, display: str) -> Document:
         mark = e.problem_mark or e.context_mark
         line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
         what = e.problem or e.context or "invalid YAML"
+        if mark is not None and _is_tab(text, mark.line, mark.column):
+            what = "a tab character in the indentation; YAML indents with spaces only"
         if e.context and what.startswith("but "):  # "but found another document"
             what = f"{e.context}, {what}"
         raise LoadError(Problem(display, line, col, f"invalid YAML: {what}")) from None

@@ -8,6 +8,42 @@ from typing import Any
 
 from swamp import secrets
 
+_CODES = {"red": "31", "green": "32", "yellow": "33", "bold": "1", "dim": "2"}
+
+
+def colour_wanted(stream: Any = None) -> bool:
+    """Colours on a terminal, unless NO_COLOR is set (no-color.org: present and
+    not empty); FORCE_COLOR (present and not empty) asks for them anywhere."""
+    import os
+
+    if os.environ.get("NO_COLOR"):
+        return False
+    if os.environ.get("FORCE_COLOR"):
+        return True
+    stream = stream or sys.stdout
+    return bool(getattr(stream, "isatty", lambda: False)())
+
+
+def paint(text: str, colour: str, stream: Any = None) -> str:
+    """`text` in a colour when colours are wanted, else unchanged."""
+    if not colour_wanted(stream):
+        return text
+    return f"\x1b[{_CODES[colour]}m{text}\x1b[0m"
+
+
+OUTCOME_COLOURS = {
+    "succeeded": "green",
+    "failed": "red",
+    "stale": "red",
+    "unapproved": "red",
+    "refused": "red",
+    "held": "yellow",
+    "paused": "yellow",
+    "stopped": "yellow",
+    "waiting": "dim",
+    "expired": "dim",
+}
+
 
 def out(text: str = "") -> None:
     sys.stdout.write(secrets.mask_text(text) + "\n")

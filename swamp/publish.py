@@ -1,7 +1,8 @@
 """`--commit` and `--push`: how a command records its work in git.
 
-A command that changes files first refuses a work tree with uncommitted
-changes to swamp's files (so that it commits only its own work) and, with
+A command that changes files first commits what an interrupted runner of
+this checkout left (see queue/results.py), refuses a work tree with other
+uncommitted changes to swamp's files (so that it commits only its own work) and, with
 --push, fetches and rebases so it acts on the latest state. Afterwards it
 commits what it changed under swamp's paths as one commit and pushes it,
 rebasing and retrying when another runner pushed first.
@@ -38,12 +39,28 @@ def prepare(root: Path, publish: Publish) -> Repo | None:
     """Check the work tree (and sync it, with --push) before the command acts."""
     if not publish.enabled:
         return None
-    from swamp.gitrepo import Repo
+    from swamp.gitrepo import RebaseConflict, Repo
+    from swamp.queue.results import keep_leftovers
 
     git = Repo(root)
+    keep_leftovers(git, root)  # an interrupted runner's files never block a command
     git.require_clean()
     if publish.push:
-        git.sync()
+        try:
+            git.sync()
+        except RebaseConflict:
+            from swamp import output
+            from swamp.queue.results import RECOVER, strand_unpushed
+
+            # Kept aside, so that this checkout works again at once.
+            ref = strand_unpushed(git)
+            output.err(
+                f"swamp: warning: this checkout's unpushed commits conflict with origin; "
+                f"they are kept at {ref} and the branch now follows origin "
+                f"(land them with `{RECOVER}`)"
+            )
+        if git.unpushed():  # results committed by a runner that died before its push
+            git.push()
     return git
 
 

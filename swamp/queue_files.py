@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 from swamp import schemas
@@ -59,4 +60,14 @@ def item_problems(repo: Repository, path: Path) -> list[Problem]:
     window = data.get("window")
     if window is not None and window not in repo.config.windows:
         out.append(doc.problem(("window",), f"window: unknown window {window!r}"))
+    if rel.startswith("done/"):
+        # done/ is history: a record of what ran, against the definitions of
+        # its day. A definition renamed or removed since is worth a note, never
+        # a failure (that would block validation forever).
+        out = [
+            dataclasses.replace(
+                p, severity="warning", message=f"{p.message} (a finished item; kept as history)"
+            )
+            for p in out
+        ]
     return out

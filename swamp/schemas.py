@@ -109,6 +109,21 @@ def describe(doc: Document, err: ValidationError, base: JsonPath, what: str = ""
         path = (*base, *tuple(err.absolute_path))
         label = format_path(path)
         return [doc.problem(path, f"{label}: {exclusive}" if label else exclusive)]
+    schema: Any = err.schema
+    if (
+        err.validator == "anyOf"
+        and isinstance(schema, dict)
+        and str(schema.get("description", "")).startswith("A duration")
+    ):
+        path = (*base, *tuple(err.absolute_path))
+        return [
+            doc.problem(
+                path,
+                f"{format_path(path)}: {_brief(err.instance)} is not a duration: expected a "
+                "number of seconds, or a string such as 500ms, 30s, 5m, 2h, 1h30m or 2d "
+                "(no spaces)",
+            )
+        ]
     if err.validator in ("anyOf", "oneOf") and err.context:
         from jsonschema.exceptions import best_match
 
@@ -164,12 +179,12 @@ def _one(
         import re
 
         schema: Any = err.schema
-        allowed = sorted((schema.get("properties") or {}).keys())
+        # `$schema` is for editors; the hint lists the keys that mean something.
+        allowed = sorted(k for k in (schema.get("properties") or {}) if not k.startswith("$"))
         patterns = list((schema.get("patternProperties") or {}).keys())
+        known = set(schema.get("properties") or {})
         extras = [
-            k
-            for k in err.instance
-            if k not in allowed and not any(re.search(p, k) for p in patterns)
+            k for k in err.instance if k not in known and not any(re.search(p, k) for p in patterns)
         ]
         hint = f" (expected one of: {', '.join(allowed)})" if allowed else ""
         return [
@@ -193,6 +208,17 @@ def _one(
         return [
             doc.problem(path, f"{where}expected {json.dumps(value)}, got {_brief(err.instance)}")
         ]
+    if kind == "pattern" and rel[-1:] == ("type",) and isinstance(err.instance, str):
+        from swamp.types.registry import known_types
+
+        near = [k for k in known_types() if k.split("/")[-1] == err.instance.lower()]
+        if near:
+            return [
+                doc.problem(
+                    path,
+                    f"{where}{_brief(err.instance)} is not a model type; did you mean {near[0]}?",
+                )
+            ]
     if kind == "pattern":
         return [
             doc.problem(path, f"{where}{_brief(err.instance)} does not match the pattern {value}")

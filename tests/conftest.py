@@ -6,6 +6,15 @@ from __future__ import annotations
 import pytest
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    # The coverage gate (fail_under in pyproject.toml) is for the whole suite;
+    # a run of a few tests still reports coverage but is not held to it.
+    if config.args_source != pytest.Config.ArgsSource.TESTPATHS and config.pluginmanager.hasplugin(
+        "_cov"
+    ):
+        config.pluginmanager.getplugin("_cov").options.cov_fail_under = 0
+
+
 @pytest.fixture(autouse=True)
 def _isolated_git(
     tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from repo_helpers import make_repo, swamp
 
-from swamp.expressions import render_string
+from swamp.shell_script import display_script
 
 # Each model method passes the input `value` to a command in one place a
 # script author might put it, and prints it back.
@@ -271,7 +271,7 @@ def test_the_script_shown_to_a_reviewer_means_what_runs(tmp_path: Path, value: s
         "V=${{ inputs.value }}; printf '%s' \"$V\"": value,
     }
     for script, expected in scripts.items():
-        shown = render_string(script, {"inputs": {"value": value}}, shell=True)
+        shown = display_script(script, {"inputs": {"value": value}})
         assert "SWAMP_EXPR" not in shown
         result = subprocess.run(
             ["sh", "-c", shown], capture_output=True, text=True, cwd=tmp_path, check=True

@@ -194,9 +194,10 @@ def test_plan_says_which_items_a_definition_change_makes_stale(tmp_path: Path) -
     (change,) = data["definitions"]
     assert change["file"] == "models/sh.yaml"
     assert change["change"] == "modified"
-    assert sorted(a.split(" ")[1] for a in change["affects"]) == ["(gated)", "(sh.touch)"]
+    assert sorted(a.split(" ")[1] for a in change["stale"]) == ["(gated)", "(sh.touch)"]
+    assert change["affects"] == []
     text = swamp(alice, "queue", "plan", "--base", "main").stdout
-    assert "  modified models/sh.yaml — changes what queued items run: " in text
+    assert "  modified models/sh.yaml — makes stale (re-queue after merge): " in text
     # Executing refuses them until they are queued again and reviewed.
     listed = json.loads(swamp(alice, "queue", "list", "--json").stdout)
     assert {r["state"] for r in listed} == {"stale"}
@@ -216,10 +217,12 @@ def test_plan_exits_1_on_an_invalid_item(tmp_path: Path) -> None:
 def test_init_scaffolds_a_repository_and_this_one_uses_the_same_workflows(
     tmp_path: Path,
 ) -> None:
-    from swamp.commands.init import WORKFLOWS, template
+    from swamp import ci
+    from swamp.commands.init import WORKFLOWS, scaffold
+    from swamp.validate import load_repository
 
     target = tmp_path / "ops"
-    out = swamp(tmp_path, "init", str(target)).stdout
+    out = swamp(tmp_path, "init", str(target), "--install", "swamp==0.1.0").stdout
     assert "  wrote .github/workflows/swamp-execute.yml\n" in out
     for name in ("swamp.yaml", ".gitignore", ".github/zizmor.yml", "queue/.gitkeep"):
         assert (target / name).is_file(), name
@@ -228,10 +231,12 @@ def test_init_scaffolds_a_repository_and_this_one_uses_the_same_workflows(
     again = swamp(tmp_path, "init", str(target), check=1)
     assert "already a swamp repository" in again.stderr
     project = Path(__file__).resolve().parent.parent
+    windows = load_repository(project).config.windows
+    files = scaffold(".", "main", ci.schedule_block(ci.schedule_crons(windows)))
     for name in WORKFLOWS:
         ours = (project / ".github" / "workflows" / name).read_text()
-        assert ours == template(name, "'.'"), f"{name} differs from swamp/templates/{name}"
-    assert (project / ".github" / "zizmor.yml").read_text() == template("zizmor.yml")
+        assert ours == files[f".github/workflows/{name}"], f"{name} differs from the template"
+    assert (project / ".github" / "zizmor.yml").read_text() == files[".github/zizmor.yml"]
 
 
 MENDER = {

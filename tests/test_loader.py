@@ -58,7 +58,8 @@ BAD_FILES: dict[str, tuple[str | bytes, str]] = {
     ),
     "tab.yaml": (
         "name: tab\njobs:\n\ta: 1\n",
-        "workflows/tab.yaml:3:1: invalid YAML: found character that cannot start any token",
+        "workflows/tab.yaml:3:1: invalid YAML: a tab character in the indentation; "
+        "YAML indents with spaces only",
     ),
     "two-docs.yaml": (
         "name: two\n---\nname: docs\n",

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Iterator
-from hashlib import sha256
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +15,7 @@ from http_recorder import Recorder, Reply, Unanswered, closed_port
 from repo_helpers import make_repo, run_ids, show, swamp
 
 from swamp import __version__
+from swamp.repo import parsed_digest
 
 SWAMP_YAML = """\
 version: 1
@@ -448,7 +448,8 @@ def test_queued_workflow_fails_then_resumes_without_resending(
     (item,) = _items(repo, "queue")
     assert queued.stdout.startswith(f"queued {item['id']}: workflow decommission_device")
     raw = (repo / "workflows" / "decommission.json").read_bytes()
-    assert item["pin"] == {"workflows/decommission.json": "sha256:" + sha256(raw).hexdigest()}
+    # Pins are digests of the parsed content (issue 10).
+    assert item["pin"] == {"workflows/decommission.json": parsed_digest(json.loads(raw))}
     assert server.requests == []  # queueing sends nothing
 
     swamp(repo, "queue", "execute", "--all", check=1)

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -523,3 +525,44 @@ methods:
     assert res["run"] in run_ids(repo)  # type: ignore[index]
     assert res["startedAt"] <= res["endedAt"]  # type: ignore[index]
     assert res["host"]  # type: ignore[index]
+
+
+def test_a_time_without_an_offset_is_utc_wherever_swamp_runs(tmp_path: Path) -> None:
+    """--not-before without an offset used to mean the machine's local time,
+    while a stored time without one meant UTC: one rule now, UTC."""
+    repo = _repo(tmp_path)
+    saved = os.environ.get("TZ")
+    os.environ["TZ"] = "America/New_York"
+    time.tzset()
+    try:
+        swamp(
+            repo,
+            "method",
+            "queue",
+            "sh",
+            "mark",
+            "--input",
+            "name=a",
+            "--not-before",
+            "2099-01-01T02:00:00",
+        )
+        swamp(
+            repo,
+            "method",
+            "queue",
+            "sh",
+            "mark",
+            "--input",
+            "name=b",
+            "--not-before",
+            "2099-01-01T02:00:00Z",
+        )
+    finally:
+        if saved is None:
+            del os.environ["TZ"]
+        else:
+            os.environ["TZ"] = saved
+        time.tzset()
+    assert [item["notBefore"] for item in _items(repo)] == ["2099-01-01T02:00:00Z"] * 2
+    listed = swamp(repo, "run", "list", "--since", "2099-01-01T02:00:00", check=None)
+    assert listed.returncode == 0, listed.stderr

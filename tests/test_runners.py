@@ -77,9 +77,12 @@ def test_review_merge_execute_release_and_purge_through_git(tmp_path: Path) -> N
     assert "held: release with: swamp workflow release ship --run" in result.stdout
     assert marks(runner) == ["built", "m1"]
     subjects = log(origin, "main")
-    assert subjects[0] == "swamp: execute 2 items: 1 succeeded, 1 held"
-    assert subjects[1] == "swamp: claim 2 items"
+    # Each result is pushed as its item finishes, after the one claim.
+    assert sorted(s.rsplit(": ", 1)[1] for s in subjects[:2]) == ["held", "succeeded"]
+    assert all(s.startswith("swamp: result of item ") for s in subjects[:2])
+    assert subjects[2] == "swamp: claim 2 items"
     assert status(runner) == ""
+    assert git(runner, "rev-parse", "HEAD") == git(origin, "rev-parse", "main")
 
     # The engineer pulls and finds the result with its audit record.
     git(engineer, "pull", "--quiet", "--rebase")
@@ -89,7 +92,7 @@ def test_review_merge_execute_release_and_purge_through_git(tmp_path: Path) -> N
     assert res["requestedBy"]["name"] == "Test Engineer"
     assert res["requestedBy"]["email"] == "engineer@example.com"
     assert res["commits"]["added"] in added
-    assert res["commits"]["claim"] == git(origin, "rev-parse", "main~1")
+    assert res["commits"]["claim"] == git(origin, "rev-parse", "main~2")
     assert res["executedBy"] == "ci-bot"
     assert res["host"]
     (held,) = _queued(engineer)

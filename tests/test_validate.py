@@ -258,7 +258,7 @@ models/typo.yaml:3:1: unknown key 'metods' (expected one of: arguments, descript
 queue/0123456789ab.yaml:1:5: id 0123456789ab does not match its content (kind, target and inputs digest to 8b5a892bd2fa): it was edited after it was queued; purge it and queue it again in a reviewed change
 queue/0123456789ab.yaml:3:11: workflow: unknown workflow 'nowhere'
 swamp.yaml:5:16: defaults.concurrency: 0 is less than the minimum of 1
-swamp.yaml:8:11: windows.nightly.cron: '61 2 * * *' is not a five-field cron expression
+swamp.yaml:8:11: windows.nightly.cron: '61 2 * * *' has minute 61, out of range (0-59)
 swamp.yaml:10:15: windows.nightly.timezone: unknown time zone 'Mars/Olympus'
 swamp.yaml:14:5: windows.weekly: unknown key 'timezon' (expected one of: cron, description, duration, timezone)
 workflows/broken-model-users.yaml:6:50: jobs.go.steps[1].method: model 'bad-args' has no method 'nope' (known: both, neither, not-a-list, unknown-argument)

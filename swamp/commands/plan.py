@@ -30,19 +30,19 @@ def default_base(git: object) -> str:
 def plan(repo_path: Path | None, base: str | None, fmt: str) -> int:
     if fmt not in FORMATS:
         raise UsageError(f"--format {fmt!r}: expected one of {', '.join(FORMATS)}")
-    from swamp import plan as planning
     from swamp.gitrepo import Repo
+    from swamp.plan import compute, render
 
     root = find_root() if repo_path is None else repo_path.resolve()
     git = Repo(root)
     repo = load_repository(root)
-    result = planning.make_plan(repo, git, base or default_base(git))
-    markdown = planning.as_markdown(result)
-    planning.write_step_summary(markdown)
+    result = compute.make_plan(repo, git, base or default_base(git))
+    markdown = render.as_markdown(result)
+    render.write_step_summary(markdown)
     if fmt == "json":
-        output.out(json.dumps(planning.as_dict(result), indent=2, default=str))
+        output.out(json.dumps(render.as_dict(result), indent=2, default=str))
     elif fmt == "markdown":
         output.out(markdown)
     else:
-        output.out(planning.as_text(result))
+        output.out(render.as_text(result))
     return 1 if result.invalid else 0

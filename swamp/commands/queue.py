@@ -4,22 +4,23 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from swamp import freeze, output
+from swamp import freeze, github, output
 from swamp.errors import SwampError, UsageError
 from swamp.identity import who
 from swamp.inputs import parse_inputs
-from swamp.publish import NONE, Publish, open_repo, record
+from swamp.publish import NONE, Publish, open_repo, prepare, record
 from swamp.queue import items
 from swamp.queue.claims import claimer
 from swamp.queue.executor import Executor, Report, Selector, Shard, purge, select
 from swamp.queue.stage import When, stage
 from swamp.queue.status import status
-from swamp.queue.timing import iso, utcnow
+from swamp.queue.timing import iso, parse_iso, utcnow
 from swamp.repo import Repository
 from swamp.validate import load_repository
 
 if TYPE_CHECKING:
     from swamp.approval import Approvals
+    from swamp.gitrepo import Repo
 
 
 def _stage(
@@ -58,8 +59,13 @@ def _stage(
         return 0
     output.out(f"queued {item.id}: {kind} {item.target} -> {rel}")
     if item.data.get("notBefore") or item.data.get("window"):
-        st = status(repo, item, utcnow())
-        output.out(f"  {st.state}: {st.detail}")
+        now = utcnow()
+        st = status(repo, item, now)
+        not_before = item.data.get("notBefore")
+        if not_before and parse_iso(str(not_before)) <= now:
+            output.out(f"  due now: {not_before} is in the past, so the next execute runs it")
+        else:
+            output.out(f"  {st.state}: {st.detail}" if st.detail else f"  {st.state}")
     if sha:
         output.out(f"  committed {sha[:10]}" + (" and pushed" if publish.push else ""))
         output.out(f"  execute it with: swamp queue execute --item {item.id}")
@@ -182,10 +188,31 @@ def _outcome_order(outcome: str) -> int:
     return OUTCOMES.index(outcome) if outcome in OUTCOMES else len(OUTCOMES)
 
 
+def _refuse_unknown_name(repo: Repository, selector: Selector) -> None:
+    """A selector naming no workflow or method at all is a typo, not an empty
+    queue: say so (exit 1), with the names it may have meant."""
+    import difflib
+
+    if selector.workflow is not None:
+        option, name, known = "--workflow", selector.workflow, set(repo.workflows)
+    elif selector.method is not None:
+        option, name = "--method", selector.method
+        known = {m for model in repo.models.values() for m in model.methods}
+        known |= {f"{model.name}.{m}" for model in repo.models.values() for m in model.methods}
+    else:
+        return
+    if name in known:
+        return
+    near = difflib.get_close_matches(name, sorted(known), n=3, cutoff=0.6)
+    hint = f"; did you mean {' or '.join(near)}?" if near else ""
+    kind = option.removeprefix("--")
+    raise SwampError(f"{option} {name!r}: no {kind} of that name is defined{hint}")
+
+
 def _refuse_frozen(repo: Repository) -> None:
-    info = freeze.read(repo.root)
-    if info is not None:
-        raise SwampError(f"queue execute refused: {freeze.describe(info)}")
+    frozen = freeze.refusal(repo.root)
+    if frozen is not None:
+        raise SwampError(f"queue execute refused: {frozen}")
 
 
 def execute(
@@ -204,15 +231,25 @@ def execute(
     if reclaim and selector.item is None:
         raise UsageError("--reclaim resumes one item whose runner died: use it with --item ID")
     parts = Shard.parse(shard) if shard else None
-    if selector.item is not None and publish.enabled and not dry_run:
-        _keep_leftovers(repo_path, selector.item)
     repo, git = open_repo(repo_path, NONE if dry_run else publish)
     if not dry_run:
         _refuse_frozen(repo)
+    pushing = git is not None and publish.push and not dry_run
+    if pushing and git is not None:
+        from swamp.queue import results
+
+        for item_id, sha in results.stranded(git, include_origin=False).items():
+            if results.land(git, repo.root, item_id, sha):
+                output.out(f"{item_id}: landed its result kept at {results.result_ref(item_id)}")
+        _catch_up(git)
+        if reclaim and selector.item is not None and not _may_reclaim(repo, git, selector.item):
+            return 0
     chosen, broken = select(repo.root, selector, parts)
     for entry in broken:
         output.err(f"swamp: warning: skipping {entry.problem}")
     if not chosen:
+        _refuse_unknown_name(repo, selector)
+        github.append_summary(github.execute_summary([], dry_run=dry_run))
         if as_json:
             output.as_json({"items": [], "summary": {}})
         else:
@@ -223,7 +260,9 @@ def execute(
     def tell(report: Report) -> None:
         if not as_json:
             detail = f": {report.detail}" if report.detail else ""
-            output.out(f"{report.item} {report.target}: {report.outcome}{detail}")
+            colour = output.OUTCOME_COLOURS.get(report.outcome)
+            shown = output.paint(report.outcome, colour) if colour else report.outcome
+            output.out(f"{report.item} {report.target}: {shown}{detail}")
 
     approvals = _approvals(repo) if not dry_run else None
     executor = Executor(
@@ -236,11 +275,24 @@ def execute(
         on_report=tell,
     )
     claim = claimer(git, selector.explicit) if git is not None and publish.push else None
+    keeper = None
+    publisher = None
+    if pushing and git is not None:
+        from swamp.queue.lease import Keeper
+        from swamp.queue.results import Publisher
+
+        keeper = Keeper(repo.root, repo.config.claim_timeout)
+        publisher = Publisher(git, repo.root, keeper)
+        executor.around, executor.after = keeper.watch, publisher.after
+        keeper.start()
     try:
         reports = executor.run_all(chosen, selector, concurrency or 1, claim)
     finally:
+        if keeper is not None:
+            keeper.stop()
         if approvals is not None:
             approvals.close()
+    github.append_summary(github.execute_summary(reports, dry_run=dry_run))
     summary: dict[str, int] = {}
     for outcome in sorted({r.outcome for r in reports}, key=_outcome_order):
         summary[outcome] = sum(r.outcome == outcome for r in reports)
@@ -267,29 +319,103 @@ def execute(
         verb = "would run" if dry_run else "ran"
         count = summary.get("would-run", 0) if dry_run else len(ran)
         output.out(f"{verb} {count} of {len(reports)} selected: " + ", ".join(parts_))
+    if publisher is not None and publisher.stranded:
+        from swamp.queue.results import RECOVER
+
+        output.err(
+            f"swamp: {_count(len(publisher.stranded), 'result')} could not be pushed "
+            f"({', '.join(publisher.stranded)}); nothing is lost: land "
+            f"{'them' if len(publisher.stranded) > 1 else 'it'} with `{RECOVER}`"
+        )
+        return 1
     bad = {"failed", "stale", "stopped", "unapproved", "frozen", "refused"}
     return 1 if any(r.outcome in bad for r in reports) else 0
 
 
-def _keep_leftovers(repo_path: Path | None, item_id: str) -> None:
-    """Commit what a runner that died left of the item it ran (the item's file
-    and its run's journal), so that the reclaim starts from a clean tree and
-    the record of the attempt is kept."""
-    from swamp.gitrepo import Repo
+def _catch_up(git: Repo) -> None:
+    """Results landed on origin are in the work tree too: commit them here and
+    rebase (they become empty, as origin has them), so the branch is origin's."""
+    from swamp.gitrepo import OWNED
+
+    if git.commit(OWNED, "swamp: results landed from side refs"):
+        git.push()
+
+
+def _may_reclaim(repo: Repository, git: Repo, item_id: str) -> bool:
+    """Before taking an item over: land a result its runner left on origin
+    (nothing runs again), refuse while its lease is alive, and start from its
+    journal's checkpoint."""
+    from swamp.queue import lease, results
+
+    sha = results.stranded(git, include_origin=True).get(item_id)
+    if sha is not None:
+        results.land(git, repo.root, item_id, sha)
+        _catch_up(git)
+        output.out(f"{item_id}: landed the result its runner left; nothing ran again")
+        return False
+    current = lease.remote_lease(git, item_id)
+    if current is None:
+        return True
+    age = current.age(utcnow())
+    if age < repo.config.claim_timeout:
+        output.out(
+            f"{item_id}: running: its runner {current.runner} renewed its lease "
+            f"{age:.0f}s ago (at {current.renewed_at}); it can be taken over only once "
+            f"the lease has lapsed for defaults.claimTimeout ({repo.config.claim_timeout:.0f}s)"
+        )
+        return False
+    restored = lease.restore_checkpoint(git, repo.root, current)
+    if restored:
+        output.out(f"{item_id}: resuming from the journal its runner checkpointed")
+    return True
+
+
+def recover(repo_path: Path | None, *, resume: bool = False) -> int:
+    """Land every result kept on a side ref (here or on origin), commit and
+    push what an interrupted runner of this checkout left; with `resume`,
+    continue the items it was running."""
+    from swamp.queue import results
     from swamp.repo import find_root
 
     root = find_root() if repo_path is None else repo_path.resolve()
-    item = items.find_item(root, item_id)
-    rel = item.path.relative_to(root).as_posix()
-    run = item.data.get("run")
-    git = Repo(root)
-    leftovers = [f for f in git.dirty() if f == rel or (run and f.startswith(f"runs/{run}/"))]
-    if leftovers:
-        git.commit(
-            leftovers,
-            f"swamp: keep what the stopped runner of item {item.id} left",
-            [("Swamp-Item", item.id), ("Swamp-Run", str(run))],
-        )
+    git = prepare(root, Publish(commit=True, push=True))
+    assert git is not None
+    found = results.stranded(git, include_origin=True)
+    for item_id, sha in sorted(found.items()):
+        if results.land(git, root, item_id, sha):
+            output.out(f"{item_id}: landed its result from {results.result_ref(item_id)}")
+        else:
+            output.out(f"{item_id}: its result was already on origin")
+    _catch_up(git)
+    repo = load_repository(root)
+    now = utcnow()
+    interrupted = [
+        e.id
+        for e in items.iter_items(root)
+        if isinstance(e, items.Item) and status(repo, e, now).state == "interrupted"
+    ]
+    code = 0
+    for item_id in interrupted:
+        if resume:
+            code = max(
+                code,
+                execute(
+                    repo_path,
+                    Selector(item=item_id),
+                    dry_run=False,
+                    concurrency=None,
+                    by=None,
+                    as_json=False,
+                    publish=Publish(commit=True, push=True),
+                ),
+            )
+        else:
+            output.out(
+                f"{item_id}: interrupted here; continue it with `swamp queue recover --resume`"
+            )
+    if not found and not interrupted:
+        output.out("nothing to recover: every result is on origin")
+    return code
 
 
 # Outcomes of items that ran (their files changed and are committed).
@@ -312,6 +438,8 @@ def purge_queue(
 ) -> int:
     repo, git = open_repo(repo_path, NONE if dry_run else publish)
     chosen, _ = select(repo.root, selector)
+    if not chosen:
+        _refuse_unknown_name(repo, selector)
     reports = [purge(repo, item, dry_run=dry_run) for item in chosen]
     purged = [r for r in reports if r.outcome == "purged"]
     if purged:

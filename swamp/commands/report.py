@@ -55,12 +55,7 @@ def step_brief(target: str, outputs: dict[str, Any]) -> str:
 
 
 def run_summary(state: RunState) -> dict[str, Any]:
-    failed = [
-        {"job": j, "step": k, "error": s.error}
-        for j, job in state.jobs.items()
-        for k, s in job.steps.items()
-        if s.state == "failed" and not s.allowed
-    ]
+    failed = [{"job": j, "step": k, "error": s.error} for j, k, s in state.failed_steps()]
     return {
         "run": state.id,
         "state": state.state,

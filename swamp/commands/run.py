@@ -12,10 +12,25 @@ from swamp.engine import control, runs, service
 from swamp.engine.state import RunState, load_state
 from swamp.errors import SwampError, UsageError
 from swamp.publish import NONE, Publish, open_repo, record
+from swamp.queue import item_runs
+from swamp.queue.timing import iso, parse_iso
 from swamp.repo import Repository
 from swamp.validate import load_repository
 
 STOP_WAIT_SECONDS = 30.0
+# What `run list --state` can match: the engine's states, and "interrupted"
+# (a run left running or created by a process that is gone).
+RUN_STATES = (
+    "created",
+    "running",
+    "paused",
+    "held",
+    "succeeded",
+    "failed",
+    "stopped",
+    "cancelled",
+    "interrupted",
+)
 
 
 def display_state(state: RunState, folder: Path) -> str:
@@ -34,20 +49,19 @@ def _since(value: str) -> str:
         moment = datetime.now(UTC) - timedelta(seconds=seconds)
         return moment.isoformat(timespec="seconds").replace("+00:00", "Z")
     try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        return iso(parse_iso(value))
     except ValueError:
         raise UsageError(
             f"--since {value!r}: expected a time (2026-11-23T10:00Z) or 2h, 1d"
         ) from None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 def run_rows(
     repo: Repository, *, state: str | None, workflow: str | None, since: str | None
 ) -> list[dict[str, Any]]:
     """What `run list --json` prints (and `swamp serve` answers), oldest first."""
+    if state is not None and state not in RUN_STATES:
+        raise UsageError(f"--state {state!r}: expected one of {', '.join(RUN_STATES)}")
     after = _since(since) if since else None
     rows: list[dict[str, Any]] = []
     for folder in runs.iter_run_dirs(repo.root):
@@ -82,6 +96,8 @@ def list_runs(
     since: str | None,
     as_json: bool,
 ) -> int:
+    if state is not None and state not in RUN_STATES:
+        raise UsageError(f"--state {state!r}: expected one of {', '.join(RUN_STATES)}")
     repo = load_repository(repo_path)
     rows = run_rows(repo, state=state, workflow=workflow, since=since)
     if as_json:
@@ -104,8 +120,7 @@ def _duration(start: str | None, end: str | None) -> str:
     if not start or not end:
         return ""
     try:
-        a = datetime.fromisoformat(start.replace("Z", "+00:00"))
-        b = datetime.fromisoformat(end.replace("Z", "+00:00"))
+        a, b = parse_iso(start), parse_iso(end)
     except ValueError:
         return ""
     return f"{(b - a).total_seconds():.1f}s"
@@ -160,7 +175,7 @@ def resume(repo_path: Path | None, run_id: str, *, as_json: bool, publish: Publi
     repo, git = open_repo(repo_path, publish)
     repo.require_valid()
     handle = runs.open_run(repo.root, run_id)
-    result = service.resume(repo, handle, quiet=as_json)
+    result = item_runs.resume(repo, handle, quiet=as_json)
     trailers = [("Swamp-Run", result.id)]
     if result.state.item:
         trailers.append(("Swamp-Item", result.state.item))
@@ -228,13 +243,13 @@ def request_stop(
 def retry(repo_path: Path | None, run_id: str, step: str, job: str | None, *, as_json: bool) -> int:
     repo = load_repository(repo_path)
     handle = reset_for_retry(repo, run_id, step, job)
-    result = service.resume(repo, handle, quiet=as_json, retrying=True)
+    result = item_runs.resume(repo, handle, quiet=as_json, retrying=True)
     return tell(result.state, as_json=as_json)
 
 
 def reset_for_retry(repo: Repository, run_id: str, step: str, job: str | None) -> runs.RunHandle:
     """Reset the step, what follows it and the jobs that depend on it; the
-    open run, ready for `service.resume(..., retrying=True)`."""
+    open run, ready for `item_runs.resume(..., retrying=True)`."""
     repo.require_valid()
     handle = runs.open_run(repo.root, run_id)
     if control.is_active(handle.dir):

@@ -12,7 +12,7 @@ from swamp.errors import SwampError
 from swamp.identity import who
 from swamp.inputs import apply_defaults, check_inputs, parse_inputs
 from swamp.publish import NONE, Publish, open_repo, record
-from swamp.queue import items
+from swamp.queue import item_runs, items
 from swamp.queue.timing import iso, utcnow
 from swamp.repo import Repository
 from swamp.validate import load_repository
@@ -65,7 +65,7 @@ def release(
     handle = take_release(repo, job, run_id, actor)
     if not as_json:
         output.out(f"released job {job} of run {handle.id}")
-    result = service.resume(repo, handle, quiet=as_json)
+    result = item_runs.resume(repo, handle, quiet=as_json)
     trailers = [("Swamp-Run", result.id), ("Swamp-Released-By", actor)]
     if result.state.item:
         trailers.append(("Swamp-Item", result.state.item))
@@ -75,7 +75,7 @@ def release(
 
 def take_release(repo: Repository, job: str, run_id: str | None, actor: str) -> runs.RunHandle:
     """Record that `actor` released the held `job`; the open run, ready for
-    `service.resume`."""
+    `item_runs.resume`."""
     handle = _held_run(repo, job, run_id)
     if is_active(handle.dir):
         handle.journal.close()

@@ -10,7 +10,6 @@ while steps run (a stop terminates in-flight process groups). Both live under
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import json
 import os
 import socket
@@ -18,6 +17,7 @@ from pathlib import Path
 
 from swamp.errors import SwampError
 from swamp.fsutil import atomic_write
+from swamp.locks import FileLock, is_held
 
 LOCK = ".lock"
 CONTROL = ".control"
@@ -31,27 +31,16 @@ def local_path(run_dir: Path, suffix: str) -> Path:
     return run_dir / suffix.lstrip(".")
 
 
-class RunLock:
+class RunLock(FileLock):
     """An exclusive, process-wide claim on a run; released on exit or crash."""
 
     def __init__(self, run_dir: Path) -> None:
-        self.path = local_path(run_dir, LOCK)
+        super().__init__(local_path(run_dir, LOCK))
         self.run_dir = run_dir
-        self._fd = -1
 
-    def try_acquire(self) -> bool:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            os.close(fd)
-            return False
-        info = json.dumps({"pid": os.getpid(), "host": socket.gethostname()}).encode()
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, info, 0)
-        self._fd = fd
-        return True
+    def try_acquire(self, note: bytes | None = None) -> bool:
+        who = {"pid": os.getpid(), "host": socket.gethostname()}
+        return super().try_acquire(note if note is not None else json.dumps(who).encode())
 
     def acquire(self, run_id: str) -> None:
         if not self.try_acquire():
@@ -60,28 +49,10 @@ class RunLock:
                 "; wait for it, or `swamp run pause|stop` it"
             )
 
-    def release(self) -> None:
-        if self._fd >= 0:
-            with contextlib.suppress(OSError):
-                os.ftruncate(self._fd, 0)
-            fcntl.flock(self._fd, fcntl.LOCK_UN)
-            os.close(self._fd)
-            self._fd = -1
-
 
 def is_active(run_dir: Path) -> bool:
     """True while some process holds the run's lock."""
-    path = local_path(run_dir, LOCK)
-    if not path.exists():
-        return False
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
-    except BlockingIOError:
-        return True
-    finally:
-        os.close(fd)
-    return False
+    return is_held(local_path(run_dir, LOCK))
 
 
 def owner(run_dir: Path) -> str | None:

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from swamp import freeze
 from swamp.definitions import Workflow
 from swamp.engine import control
 from swamp.engine.progress import make_progress
@@ -59,11 +60,11 @@ def start(
     item_locked: bool = False,
     request: str | None = None,
     pin: dict[str, str] | None = None,
-    audit: dict[str, Any] | None = None,
 ) -> RunResult:
     """Create a run and execute it until it ends, holds, fails or pauses.
 
-    `item_locked`: the caller (the queue executor) holds the item's lock.
+    `item_locked`: the caller (the queue layer) holds the item's lock, and
+    records the item's outcome from the result.
     """
     wf, handle = create(
         repo,
@@ -77,9 +78,7 @@ def start(
         request=request,
         pin=pin,
     )
-    return _execute(
-        repo, wf, handle, quiet=quiet, progress=progress, item_locked=item_locked, audit=audit
-    )
+    return _execute(repo, wf, handle, quiet=quiet, progress=progress, item_locked=item_locked)
 
 
 def create(
@@ -127,19 +126,11 @@ def resume(
     progress: Progress | None = None,
     retrying: bool = False,
     item_locked: bool = False,
-    audit: dict[str, Any] | None = None,
 ) -> RunResult:
+    """Continue a run; a queue item's run only through the queue layer
+    (`swamp.queue.item_runs`), which holds the item's lock (`item_locked`)."""
     refuse_if_frozen(repo)
     state = handle.state
-    if state.item is not None and not item_locked:
-        # The run of a queue item, continued by hand: the same gate as the queue.
-        from swamp.queue.gate import admit_run
-
-        try:
-            admit_run(repo, state)
-        except SwampError:
-            handle.journal.close()
-            raise
     if not state.target:
         handle.journal.close()
         raise SwampError(
@@ -152,17 +143,13 @@ def resume(
         raise SwampError(f"run {handle.id} was cancelled")
     wf = target_workflow(repo, state.kind, state.target, state.inputs)
     control.clear(handle.dir)
-    return _execute(
-        repo, wf, handle, quiet=quiet, progress=progress, item_locked=item_locked, audit=audit
-    )
+    return _execute(repo, wf, handle, quiet=quiet, progress=progress, item_locked=item_locked)
 
 
 def refuse_if_frozen(repo: Repository) -> None:
-    from swamp import freeze
-
-    info = freeze.read(repo.root)
-    if info is not None:
-        raise SwampError(f"nothing runs: {freeze.describe(info)}")
+    why = freeze.refusal(repo.root)
+    if why is not None:
+        raise SwampError(f"nothing runs: {why}")
 
 
 def _execute(
@@ -173,29 +160,16 @@ def _execute(
     quiet: bool,
     progress: Progress | None = None,
     item_locked: bool = False,
-    audit: dict[str, Any] | None = None,
 ) -> RunResult:
-    item_lock = None
     if handle.state.item is not None and not item_locked:
-        # A run of a queue item (continued by `workflow release` or `run
-        # resume`) holds the item's lock like the executor does, so that the
-        # two never act on the same item at once.
-        from swamp.queue.status import ItemLock
-
-        item_lock = ItemLock(repo.root, handle.state.item)
-        if not item_lock.try_acquire():
-            handle.journal.close()
-            raise SwampError(
-                f"queue item {handle.state.item} is being executed by another process; "
-                "try again when it has finished"
-            )
+        # A bug, not a user error: the queue layer runs an item's run.
+        handle.journal.close()
+        raise AssertionError(f"run {handle.id} of item {handle.state.item} without its lock")
     lock = control.RunLock(handle.dir)
     try:
         lock.acquire(handle.id)
     except SwampError:
         handle.journal.close()
-        if item_lock is not None:
-            item_lock.release()
         raise
     made = make_progress(quiet) if progress is None else None
     try:
@@ -206,15 +180,9 @@ def _execute(
             concurrency=handle.state.concurrency,
             progress=progress or made,
         ).execute()
-        if handle.state.item is not None:
-            from swamp.queue.outcome import record_outcome
-
-            record_outcome(repo.root, handle.state, audit)
     finally:
         if made is not None:
             made.close()
         handle.journal.close()
         lock.release()
-        if item_lock is not None:
-            item_lock.release()
     return RunResult(handle.id, handle.state)

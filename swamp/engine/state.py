@@ -71,6 +71,17 @@ class RunState:
     def job(self, name: str) -> JobState:
         return self.jobs.setdefault(name, JobState())
 
+    def failed_steps(self) -> list[tuple[str, str, StepState]]:
+        """(job, step key, step) of every step that failed and counts (not
+        allowed to fail), in the order they were recorded; the first one is
+        "the failed step" of a run."""
+        return [
+            (j, k, s)
+            for j, job in self.jobs.items()
+            for k, s in job.steps.items()
+            if s.state == "failed" and not s.allowed
+        ]
+
     def apply(self, e: dict[str, Any]) -> None:
         kind = e["type"]
         self.seq = e.get("seq", self.seq)

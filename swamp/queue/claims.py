@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from swamp.gitrepo import OWNED, PUSH_ATTEMPTS, GitError, Repo, backoff
+from swamp.gitrepo import OWNED, GitError, Repo
 from swamp.queue import items
 from swamp.queue.status import status
 from swamp.queue.timing import utcnow
@@ -52,7 +52,7 @@ def claim_and_push(
             f"swamp: claim {len(ids)} item{'s' if len(ids) != 1 else ''}",
             [("Swamp-Claim", i) for i in ids] + [("Swamp-Runner", _runner())],
         )
-        if sha is not None and _push(git):
+        if sha is not None and git.push_rebasing():
             for action in actions:
                 action.item.data["claim"]["commit"] = sha
                 action.item.save()
@@ -77,18 +77,6 @@ def claim_and_push(
                 kept.append(decided)
         actions = kept
     raise GitError(f"could not claim items in {CLAIM_ROUNDS} rounds (other runners keep pushing)")
-
-
-def _push(git: Repo) -> bool:
-    """Push the claim; False when the rebase onto the remote conflicts."""
-    for attempt in range(1, PUSH_ATTEMPTS + 1):
-        if git.try_push():
-            return True
-        backoff(attempt)
-        git.fetch()
-        if not git.rebase():
-            return False
-    raise GitError(f"git push refused {PUSH_ATTEMPTS} times (others keep pushing); try again later")
 
 
 def _still_valid(

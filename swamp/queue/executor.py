@@ -165,6 +165,10 @@ class Executor:
     # close, a notBefore pass, while earlier items run); tests may fix the clock.
     now: datetime | None = None
     on_report: Callable[[Report], None] | None = None
+    # With --push: kept around each run (the lease, see lease.py), and told
+    # each outcome as it is known (its result is pushed, see results.py).
+    around: Callable[[Action], contextlib.AbstractContextManager[None]] | None = None
+    after: Callable[[Action, Report], Report] | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def run_all(
@@ -330,13 +334,18 @@ class Executor:
         action.item.save()
 
     def run(self, action: Action) -> Report:
+        report = self._run_or_give_back(action)
+        return self.after(action, report) if self.after is not None else report
+
+    def _run_or_give_back(self, action: Action) -> Report:
         item = action.item
-        frozen = freeze.read(self.repo.root)
+        frozen = freeze.refusal(self.repo.root)
         if frozen is not None:  # frozen while earlier items ran: start nothing more
             self.give_back(action)
-            return Report(item.id, item.target, "frozen", freeze.describe(frozen))
+            return Report(item.id, item.target, "frozen", frozen)
         try:
-            return self._run(action)
+            with self.around(action) if self.around is not None else contextlib.nullcontext():
+                return self._run(action)
         except SwampError as e:
             self.give_back(action)
             return Report(item.id, item.target, "failed", str(e), item.data.get("run"))
@@ -361,9 +370,7 @@ class Executor:
         if handle is not None:
             if staged:
                 handle.record("job-released", job=staged["job"], by=staged["by"])
-            result = service.resume(
-                self.repo, handle, progress=progress, item_locked=True, audit=self._audit(action)
-            )
+            result = service.resume(self.repo, handle, progress=progress, item_locked=True)
         else:
             result = service.start(
                 self.repo,
@@ -377,8 +384,9 @@ class Executor:
                 item_locked=True,
                 request=item.request.digest(),
                 pin=dict(item.request.pin),
-                audit=self._audit(action),
             )
+        # The engine reports how the run stopped; the queue records it in the item.
+        record_outcome(self.repo.root, result.state, self._audit(action))
         return Report(item.id, item.target, result.state.state, detail(result.state), result.id)
 
     def _audit(self, action: Action) -> dict[str, Any]:

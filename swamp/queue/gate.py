@@ -63,9 +63,9 @@ def admit(
             "refused",
             f"its id does not match its content ({expected}); purge it and queue it again",
         )
-    frozen = freeze.read(repo.root)
+    frozen = freeze.refusal(repo.root)
     if frozen is not None:
-        return Refusal("frozen", freeze.describe(frozen))
+        return Refusal("frozen", frozen)
     timing = timing_status(repo, item, now)
     if timing.state == "stale":
         return Refusal(

@@ -274,7 +274,7 @@ def _kind(value: Any) -> str:
 
 
 def _check(doc: Document, path: Path, done: bool) -> Request:
-    from swamp.queue.timing import parse_stored
+    from swamp.queue.timing import parse_iso
 
     data = doc.data
     if not isinstance(data, dict):
@@ -314,7 +314,7 @@ def _check(doc: Document, path: Path, done: bool) -> Request:
     for name in ("notBefore", "notAfter", "requestedAt"):
         if name in data:
             try:
-                parse_stored(data[name])
+                parse_iso(data[name])
             except (ValueError, OverflowError):
                 raise _Bad(
                     (name,), f"{name}: expected an ISO 8601 time such as 2026-11-24T02:00:00Z"

@@ -26,11 +26,8 @@ def detail(state: RunState) -> str:
 
 
 def failed_step(state: RunState) -> str | None:
-    for j, job in state.jobs.items():
-        for k, s in job.steps.items():
-            if s.state == "failed" and not s.allowed:
-                return f"{j}/{k}"
-    return None
+    failed = state.failed_steps()
+    return f"{failed[0][0]}/{failed[0][1]}" if failed else None
 
 
 def record_outcome(root: Path, state: RunState, audit: dict[str, Any] | None = None) -> None:

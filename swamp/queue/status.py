@@ -3,17 +3,15 @@ and whoever holds it."""
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
-import os
 import socket
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import assert_never
 
+from swamp.locks import FileLock, is_held
 from swamp.queue.items import Item, ItemState, stale_files
-from swamp.queue.timing import iso, parse_stored, window_status
+from swamp.queue.timing import iso, parse_iso, window_status
 from swamp.repo import Repository
 
 LOCKS = ".swamp/locks"
@@ -59,13 +57,13 @@ def status(repo: Repository, item: Item, now: datetime, *, active: bool | None =
 def timing_status(repo: Repository, item: Item, now: datetime) -> Status:
     """What time, the window and the pin say of an item that may run."""
     not_after = item.data.get("notAfter")
-    if not_after and parse_stored(not_after) < now:
+    if not_after and parse_iso(not_after) < now:
         return Status("expired", f"not after {not_after}")
     changed = stale_files(repo, item)
     if changed:
         return Status("stale", "changed since review: " + ", ".join(changed))
     not_before = item.data.get("notBefore")
-    if not_before and parse_stored(not_before) > now:
+    if not_before and parse_iso(not_before) > now:
         return Status("waiting", f"until {not_before}")
     window = item.data.get("window")
     if window:
@@ -97,7 +95,7 @@ def _claimed(repo: Repository, item: Item, now: datetime, active: bool | None) -
             "interrupted",
             f"{who_}; no runner holds it (resume with: swamp queue execute --item {item.id})",
         )
-    age = (now - parse_stored(claim["at"])).total_seconds() if claim.get("at") else None
+    age = (now - parse_iso(claim["at"])).total_seconds() if claim.get("at") else None
     if age is None or age >= repo.config.claim_timeout:
         return Status(
             "stale-claim",
@@ -112,41 +110,12 @@ def lock_path(root: Path, item_id: str) -> Path:
 
 
 def item_locked(root: Path, item_id: str) -> bool:
-    path = lock_path(root, item_id)
-    if not path.exists():
-        return False
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
-    except BlockingIOError:
-        return True
-    finally:
-        os.close(fd)
-    return False
+    return is_held(lock_path(root, item_id))
 
 
-class ItemLock:
+class ItemLock(FileLock):
     """Exclusive, per machine: two `queue execute` on one checkout never run
     the same item at once."""
 
     def __init__(self, root: Path, item_id: str) -> None:
-        self.path = lock_path(root, item_id)
-        self.fd = -1
-
-    def try_acquire(self) -> bool:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            os.close(fd)
-            return False
-        self.fd = fd
-        return True
-
-    def release(self) -> None:
-        if self.fd >= 0:
-            with contextlib.suppress(OSError):
-                fcntl.flock(self.fd, fcntl.LOCK_UN)
-            os.close(self.fd)
-            self.fd = -1
+        super().__init__(lock_path(root, item_id))

@@ -17,8 +17,19 @@ def iso(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
+def parse_iso(value: str) -> datetime:
+    """An ISO 8601 time, in UTC; ValueError if it is none.
+
+    A time without an offset is UTC, wherever swamp runs: a time in a file
+    or on a command line means the same moment on every runner and to every
+    reviewer, whatever their machines' time zones.
+    """
+    moment = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).astimezone(UTC)
+
+
 def parse_time(value: str, *, option: str, now: datetime | None = None) -> datetime:
-    """An ISO 8601 time (naive means the machine's local time) or +DURATION."""
+    """An ISO 8601 time (without an offset: UTC) or +DURATION."""
     now = now or utcnow()
     text = value.strip()
     if text.startswith("+"):
@@ -30,20 +41,12 @@ def parse_time(value: str, *, option: str, now: datetime | None = None) -> datet
             raise UsageError(f"{option} {value!r}: expected +DURATION such as +2h")
         return now + timedelta(seconds=seconds)
     try:
-        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        return parse_iso(text)
     except ValueError:
         raise UsageError(
             f"{option} {value!r}: expected an ISO 8601 time such as 2026-11-24T02:00:00Z, "
             "or +DURATION such as +2h"
         ) from None
-    if moment.tzinfo is None:
-        moment = moment.astimezone()  # the machine's local time zone
-    return moment.astimezone(UTC)
-
-
-def parse_stored(value: str) -> datetime:
-    moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def window_status(window: Window, now: datetime) -> tuple[bool, datetime]:

@@ -26,6 +26,7 @@ from swamp.engine.journal import JOURNAL, read_events
 from swamp.engine.runs import RunHandle
 from swamp.engine.state import load_state
 from swamp.errors import SwampError
+from swamp.queue import item_runs
 from swamp.serve.repocache import RepoCache
 
 log = logging.getLogger("swamp.serve")
@@ -125,7 +126,7 @@ class Dispatcher:
         service.execute(self.cache.get(), wf, handle)
 
     def _resume(self, handle: RunHandle, retrying: bool) -> None:
-        service.resume(self.cache.get(), handle, quiet=True, retrying=retrying)
+        item_runs.resume(self.cache.get(), handle, quiet=True, retrying=retrying)
 
     # -- what it knows -----------------------------------------------------------
 

@@ -10,7 +10,7 @@ from swamp.definitions import (
 )
 from swamp.errors import Problem
 from swamp.loader import Document
-from swamp.repo import CONFIG_FILE
+from swamp.repo import CONFIG_FILE, Repository
 from swamp.validate.common import (
     Loading,
     mapping_problems,
@@ -51,12 +51,12 @@ def _window_problems(doc: Document, name: str, w: Mapping[str, Any]) -> list[Pro
     from croniter import croniter
 
     out = []
-    if not croniter.is_valid(w["cron"]) or len(w["cron"].split()) != 5:
+    wrong = cron_field_problem(w["cron"])
+    if wrong is None and not croniter.is_valid(w["cron"]):
+        wrong = "is not a valid cron expression"
+    if wrong is not None:
         out.append(
-            doc.problem(
-                ("windows", name, "cron"),
-                f"windows.{name}.cron: {w['cron']!r} is not a five-field cron expression",
-            )
+            doc.problem(("windows", name, "cron"), f"windows.{name}.cron: {w['cron']!r} {wrong}")
         )
     tz = w.get("timezone", "UTC")
     try:
@@ -67,4 +67,65 @@ def _window_problems(doc: Document, name: str, w: Mapping[str, Any]) -> list[Pro
                 ("windows", name, "timezone"), f"windows.{name}.timezone: unknown time zone {tz!r}"
             )
         )
+    return out
+
+
+_CRON_FIELDS = (
+    ("minute", 0, 59),
+    ("hour", 0, 23),
+    ("day-of-month", 1, 31),
+    ("month", 1, 12),
+    ("day-of-week", 0, 7),
+)
+
+
+def cron_field_problem(cron: str) -> str | None:
+    """What is wrong with a cron expression's shape or numbers, said per field."""
+    import re
+
+    fields = cron.split()
+    if len(fields) != 5:
+        return (
+            f"has {len(fields)} field{'s' if len(fields) != 1 else ''}; expected five: "
+            "minute hour day-of-month month day-of-week"
+        )
+    for text, (label, low, high) in zip(fields, _CRON_FIELDS, strict=True):
+        for part in text.split(","):
+            base = part.split("/")[0]
+            for number in re.findall(r"\d+", base):
+                if not low <= int(number) <= high:
+                    return f"has {label} {number}, out of range ({low}-{high})"
+    return None
+
+
+def schedule_problems(repo: Repository) -> list[Problem]:
+    """Windows that the execute workflow's schedule never runs in."""
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    from croniter import croniter
+
+    from swamp import ci
+
+    doc = repo.docs.get(CONFIG_FILE)
+    crons = ci.scheduled_crons(repo.root)
+    if doc is None or crons is None:
+        return []
+    out = []
+    for name in sorted(repo.config.windows):
+        window = repo.config.windows[name]
+        try:
+            ZoneInfo(window.timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            continue  # reported already
+        if cron_field_problem(window.cron) or not croniter.is_valid(window.cron):
+            continue  # reported already
+        first = ci.uncovered(window, crons)
+        if first is not None:
+            out.append(
+                doc.problem(
+                    ("windows", name),
+                    f"windows.{name}: opens at {first:%Y-%m-%d %H:%M} UTC but no schedule of "
+                    f"{ci.EXECUTE_WORKFLOW} runs before it closes; run `swamp ci sync`",
+                )
+            )
     return out

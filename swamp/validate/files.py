@@ -6,6 +6,7 @@ from pathlib import Path
 
 from swamp.errors import Problem
 from swamp.repo import Repository, definition_files
+from swamp.validate.config import schedule_problems
 
 
 def validate_paths(repo: Repository, paths: list[Path]) -> list[Problem]:
@@ -18,6 +19,7 @@ def validate_paths(repo: Repository, paths: list[Path]) -> list[Problem]:
         queue_files += definition_files(repo.root, folder)
     for path in queue_files:
         problems += item_problems(repo, path)
+    problems += schedule_problems(repo)
     if paths:
         wanted = [repo.rel(p).rstrip("/") for p in paths]
         problems = [

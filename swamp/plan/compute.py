@@ -1,15 +1,9 @@
-"""`swamp queue plan`: what a change to the repository would do, for review.
-
-It compares the queue and the definitions on disk with a base revision: the
-items the change adds, removes (purges) or changes, each validated and shown
-as the steps it will run (arguments rendered as far as they can be before the
-run, secrets masked), and the definitions the change alters under items that
-are queued.
-"""
+"""The Plan of a change: items added, removed or changed, each validated and
+rendered as far as it can be before the run; definitions changed under queued items."""
 
 from __future__ import annotations
 
-import re
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,21 +11,20 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
-from swamp import expressions, secrets
-from swamp.definitions import Job, Step, Workflow
+from swamp import expressions, secrets, shell_script
+from swamp.definitions import MAX_DEPTH, Job, Step, Workflow
 from swamp.engine import graph
 from swamp.engine.service import target_workflow
 from swamp.errors import Problem, SwampError
 from swamp.inputs import apply_defaults
 from swamp.queue import items
 from swamp.queue_files import item_problems
-from swamp.repo import CONFIG_FILE, Repository, definition_files
+from swamp.repo import CONFIG_FILE, DEFINITION_SUFFIXES, Repository, definition_files
 
 if TYPE_CHECKING:
     from swamp.gitrepo import Repo
 
 DEFINITION_FOLDERS = ("models", "workflows")
-MAX_NESTING = 8
 
 
 @dataclass
@@ -59,6 +52,7 @@ class PlannedItem:
     problems: list[str] = field(default_factory=list)
     steps: list[PlannedStep] = field(default_factory=list)
     holds: list[tuple[str, str]] = field(default_factory=list)
+    releases: list[tuple[str, str]] = field(default_factory=list)  # (job, its prompt)
     mermaid: str = ""
     stale: list[str] = field(default_factory=list)
 
@@ -67,7 +61,8 @@ class PlannedItem:
 class DefinitionChange:
     file: str
     change: str  # added, modified, deleted
-    affects: list[str]  # "id (target)" of queued items that depend on it
+    affects: list[str]  # "id (target)" of queued items that depend on it, still runnable
+    stale: list[str] = field(default_factory=list)  # those it makes stale
 
 
 @dataclass
@@ -168,6 +163,8 @@ def _planned(repo: Repository, rel: str, change: str) -> PlannedItem:
     planned.stale = items.stale_files(repo, item)
     if problems:
         return planned
+    release = item.data.get("release")
+    released_job = release.get("job") if isinstance(release, dict) else None
     try:
         wf = target_workflow(repo, item.kind, item.target, item.inputs)
     except SwampError as e:
@@ -175,6 +172,10 @@ def _planned(repo: Repository, rel: str, change: str) -> PlannedItem:
         return planned
     inputs = apply_defaults(item.inputs, wf.inputs)
     _render_workflow(repo, wf, inputs, "", planned, 0)
+    if released_job is not None and change == "changed":
+        planned.releases = [(j, p) for j, p in planned.holds if j == released_job] or [
+            (str(released_job), "(no such hold in the workflow)")
+        ]
     planned.mermaid = graph.mermaid(wf)
     return planned
 
@@ -191,7 +192,7 @@ def _render_workflow(
     for job in wf.jobs.values():
         name = f"{prefix}{job.name}"
         if job.hold:
-            planned.holds.append((name, str(render_partial(job.hold, context))))
+            planned.holds.append((name, _shown(render_partial(job.hold, context))))
         groups: list[tuple[str, tuple[Step, ...]]] = [("precheck", job.prechecks)]
         if job.checks:
             groups.append(("check", job.checks.steps))
@@ -218,7 +219,7 @@ def _render_step(
             PlannedStep(job_name, step.name, kind, f"workflow {step.workflow}", step_inputs, note)
         )
         nested = repo.workflows.get(step.workflow)
-        if nested is not None and depth < MAX_NESTING:
+        if nested is not None and depth < MAX_DEPTH:
             nested_inputs = apply_defaults(step_inputs, nested.inputs)
             _render_workflow(
                 repo, nested, nested_inputs, f"{job_name}/{step.name}/", planned, depth + 1
@@ -249,7 +250,7 @@ def _render_step(
     shell_fields = registry.get_type(model.type).methods[method.call].shell_fields
     # An input known only during the run stays out, so the argument using it
     # shows the expression (not the quoted text of another expression).
-    known = {k: v for k, v in step_inputs.items() if not _later(v)}
+    known = {k: v for k, v in step_inputs.items() if not known_during_run(v)}
     method_inputs = apply_defaults(known, method.inputs)
     method_context = {"inputs": method_inputs, "secrets": context["secrets"]}
     arguments = {
@@ -284,7 +285,8 @@ def _dialect_arguments(value: Any, inputs: Mapping[str, Any], key: str = "") -> 
     return value
 
 
-def _later(value: Any) -> bool:
+def known_during_run(value: Any) -> bool:
+    """True when `value` holds an expression only the run can evaluate."""
     return any(expressions.has_expression(s) for _, s in expressions.walk_strings(value))
 
 
@@ -292,11 +294,21 @@ def _for_each_note(job: Job, context: dict[str, Any]) -> str:
     if not job.for_each:
         return ""
     values = render_partial(job.for_each.items, context)
-    shown = values if isinstance(values, str) else ", ".join(map(str, values))
+    shown = values if isinstance(values, str) else ", ".join(_shown(v) for v in values)
     return (
         f"for each of {shown} ({job.for_each.concurrency} at a time, "
         f"{job.for_each.tolerated_failures} failures tolerated)"
     )
+
+
+def flow(value: Any) -> str:
+    """A value on one line, as JSON."""
+    return json.dumps(value, default=str)
+
+
+def _shown(value: Any) -> str:
+    """A value for a reader: strings as they are, anything else as JSON."""
+    return value if isinstance(value, str) else flow(value)
 
 
 def _masked_secrets(repo: Repository) -> dict[str, str]:
@@ -313,7 +325,7 @@ def _partial_string(value: str, context: Mapping[str, Any], *, shell: bool) -> A
     if not expressions.has_expression(value):
         return value
     try:
-        return expressions.render_string(value, context, shell=shell)
+        return _render_string(value, context, shell=shell)
     except expressions.ExpressionError:
         pass
     out: list[str] = []
@@ -321,7 +333,7 @@ def _partial_string(value: str, context: Mapping[str, Any], *, shell: bool) -> A
     for m in expressions.EXPRESSION.finditer(value):
         out.append(value[pos : m.start()])
         try:
-            rendered = expressions.render_string(m.group(0), context, shell=shell)
+            rendered = _render_string(m.group(0), context, shell=shell)
             out.append(rendered if isinstance(rendered, str) else str(rendered))
         except expressions.ExpressionError:
             out.append(m.group(0))
@@ -330,11 +342,20 @@ def _partial_string(value: str, context: Mapping[str, Any], *, shell: bool) -> A
     return "".join(out)
 
 
+def _render_string(value: str, context: Mapping[str, Any], *, shell: bool) -> Any:
+    """A shell script is shown with each value quoted for where it stands."""
+    if shell:
+        return shell_script.display_script(value, context)
+    return expressions.render_string(value, context)
+
+
 def _definition_changes(repo: Repository, git: Repo, point: str) -> list[DefinitionChange]:
     before: dict[str, bytes | None] = {}
     for folder in DEFINITION_FOLDERS:
         for f in git.files_at(point, folder):
-            before[f] = git.show(point, f)
+            # Only what definition_files reads (never .gitkeep or a README).
+            if Path(f).suffix in DEFINITION_SUFFIXES:
+                before[f] = git.show(point, f)
     before[CONFIG_FILE] = git.show(point, CONFIG_FILE)
     now: dict[str, bytes | None] = {}
     for folder in DEFINITION_FOLDERS:
@@ -349,13 +370,17 @@ def _definition_changes(repo: Repository, git: Repo, point: str) -> list[Definit
         if old == new:
             continue
         change = "added" if old is None else "deleted" if new is None else "modified"
-        affects = []
-        for item in queued:
-            pinned = item.data.get("pin") or {}
-            uses = rel in pinned or rel in _current_files(repo, item)
-            if rel == CONFIG_FILE or uses:
-                affects.append(f"{item.id} ({item.target})")
-        out.append(DefinitionChange(rel, change, affects if rel != CONFIG_FILE else []))
+        affects: list[str] = []
+        stale: list[str] = []
+        if rel != CONFIG_FILE:
+            for item in queued:
+                if rel not in item.request.pin and rel not in _current_files(repo, item):
+                    continue
+                # With pins of the parsed content, an edit of comments or
+                # formatting leaves the item runnable; any other edit stales it.
+                listed = stale if rel in items.stale_files(repo, item) else affects
+                listed.append(f"{item.id} ({item.target})")
+        out.append(DefinitionChange(rel, change, affects, stale))
     return out
 
 
@@ -364,162 +389,3 @@ def _current_files(repo: Repository, item: items.Item) -> list[str]:
         return list(items.pin(repo, item.kind, item.target))
     except SwampError:
         return []
-
-
-# -- rendering ---------------------------------------------------------------
-
-
-class _Dumper(yaml.SafeDumper):
-    """Scripts read as scripts: multi-line strings as literal blocks."""
-
-
-def _str(dumper: yaml.SafeDumper, value: str) -> yaml.Node:
-    style = "|" if "\n" in value else None
-    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
-
-
-_Dumper.add_representer(str, _str)
-
-
-def _dump(value: Any) -> str:
-    text = yaml.dump(value, Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=100)
-    return secrets.mask_text(text.rstrip("\n"))
-
-
-def _inputs(inputs: Mapping[str, Any]) -> str:
-    if not inputs:
-        return "(none)"
-    return ", ".join(f"{k}={v if isinstance(v, str) else _flow(v)}" for k, v in inputs.items())
-
-
-def _flow(value: Any) -> str:
-    import json
-
-    return json.dumps(value, default=str)
-
-
-def summary_line(plan: Plan) -> str:
-    counts = {c: sum(1 for i in plan.items if i.change == c) for c in ("added", "changed")}
-    removed = sum(1 for i in plan.items if i.change == "removed")
-    parts = [f"{counts['added']} added", f"{counts['changed']} changed", f"{removed} removed"]
-    status = "INVALID" if plan.invalid else "valid"
-    return f"{', '.join(parts)} against {plan.base} ({plan.base_commit[:10]}): {status}"
-
-
-def as_text(plan: Plan) -> str:
-    lines = [f"plan: {summary_line(plan)}"]
-    for p in plan.problems:
-        lines.append(f"  problem: {p}")
-    for it in plan.items:
-        lines.append("")
-        lines.append(f"{it.change} {it.kind} {it.target} ({it.id}) in {it.file}")
-        lines.append(f"  inputs: {_inputs(it.inputs)}")
-        if it.requested_by:
-            lines.append(f"  requested by {it.requested_by}" + (f": {it.note}" if it.note else ""))
-        for k, v in it.timing.items():
-            lines.append(f"  {k}: {v}")
-        for p in it.problems:
-            lines.append(f"  problem: {p}")
-        if it.stale:
-            lines.append("  STALE: pinned definitions changed: " + ", ".join(it.stale))
-        for job, prompt in it.holds:
-            lines.append(f"  hold before job {job}: {prompt}")
-        for s in it.steps:
-            lines.append(
-                f"  {s.kind} {s.job}/{s.step}: {s.target}" + (f" [{s.note}]" if s.note else "")
-            )
-            later = {k: v for k, v in (s.inputs or {}).items() if _later(v)}
-            if later:
-                lines.append(f"      (inputs known during the run: {_inputs(later)})")
-            if s.arguments:
-                for line in _dump(s.arguments).splitlines():
-                    lines.append(f"      {line}")
-    if plan.definitions:
-        lines.append("")
-        lines.append("definitions changed:")
-        for d in plan.definitions:
-            lines.append(f"  {d.change} {d.file}" + _affects(d))
-    return "\n".join(lines)
-
-
-def _affects(d: DefinitionChange) -> str:
-    if d.file == CONFIG_FILE:
-        return " (settings for every item: windows, env, secrets, approval)"
-    if not d.affects:
-        return ""
-    return " — changes what queued items run: " + ", ".join(d.affects)
-
-
-def as_markdown(plan: Plan) -> str:
-    icon = "❌" if plan.invalid else "✅"
-    lines = [f"## swamp plan {icon}", "", summary_line(plan), ""]
-    if plan.problems:
-        lines += ["### Problems in the definitions", ""]
-        lines += [f"- `{_md(p)}`" for p in plan.problems]
-        lines.append("")
-    if not plan.items:
-        lines += ["No queue items are added, changed or removed.", ""]
-    for it in plan.items:
-        mark = {"added": "➕", "changed": "✏️", "removed": "🗑️"}.get(it.change, "")
-        lines.append(f"### {mark} {it.change}: {it.kind} `{it.target}` (`{it.id}`)")
-        lines.append("")
-        lines.append(f"- file: `{it.file}`")
-        lines.append(f"- inputs: `{_md(_inputs(it.inputs))}`")
-        if it.requested_by:
-            lines.append(f"- requested by **{_md(it.requested_by)}**")
-        if it.note:
-            lines.append(f"- note: {_md(it.note)}")
-        for k, v in it.timing.items():
-            lines.append(f"- {k}: `{v}`")
-        for p in it.problems:
-            lines.append(f"- ❌ `{_md(p)}`")
-        if it.stale:
-            lines.append(
-                "- ⚠️ **stale**: changed since it was queued: "
-                + ", ".join(f"`{f}`" for f in it.stale)
-            )
-        for job, prompt in it.holds:
-            lines.append(f"- ⏸️ hold before job `{job}`: {_md(prompt)}")
-        lines.append("")
-        if it.steps:
-            lines += ["| job | step | runs | arguments |", "|---|---|---|---|"]
-            for s in it.steps:
-                args = _md(_dump(s.arguments)).replace("\n", "<br>") if s.arguments else ""
-                what = f"{s.kind}: `{s.target}`" if s.kind != "step" else f"`{s.target}`"
-                if s.note:
-                    what += f" ({_md(s.note)})"
-                lines.append(f"| `{s.job}` | `{s.step}` | {what} | <code>{args}</code> |")
-            lines.append("")
-        if it.mermaid:
-            lines += ["```mermaid", it.mermaid, "```", ""]
-    if plan.definitions:
-        lines += ["### Definitions changed", ""]
-        for d in plan.definitions:
-            lines.append(f"- {d.change} `{d.file}`{_md(_affects(d))}")
-        lines.append("")
-    return secrets.mask_text("\n".join(lines))
-
-
-def _md(text: str) -> str:
-    return re.sub(r"([|<>])", r"\\\1", text)
-
-
-def as_dict(plan: Plan) -> dict[str, Any]:
-    from dataclasses import asdict
-
-    data = asdict(plan)
-    data["invalid"] = plan.invalid
-    return secrets.mask(data)  # type: ignore[no-any-return]
-
-
-def write_step_summary(markdown: str) -> Path | None:
-    """Append the plan to the GitHub Actions job summary, when there is one."""
-    import os
-
-    target = os.environ.get("GITHUB_STEP_SUMMARY")
-    if not target:
-        return None
-    path = Path(target)
-    with path.open("a", encoding="utf-8") as f:
-        f.write(markdown + "\n")
-    return path

@@ -1,0 +1,44 @@
+"""Continuing a run by hand (`run resume`, `run retry`, `workflow release`).
+
+A run that belongs to a queue item goes through what the queue executor
+does around the engine: the queue's gate, the item's lock (so the two never
+act on the same item at once) and, when the run stops, the item's outcome.
+The engine itself knows nothing of items.
+"""
+
+from __future__ import annotations
+
+from swamp.engine import service
+from swamp.engine.runs import RunHandle
+from swamp.errors import SwampError
+from swamp.queue.gate import admit_run
+from swamp.queue.outcome import record_outcome
+from swamp.queue.status import ItemLock
+from swamp.repo import Repository
+
+
+def resume(
+    repo: Repository, handle: RunHandle, *, quiet: bool = False, retrying: bool = False
+) -> service.RunResult:
+    item = handle.state.item
+    if item is None:
+        return service.resume(repo, handle, quiet=quiet, retrying=retrying)
+    service.refuse_if_frozen(repo)
+    try:
+        admit_run(repo, handle.state)
+    except SwampError:
+        handle.journal.close()
+        raise
+    item_lock = ItemLock(repo.root, item)
+    if not item_lock.try_acquire():
+        handle.journal.close()
+        raise SwampError(
+            f"queue item {item} is being executed by another process; "
+            "try again when it has finished"
+        )
+    try:
+        result = service.resume(repo, handle, quiet=quiet, retrying=retrying, item_locked=True)
+        record_outcome(repo.root, result.state)
+    finally:
+        item_lock.release()
+    return result

@@ -1,0 +1,161 @@
+"""End to end on a forge: the workflows `swamp init` writes, their `run:` steps
+executed in order with GitHub's environment, on clones of a bare origin whose
+main is protected (see actions_harness)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from actions_harness import BOT_EMAIL, Event, Forge, JobResult, git
+from repo_helpers import BROKEN, GATED, SHELL_MODEL, marks, swamp
+
+COMMIT = "0123456789abcdef0123456789abcdef01234567"
+INSTALL = f"swamp @ git+https://github.com/acme/swamp@{COMMIT}"
+APP = {"vars": {"SWAMP_APP_CLIENT_ID": "Iv1.harness"}, "secrets": {"SWAMP_APP_PRIVATE_KEY": "k"}}
+
+
+def _forge(tmp_path: Path) -> Forge:
+    from swamp.commands.init import init
+
+    seed = tmp_path / "seed"
+    init(seed, install=INSTALL)
+    (seed / "models" / "sh.yaml").write_text(SHELL_MODEL)
+    (seed / "workflows" / "gated.yaml").write_text(GATED)
+    (seed / "workflows" / "broken.yaml").write_text(BROKEN)
+    with (seed / ".gitignore").open("a") as f:
+        f.write("marks.log\n")
+    return Forge(tmp_path, seed)
+
+
+def _workflow(forge: Forge, name: str) -> Path:
+    return forge.origin.parent / "seed" / ".github" / "workflows" / name
+
+
+def _pull_request(forge: Forge, who: str, branch: str, *swamp_args: str) -> Path:
+    """A person stages something on a branch and pushes it (a pull request)."""
+    work = forge.clone(f"{who}-{branch}")
+    git(work, "checkout", "--quiet", "-b", branch)
+    swamp(work, *swamp_args, "--commit")
+    git(work, "push", "--quiet", "origin", branch)
+    return work
+
+
+def _execute(forge: Forge, event: Event, **kwargs: object) -> JobResult:
+    return forge.run_job(_workflow(forge, "swamp-execute.yml"), "execute", event, **APP, **kwargs)  # type: ignore[arg-type]
+
+
+def _queue(forge: Forge) -> list[dict[str, object]]:
+    reader = forge.tmp / f"reader-{forge.runs}"
+    forge.runs += 1
+    git(forge.tmp, "clone", "--quiet", str(forge.origin), str(reader))
+    return json.loads(swamp(reader, "queue", "list", "--json").stdout)  # type: ignore[no-any-return]
+
+
+def test_pull_request_plan_merge_execute_hold_release_execute(tmp_path: Path) -> None:
+    forge = _forge(tmp_path)
+    _pull_request(forge, "alice", "stage-gated", "workflow", "queue", "gated")
+
+    # The plan job on the pull request: validates, plans, reports in the summary.
+    plan = forge.run_job(
+        _workflow(forge, "swamp-plan.yml"),
+        "plan",
+        forge.event("pull_request", ref="refs/pull/1/merge", head_ref="stage-gated"),
+    )
+    assert plan.ok, plan.stderr
+    assert plan.install == f"'{INSTALL}'"
+    assert "gated" in plan.summary
+    assert plan.outputs["markdown"].startswith(plan.summary.strip().splitlines()[0])
+    comment = forge.run_job(
+        _workflow(forge, "swamp-plan.yml"),
+        "comment",
+        forge.event("pull_request", ref="refs/pull/1/merge", head_ref="stage-gated"),
+    )
+    assert comment.skipped  # the sticky comment is opt-in (vars.SWAMP_PLAN_COMMENT)
+
+    merged = forge.merge("stage-gated")
+
+    # With only GITHUB_TOKEN the protected branch refuses the claim: nothing runs.
+    refused = forge.run_job(_workflow(forge, "swamp-execute.yml"), "execute", merged)
+    assert not refused.ok
+    assert "git push failed" in refused.stderr
+    assert forge.head() == merged.sha  # nothing reached main
+    assert marks(refused.workspace) == []  # type: ignore[arg-type]
+
+    # With the App token the claim and the results land; the run stops at the hold.
+    held = _execute(forge, merged)
+    assert held.ok, held.stderr
+    assert held.concurrency == "swamp-execute"
+    assert marks(held.workspace) == ["built"]  # type: ignore[arg-type]
+    assert held.summary.startswith("## swamp queue execute\n")
+    assert "| **held** |" in held.summary
+    assert "### Holds\n" in held.summary
+    (item,) = _queue(forge)
+    assert item["state"] == "held"
+
+    # The bot's own push starts a run that does nothing and replaces no pending run.
+    bot_push = forge.push_event()
+    assert bot_push.payload["head_commit"]["committer"]["email"] == BOT_EMAIL
+    skipped = _execute(forge, bot_push)
+    assert skipped.skipped
+    assert skipped.concurrency == f"swamp-skip-{int(forge.runs) + 1000}"
+
+    # The release, as a reviewed pull request, merged, then executed.
+    _pull_request(forge, "bob", "release-ship", "workflow", "release", "ship", "--stage")
+    release_plan = forge.run_job(
+        _workflow(forge, "swamp-plan.yml"),
+        "plan",
+        forge.event("pull_request", ref="refs/pull/2/merge", head_ref="release-ship"),
+    )
+    assert release_plan.ok, release_plan.stderr
+    released = _execute(forge, forge.merge("release-ship"))
+    assert released.ok, released.stderr
+    assert marks(released.workspace) == ["shipped"]  # type: ignore[arg-type]
+    assert _queue(forge) == []
+    done = git(forge.origin, "ls-tree", "--name-only", "main", "done/").splitlines()
+    assert [p for p in done if p != "done/.gitkeep"] == [
+        p for p in done if p.startswith("done/gated-") and p.endswith(".yaml")
+    ]
+    assert len(done) == 2
+
+
+def test_a_dispatched_resume_from_the_default_branch_only(tmp_path: Path) -> None:
+    forge = _forge(tmp_path)
+    _pull_request(forge, "alice", "stage-broken", "workflow", "queue", "broken")
+    failed = _execute(forge, forge.merge("stage-broken"))
+    assert not failed.ok
+    assert marks(failed.workspace) == ["first"]  # type: ignore[arg-type]
+    (item,) = _queue(forge)
+    assert item["state"] == "failed"
+
+    # The fix is reviewed and merged; the failed item is then resumed by hand.
+    fixer = forge.clone("fixer")
+    git(fixer, "checkout", "--quiet", "-b", "fix")
+    (fixer / "FIXED").write_text("")
+    git(fixer, "add", "FIXED")
+    git(fixer, "commit", "--quiet", "-m", "fix")
+    git(fixer, "push", "--quiet", "origin", "fix")
+    forge.merge("fix")
+    workflow = _workflow(forge, "swamp-execute.yml")
+
+    # Not from another branch; never a flag smuggled in through the name.
+    other = forge.event("workflow_dispatch", ref="refs/heads/fix", inputs={"selector": "item"})
+    assert forge.run_job(workflow, "dispatch", other).skipped
+    smuggled = forge.event(
+        "workflow_dispatch", inputs={"selector": "item", "name": f"{item['id']} --reclaim"}
+    )
+    refused = forge.run_job(workflow, "dispatch", smuggled, **APP)  # type: ignore[arg-type]
+    assert not refused.ok
+    assert "::error::name must match" in refused.stdout
+    assert marks(refused.workspace) == []  # type: ignore[arg-type]
+
+    # A deploy key this time: the other documented way past the protection.
+    dispatch = forge.event("workflow_dispatch", inputs={"selector": "item", "name": item["id"]})
+    resumed = forge.run_job(
+        workflow, "dispatch", dispatch, secrets={"SWAMP_DEPLOY_KEY": "-----BEGIN KEY-----"}
+    )
+    assert resumed.ok, resumed.stderr
+    assert resumed.environment == "swamp-dispatch"
+    assert resumed.concurrency == f"swamp-dispatch-{forge.runs + 1000}"
+    assert marks(resumed.workspace) == ["last"]  # type: ignore[arg-type]
+    assert _queue(forge) == []

@@ -1,0 +1,387 @@
+"""Runner faults (issue 11, points 7, 8, 9, 15): a result push that fails, a
+freeze pushed mid-run, a live runner slower than claimTimeout, a runner
+killed mid-run and taken over elsewhere. Real git: a bare origin and clones;
+runners are subprocesses because they are killed or raced."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+from git_helpers import clone, git, make_origin
+from repo_helpers import SWAMP_YAML, marks, start_swamp, swamp, wait_for
+
+WAITER = """\
+name: waiter
+type: command/shell
+methods:
+  wait-for-go:
+    inputs:
+      properties: {name: {type: string}}
+      required: [name]
+    arguments:
+      run: |
+        echo ${{ inputs.name }} >> marks.log
+        while [ ! -e GO ]; do sleep 0.05; done
+"""
+
+SLOW = """\
+name: slow
+jobs:
+  j:
+    steps:
+      - {name: a, model: sh, method: mark, inputs: {name: a}}
+      - {name: b, model: waiter, method: wait-for-go, inputs: {name: b}}
+      - {name: c, model: sh, method: mark, inputs: {name: c}}
+"""
+
+
+def _origin(tmp_path: Path, claim_timeout: str = "1h") -> Path:
+    return make_origin(
+        tmp_path,
+        workflows={"slow": SLOW},
+        models={"waiter": WAITER},
+        swamp_yaml=SWAMP_YAML + f"defaults: {{claimTimeout: {claim_timeout}}}\n",
+    )
+
+
+def _item_id(repo: Path) -> str:
+    (row,) = list(json.loads(swamp(repo, "queue", "list", "--json").stdout))
+    return str(row["id"])
+
+
+def _finish(proc: subprocess.Popen[str]) -> subprocess.CompletedProcess[str]:
+    out, err = proc.communicate(timeout=120)
+    return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
+
+
+def _on_origin(origin: Path, folder: str) -> list[str]:
+    return git(origin, "ls-tree", "--name-only", "main", f"{folder}/").splitlines()
+
+
+def _lease(origin: Path, item_id: str) -> dict[str, str] | None:
+    ref = f"refs/swamp/leases/{item_id}"
+    if not git(origin, "for-each-ref", ref):
+        return None
+    text = git(origin, "log", "-1", "--format=%B", ref)
+    data: dict[str, str] = json.loads(text.partition("\n\n")[2])
+    return data
+
+
+def _checkpointed(origin: Path, item_id: str, step: str) -> bool:
+    """The lease's checkpoint holds the journal with `step` succeeded."""
+    lease = _lease(origin, item_id)
+    if lease is None:
+        return False
+    journal = git(origin, "show", f"refs/swamp/leases/{item_id}:runs/{lease['run']}/journal.jsonl")
+    return any(
+        e.get("type") == "step-finished" and e.get("step") == step and e.get("state") == "succeeded"
+        for e in map(json.loads, journal.splitlines())
+    )
+
+
+def test_a_result_that_cannot_be_pushed_is_kept_and_landed_without_running_again(
+    tmp_path: Path,
+) -> None:
+    origin = _origin(tmp_path)
+    engineer = clone(origin, tmp_path / "engineer")
+    swamp(engineer, "workflow", "queue", "slow", "--push")
+    swamp(engineer, "method", "queue", "sh", "mark", "--input", "name=m1", "--push")
+    runner = clone(origin, tmp_path / "runner")
+    proc = start_swamp(runner, "queue", "execute", "--all", "--commit", "--push")
+    wait_for(lambda: "b" in marks(runner), what="step b to start")
+
+    # A person edits the claimed item meanwhile: its result push conflicts.
+    git(engineer, "pull", "--quiet", "--rebase")
+    (slow_file,) = list((engineer / "queue").glob("slow-*.yaml"))
+    data = yaml.safe_load(slow_file.read_text())
+    data["note"] = "edited by hand while it ran"
+    slow_file.write_text(yaml.safe_dump(data))
+    git(engineer, "commit", "--quiet", "-am", "a hand edit")
+    git(engineer, "push", "--quiet")
+    (runner / "GO").touch()
+    result = _finish(proc)
+
+    assert result.returncode == 1, result.stderr
+    slow_id = data["id"]
+    assert f"could not be pushed ({slow_id}); nothing is lost" in result.stderr
+    assert "swamp queue recover" in result.stderr
+    # The other item's result is on origin: one conflict strands no other.
+    assert len(_on_origin(origin, "done")) == 1
+    assert git(origin, "for-each-ref", "--format=%(refname)", "refs/swamp/results/") == (
+        f"refs/swamp/results/{slow_id}"
+    )
+    assert git(runner, "status", "--porcelain", "--", "queue", "done", "runs") == ""
+
+    # The recovery (the template's `if: failure() || cancelled()` step) lands it.
+    landed = swamp(runner, "queue", "recover")
+    assert f"{slow_id}: landed its result" in landed.stdout
+    assert len(_on_origin(origin, "done")) == 2
+    assert _on_origin(origin, "queue") == []
+    assert git(origin, "for-each-ref", "refs/swamp/results/") == ""
+    assert sorted(marks(runner)) == ["a", "b", "c", "m1"]  # nothing ran twice
+    assert git(runner, "rev-parse", "HEAD") == git(origin, "rev-parse", "main")
+    again = swamp(runner, "queue", "recover")
+    assert "nothing to recover" in again.stdout
+
+
+def test_a_freeze_pushed_from_another_clone_pauses_a_running_runner(tmp_path: Path) -> None:
+    origin = _origin(tmp_path, claim_timeout="2s")
+    engineer = clone(origin, tmp_path / "engineer")
+    swamp(engineer, "workflow", "queue", "slow", "--push")
+    runner = clone(origin, tmp_path / "runner")
+    proc = start_swamp(runner, "queue", "execute", "--all", "--commit", "--push")
+    wait_for(lambda: "b" in marks(runner), what="step b to start")
+
+    swamp(engineer, "freeze", "--reason", "incident", "--push")
+    wait_for(
+        (runner / ".swamp" / "origin-freeze.yaml").exists,
+        what="the runner to see origin's freeze",
+    )
+    (runner / "GO").touch()
+    result = _finish(proc)
+
+    assert result.returncode == 0, result.stderr
+    assert "paused" in result.stdout
+    assert marks(runner) == ["a", "b"]  # c never started
+    git(engineer, "pull", "--quiet", "--rebase")
+    (item,) = [yaml.safe_load(p.read_text()) for p in (engineer / "queue").glob("*.yaml")]
+    assert item["state"] == "paused"
+    assert not (runner / ".swamp" / "origin-freeze.yaml").exists()
+
+
+def test_a_live_runner_slower_than_the_claim_timeout_is_never_taken_over(
+    tmp_path: Path,
+) -> None:
+    origin = _origin(tmp_path, claim_timeout="3s")
+    engineer = clone(origin, tmp_path / "engineer")
+    swamp(engineer, "workflow", "queue", "slow", "--push")
+    item_id = _item_id(engineer)
+    runner = clone(origin, tmp_path / "runner")
+    proc = start_swamp(runner, "queue", "execute", "--all", "--commit", "--push")
+    wait_for(lambda: "b" in marks(runner), what="step b to start")
+
+    other = clone(origin, tmp_path / "other")
+    (other / "GO").touch()
+    # Wait until the claim is older than claimTimeout: by time alone it is stale.
+    wait_for(
+        lambda: (
+            json.loads(swamp(other, "queue", "list", "--json").stdout)[0]["state"] == "stale-claim"
+        ),
+        what="the claim to age past claimTimeout",
+    )
+    refused = swamp(other, "queue", "execute", "--item", item_id, "--reclaim", "--push")
+    assert f"{item_id}: running: its runner" in refused.stdout
+    assert "renewed its lease" in refused.stdout
+    assert marks(other) == []
+
+    (runner / "GO").touch()
+    result = _finish(proc)
+    assert result.returncode == 0, result.stderr
+    assert marks(runner) == ["a", "b", "c"]
+    assert len(_on_origin(origin, "done")) == 1
+    assert _lease(origin, item_id) is None  # released with the result
+
+
+def test_a_killed_runner_is_taken_over_elsewhere_from_its_checkpoint(tmp_path: Path) -> None:
+    origin = _origin(tmp_path, claim_timeout="2s")
+    engineer = clone(origin, tmp_path / "engineer")
+    swamp(engineer, "workflow", "queue", "slow", "--push")
+    item_id = _item_id(engineer)
+    runner = clone(origin, tmp_path / "runner")
+    proc = start_swamp(runner, "queue", "execute", "--all", "--commit", "--push")
+    wait_for(lambda: _checkpointed(origin, item_id, "a"), what="step a to be checkpointed")
+    os.killpg(proc.pid, signal.SIGKILL)  # the job is cancelled, or its machine dies
+    proc.communicate()
+
+    other = clone(origin, tmp_path / "other")
+    (other / "GO").touch()
+
+    def taken_over() -> bool:
+        out = swamp(other, "queue", "execute", "--item", item_id, "--reclaim", "--push").stdout
+        return "running:" not in out
+
+    wait_for(taken_over, what="the dead runner's lease to lapse")
+    assert "a" not in marks(other)  # a succeeded before the kill: not run again
+    assert marks(other) == ["b", "c"]
+    assert len(_on_origin(origin, "done")) == 1
+    assert _on_origin(origin, "queue") == []
+
+
+TWO_STEPS = """\
+name: two
+jobs:
+  j:
+    steps:
+      - {name: a, model: sh, method: mark, inputs: {name: a}}
+      - {name: b, model: sh, method: mark, inputs: {name: b}}
+"""
+
+# Stands in for git in the runner's process: before the KILL_AT-th git call
+# it kills the runner's whole process group, as a machine that dies would.
+KILLING_GIT = """\
+#!/bin/sh
+n=$(( $(cat "$GIT_CALLS" 2>/dev/null || echo 0) + 1 ))
+echo "$n" > "$GIT_CALLS"
+if [ "$n" -eq "$KILL_AT" ]; then kill -9 -- "-$PPID"; exit 137; fi
+exec {git} "$@"
+"""
+
+
+EXECUTE = ("queue", "execute", "--all", "--commit", "--push")
+
+
+def _run_killed(tmp: Path, runner: Path, kill_at: int) -> int:
+    """Execute on `runner`, killed before its kill_at-th git call (0: never);
+    the number of git calls it made."""
+    import shutil
+
+    (tmp / "bin").mkdir(exist_ok=True)
+    wrapper = tmp / "bin" / "git"
+    wrapper.write_text(KILLING_GIT.format(git=shutil.which("git")))
+    wrapper.chmod(0o755)
+    calls = tmp / "git-calls"
+    calls.unlink(missing_ok=True)
+    env = {
+        **os.environ,
+        "PATH": f"{wrapper.parent}{os.pathsep}{os.environ['PATH']}",
+        "GIT_CALLS": str(calls),
+        "KILL_AT": str(kill_at),
+    }
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "swamp", "--repo", str(runner), *EXECUTE],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        start_new_session=True,
+    )
+    _, err = proc.communicate(timeout=120)
+    if kill_at == 0:
+        assert proc.returncode == 0, err
+    return int(calls.read_text()) if calls.exists() else 0
+
+
+def _world(tmp: Path) -> tuple[Path, Path, str]:
+    tmp.mkdir()
+    origin = make_origin(
+        tmp,
+        workflows={"two": TWO_STEPS},
+        swamp_yaml=SWAMP_YAML + "defaults: {claimTimeout: 1s}\n",
+    )
+    engineer = clone(origin, tmp / "engineer")
+    swamp(engineer, "workflow", "queue", "two", "--push")
+    return origin, clone(origin, tmp / "runner"), _item_id(engineer)
+
+
+def _checkpoint(origin: Path, item_id: str) -> set[str]:
+    """The steps origin knows succeeded: in the lease's checkpoint, or done."""
+    if _on_origin(origin, "done"):
+        return {"a", "b"}
+    return {s for s in "ab" if _checkpointed(origin, item_id, s)}
+
+
+def _recover_elsewhere(tmp: Path, origin: Path, item_id: str, n: int) -> list[str]:
+    """Another clone lands what it can, then takes the item over once the
+    dead runner's lease has lapsed; the steps it ran."""
+    other = clone(origin, tmp / "other")
+    swamp(other, "queue", "recover")
+
+    def finished() -> bool:
+        if _on_origin(origin, "done"):
+            return True
+        swamp(other, "queue", "execute", "--item", item_id, "--reclaim", "--push")
+        return False
+
+    wait_for(finished, what=f"the item killed before git call {n} to finish")
+    return marks(other)
+
+
+def _kill_points(calls: int) -> list[int]:
+    """Every git call with SWAMP_KILL_EVERY_GIT_CALL=1 (about 45 worlds, some
+    15 minutes on 2 cores); else about seven spread over the run, both legs."""
+    if os.environ.get("SWAMP_KILL_EVERY_GIT_CALL") == "1":
+        return list(range(1, calls + 1))
+    step = max(1, calls // 3)
+    points = sorted({*range(1, calls + 1, step), calls})
+    return sorted({p + d for p in points for d in (0, 1) if p + d <= calls})
+
+
+def test_a_runner_killed_before_each_git_call_is_recovered_here_and_elsewhere(
+    tmp_path: Path,
+) -> None:
+    calls = _run_killed(tmp_path / "count", _world(tmp_path / "count")[1], 0)
+    assert calls > 10
+    for n in _kill_points(calls):
+        tmp = tmp_path / f"kill-{n}"
+        origin, runner, item_id = _world(tmp)
+        _run_killed(tmp, runner, n)
+        known = _checkpoint(origin, item_id)
+        if n % 2:  # on its own checkout: one command, then the next scheduled run
+            swamp(runner, "queue", "recover", "--resume")
+            swamp(runner, *EXECUTE)
+            assert sorted(marks(runner)) == ["a", "b"], f"killed before git call {n}"
+        else:
+            ran = _recover_elsewhere(tmp, origin, item_id, n)
+            # Steps origin knew had succeeded never run again.
+            assert not known & set(ran), f"killed before git call {n}"
+            assert sorted(set(marks(runner) + ran)) == ["a", "b"]
+        assert len(_on_origin(origin, "done")) == 1, f"killed before git call {n}"
+        assert _on_origin(origin, "queue") == [], f"killed before git call {n}"
+
+
+def _two_items(tmp_path: Path) -> tuple[Path, Path, Path, list[str]]:
+    origin = _origin(tmp_path)
+    engineer = clone(origin, tmp_path / "engineer")
+    ids = []
+    for name in ("m1", "m2"):
+        out = swamp(engineer, "method", "queue", "sh", "mark", "--input", f"name={name}", "--push")
+        ids.append(out.stdout.split()[1].rstrip(":"))
+    return origin, engineer, clone(origin, tmp_path / "runner"), ids
+
+
+def test_results_held_locally_are_pushed_by_the_next_execute_and_block_nothing(
+    tmp_path: Path,
+) -> None:
+    origin, _, runner, (m1, m2) = _two_items(tmp_path)
+    # A result committed but never pushed: the next `execute --push` pushes it.
+    swamp(runner, "queue", "execute", "--item", m1, "--commit")
+    assert _on_origin(origin, "done") == []
+    swamp(runner, "queue", "execute", "--item", m2, "--commit", "--push")
+    assert len(_on_origin(origin, "done")) == 2
+    assert git(runner, "rev-parse", "HEAD") == git(origin, "rev-parse", "main")
+
+    # An item finished here but not committed (its runner stopped there) blocks
+    # no command: what it left is committed first.
+    swamp(runner, "method", "queue", "sh", "mark", "--input", "name=m3", "--push")
+    swamp(runner, "queue", "execute", "--all")
+    assert git(runner, "status", "--porcelain", "--", "queue", "done", "runs") != ""
+    swamp(runner, "method", "queue", "sh", "mark", "--input", "name=m4", "--commit", "--push")
+    assert len(_on_origin(origin, "done")) == 3
+    assert marks(runner) == ["m1", "m2", "m3"]
+
+
+def test_unpushed_results_that_conflict_with_origin_are_kept_aside_and_landed(
+    tmp_path: Path,
+) -> None:
+    origin, engineer, runner, (m1, _) = _two_items(tmp_path)
+    swamp(runner, "queue", "execute", "--item", m1, "--commit")
+    git(engineer, "pull", "--quiet", "--rebase")
+    (m1_file,) = list((engineer / "queue").glob(f"*{m1}.yaml"))
+    m1_file.write_text(m1_file.read_text() + "note: edited meanwhile\n")
+    git(engineer, "commit", "--quiet", "-am", "a hand edit")
+    git(engineer, "push", "--quiet")
+
+    result = swamp(runner, "queue", "execute", "--all", "--commit", "--push")
+    assert "conflict with origin; they are kept at refs/swamp/results/unpushed-" in result.stderr
+    # The same execute lands what it kept aside (its result wins over the edit).
+    assert ": landed its result kept at refs/swamp/results/unpushed-" in result.stdout
+    assert marks(runner) == ["m1", "m2"]  # m2 ran; m1 was not run again
+    assert len(_on_origin(origin, "done")) == 2
+    assert _on_origin(origin, "queue") == []
+    assert "nothing to recover" in swamp(runner, "queue", "recover").stdout
