@@ -101,8 +101,7 @@ def schedule_crons(windows: Mapping[str, Window], every: str = DEFAULT_EVERY) ->
 
 def schedule_block(crons: list[Cron], indent: str = "    ") -> str:
     """The YAML lines of a `schedule:` list (without the markers)."""
-    lines = [f'{indent}- cron: "{c.expression}" # {c.comment}' for c in crons]
-    return "\n".join(lines) if lines else f"{indent}[]"
+    return "\n".join(f'{indent}- cron: "{c.expression}" # {c.comment}' for c in crons)
 
 
 def current_every(text: str) -> str:
@@ -142,7 +141,13 @@ def sync(root: Path, windows: Mapping[str, Window], every: str | None) -> tuple[
     if not path.is_file():
         raise SwampError(f"{EXECUTE_WORKFLOW} not found; `swamp init` writes it")
     text = path.read_text("utf-8")
-    block = schedule_block(schedule_crons(windows, every or current_every(text)))
+    crons = schedule_crons(windows, every or current_every(text))
+    if not crons:
+        raise SwampError(
+            "nothing to schedule: swamp.yaml has no windows and --every is off, but GitHub "
+            "needs at least one cron under `schedule:`; keep --every, or remove that trigger"
+        )
+    block = schedule_block(crons)
     new = replace_block(text, block)
     if new is None:
         raise SwampError(

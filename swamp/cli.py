@@ -6,6 +6,7 @@ commands that need them, never here, so `swamp --help` stays quick.
 
 from __future__ import annotations
 
+import errno
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -198,6 +199,14 @@ InputOption = Annotated[
         show_default=False,
     ),
 ]
+RerunUnknownOption = Annotated[
+    bool,
+    typer.Option(
+        "--rerun-unknown",
+        help="Run again the steps whose outcome is unknown (in flight when the runner died "
+        "or was interrupted), even if not declared idempotent: you checked what they did.",
+    ),
+]
 InputFileOption = Annotated[
     list[Path] | None,
     typer.Option(
@@ -229,9 +238,14 @@ def _main(
 def _run(func: Callable[..., int], *args: Any, **kwargs: Any) -> None:
     """The one boundary that turns exceptions into messages and exit codes."""
     from swamp.errors import InvalidFiles, SwampError
+    from swamp.interrupts import Interrupted, handled
 
     try:
-        code = func(*args, **kwargs)
+        with handled():
+            code = func(*args, **kwargs)
+    except Interrupted as e:
+        sys.stderr.write(f"swamp: {e}\n")
+        code = e.exit_code
     except InvalidFiles as e:
         from swamp import output
 
@@ -247,9 +261,38 @@ def _run(func: Callable[..., int], *args: Any, **kwargs: Any) -> None:
     except KeyboardInterrupt:
         sys.stderr.write("swamp: interrupted\n")
         code = 130
+    except BrokenPipeError:
+        # The reader stopped reading (`| head -1`): not an error of swamp. What
+        # is still buffered goes nowhere, so that the exit does not fail again.
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        code = 0
+    except OSError as e:
+        code = _os_error(e)
     except Exception as e:  # the last resort: no traceback on the terminal
         code = _crash(e)
     raise typer.Exit(code)
+
+
+# Errors of the machine, not of swamp: a full disk, a read-only folder.
+_ENVIRONMENT_ERRNOS = frozenset(
+    {errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS, errno.EACCES, errno.EPERM}
+)
+
+
+def _os_error(e: OSError) -> int:
+    """One clear line for what the machine refused; a crash log for the rest."""
+    if e.errno not in _ENVIRONMENT_ERRNOS:
+        return _crash(e)
+    from swamp import output
+
+    where = f"{e.filename}: " if e.filename else ""
+    output.error(
+        f"{where}{e.strerror or e}; stopped there (free space or fix the permissions, "
+        "then run the command again; a run continues with `swamp run resume`)"
+    )
+    return 1
 
 
 def _crash(e: Exception) -> int:
@@ -548,10 +591,13 @@ def run_resume(
     as_json: JsonOption = False,
     commit: CommitOption = False,
     push: PushOption = False,
+    rerun_unknown: RerunUnknownOption = False,
 ) -> None:
     """Continue a failed, paused, stopped or interrupted run.
 
-    Succeeded steps are not run again; failed and interrupted steps are.
+    Succeeded steps are not run again; failed and stopped steps are. A step
+    that was in flight when swamp died or was interrupted runs again only if
+    it is declared idempotent, or with --rerun-unknown.
 
     Example:
 
@@ -559,7 +605,14 @@ def run_resume(
     """
     from swamp.commands import run as cmd
 
-    _run(cmd.resume, _state["repo"], run_id, as_json=as_json, publish=_publish(commit, push))
+    _run(
+        cmd.resume,
+        _state["repo"],
+        run_id,
+        as_json=as_json,
+        publish=_publish(commit, push),
+        rerun_unknown=rerun_unknown,
+    )
 
 
 @run_app.command("pause")
@@ -747,26 +800,22 @@ def method_schedule(
       swamp method schedule binary release --input version=v1.1.0 --at 2026-12-01T09:00:00Z
     """
     from swamp.commands import queue as cmd
-    from swamp.errors import UsageError
-    from swamp.queue.stage import When
 
-    def check_and_queue() -> int:
-        if (at is None) == (window is None):
-            raise UsageError("give exactly one of --at TIME or --window NAME")
-        return cmd.queue_method(
-            _state["repo"],
-            model,
-            method,
-            inputs or [],
-            input_files or [],
-            note=note,
-            when=When(at, not_after, window, not_before_option="--at"),
-            by=by,
-            as_json=as_json,
-            publish=_publish(commit, push),
-        )
-
-    _run(check_and_queue)
+    _run(
+        cmd.schedule_method,
+        _state["repo"],
+        model,
+        method,
+        inputs or [],
+        input_files or [],
+        at=at,
+        window=window,
+        not_after=not_after,
+        note=note,
+        by=by,
+        as_json=as_json,
+        publish=_publish(commit, push),
+    )
 
 
 @queue_app.command("list")
@@ -866,6 +915,7 @@ def queue_execute(
             "resuming its run where it stopped.",
         ),
     ] = False,
+    rerun_unknown: RerunUnknownOption = False,
 ) -> None:
     """Execute selected items: succeeded ones move to done/ with their result.
 
@@ -897,6 +947,7 @@ def queue_execute(
         publish=_publish(commit, push),
         shard=shard,
         reclaim=reclaim,
+        rerun_unknown=rerun_unknown,
     )
 
 

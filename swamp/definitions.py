@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -21,6 +22,8 @@ def parse_duration(value: float | str | None) -> float | None:
     if value is None:
         return None
     if isinstance(value, int | float):
+        if not math.isfinite(value):
+            raise ValueError(f"invalid duration {value!r} (expected a finite number of seconds)")
         return float(value)
     total = 0.0
     pos = 0
@@ -104,6 +107,7 @@ class Config:
     windows: Mapping[str, Window] = field(default_factory=dict)
     concurrency: int = 4
     step_timeout: float | None = None
+    stop_grace: float = 5.0
     claim_timeout: float = 3600.0
     approval: Approval | None = None
     description: str = ""
@@ -140,6 +144,7 @@ class Config:
             windows=windows,
             concurrency=defaults.get("concurrency", 4),
             step_timeout=parse_duration(defaults.get("stepTimeout")),
+            stop_grace=_or(parse_duration(defaults.get("stopGrace")), 5.0),
             claim_timeout=_or(parse_duration(defaults.get("claimTimeout")), 3600.0),
             approval=approval,
             description=data.get("description", ""),
@@ -162,6 +167,7 @@ class Method:
     call: str  # the model type's method
     inputs: Mapping[str, Any]  # merged object schema
     arguments: Mapping[str, Any]  # merged, unrendered
+    idempotent: bool = False  # safe to call again when an outcome is unknown
 
 
 @dataclass(frozen=True)
@@ -214,6 +220,8 @@ class Step:
     description: str
     path: JsonPath
     task: InlineTask | None = None
+    # Safe to run again when its outcome is unknown (see engine/unknown.py).
+    idempotent: bool = False
 
     @property
     def target(self) -> str:
@@ -292,6 +300,7 @@ def build_step(raw: Mapping[str, Any], path: JsonPath, previous: str | None) -> 
         allow_failure=bool(raw.get("allowFailure", False)),
         description=raw.get("description", ""),
         path=path,
+        idempotent=bool(raw.get("idempotent", False)),
     )
 
 
@@ -352,6 +361,7 @@ def build_model(data: Mapping[str, Any], file: str, digest: str, calls: dict[str
             call=calls[name],
             inputs=input_schema(data.get("inputs"), m.get("inputs")),
             arguments={**base_args, **(m.get("arguments") or {})},
+            idempotent=bool(m.get("idempotent", False)),
         )
         for name, m in data["methods"].items()
     }

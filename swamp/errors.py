@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+_MAX = 600
+
+
+def _escape(m: re.Match[str]) -> str:
+    return m.group().encode("unicode_escape").decode("ascii")
 
 
 class SwampError(Exception):
@@ -29,7 +37,11 @@ class Problem:
 
     def __str__(self) -> str:
         prefix = "warning: " if self.severity == "warning" else ""
-        return f"{self.file}:{self.line}:{self.column}: {prefix}{self.message}"
+        # One line, whatever a file's text put in it (keys, values, names).
+        text = _CONTROL.sub(
+            _escape, f"{self.file}:{self.line}:{self.column}: {prefix}{self.message}"
+        )
+        return text if len(text) <= _MAX else f"{text[:_MAX]}… ({len(text)} characters)"
 
     def as_dict(self) -> dict[str, object]:
         return {

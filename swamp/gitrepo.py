@@ -187,7 +187,18 @@ class Repo:
             return None
 
     def merge_base(self, a: str, b: str = "HEAD") -> str:
-        return self._git("merge-base", a, b)
+        import git
+
+        try:
+            out: str = self.repo.git.merge_base(a, b)
+        except git.GitCommandError:
+            if self.is_shallow():
+                raise GitError(
+                    f"{a} and {b} have no common commit in this shallow clone; swamp needs "
+                    "the history (actions/checkout: fetch-depth: 0, or `git fetch --unshallow`)"
+                ) from None
+            raise GitError(f"{a} and {b} have no common commit") from None
+        return out
 
     def is_shallow(self) -> bool:
         return self._git("rev-parse", "--is-shallow-repository") == "true"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import sys
 from typing import Any
 
@@ -45,17 +46,38 @@ OUTCOME_COLOURS = {
 }
 
 
+# Control characters from files or commands' output are shown escaped, so
+# that no text can move the cursor, clear the screen or retitle the terminal.
+# Colours (`paint`, select graphic rendition only) are the one sequence kept.
+_CONTROL = re.compile(r"\x1b\[[0-9;]*m|[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def _escape(m: re.Match[str]) -> str:
+    text = m.group()
+    return text if len(text) > 1 else text.encode("unicode_escape").decode("ascii")
+
+
+def inert(text: str) -> str:
+    return _CONTROL.sub(_escape, text)
+
+
 def out(text: str = "") -> None:
-    sys.stdout.write(secrets.mask_text(text) + "\n")
+    sys.stdout.write(inert(secrets.mask_text(text)) + "\n")
     sys.stdout.flush()
 
 
 def err(text: str) -> None:
-    sys.stderr.write(secrets.mask_text(text) + "\n")
+    sys.stderr.write(inert(secrets.mask_text(text)) + "\n")
     sys.stderr.flush()
 
 
+# An error quoting a long value is abridged: one readable line, whatever was given.
+MAX_ERROR = 600
+
+
 def error(text: str) -> None:
+    if len(text) > MAX_ERROR and "\n" not in text:
+        text = f"{text[:MAX_ERROR]}… ({len(text)} characters)"
     err(f"swamp: error: {text}")
 
 

@@ -8,13 +8,13 @@ from pathlib import Path
 from swamp import schemas
 from swamp.errors import Problem
 from swamp.loader import LoadError, load_file
+from swamp.queue.items import BrokenItem, load_item
 from swamp.repo import Repository
+from swamp.validate.references import input_problems
 
 
 def item_problems(repo: Repository, path: Path) -> list[Problem]:
     """Everything wrong with one queue item file, against the repository."""
-    from swamp.validate.references import input_problems
-
     rel = repo.rel(path)
     try:
         doc = load_file(path, rel)
@@ -25,8 +25,6 @@ def item_problems(repo: Repository, path: Path) -> list[Problem]:
     out = schemas.schema_problems(doc, "queue-item")
     if out:
         return out
-    from swamp.queue.items import BrokenItem, load_item
-
     # What the runner checks too: identity, names, times, file name, links.
     loaded = load_item(path, done=path.parent.name == "done")
     if isinstance(loaded, BrokenItem):

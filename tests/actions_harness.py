@@ -538,8 +538,12 @@ class Forge:
                     timeout=300,
                 )
                 outcome = "success" if proc.returncode == 0 else "failure"
-                result.steps.append(Step(name, outcome, proc.stdout, proc.stderr))
-                outputs = _read_outputs(output_file.read_text())
+                stderr = proc.stderr
+                try:
+                    outputs = _read_outputs(output_file.read_text())
+                except ValueError as e:  # GitHub fails a step whose outputs it cannot read
+                    outcome, stderr = "failure", f"{stderr}{e}\n"
+                result.steps.append(Step(name, outcome, proc.stdout, stderr))
             if outcome == "failure":
                 failed["value"] = True
             if "id" in step:
@@ -603,6 +607,8 @@ def _read_outputs(text: str) -> dict[str, str]:
         line = lines[i]
         if "<<" in line and ("=" not in line or line.index("<<") < line.index("=")):
             name, delimiter = line.split("<<", 1)
+            if delimiter not in lines[i + 1 :]:
+                raise ValueError(f"Matching delimiter not found '{delimiter}'")
             end = lines.index(delimiter, i + 1)
             outputs[name] = "\n".join(lines[i + 1 : end])
             i = end + 1

@@ -22,7 +22,8 @@ class Request:
     method: str
     path: str  # as sent, still percent-encoded
     query: dict[str, list[str]]
-    headers: dict[str, str]  # lower-case names
+    # Lower-case names; values decoded as Latin-1 (.encode("latin-1") gives the bytes sent).
+    headers: dict[str, str]
     body: bytes
 
     @property
@@ -41,6 +42,7 @@ class Reply:
     body: Any = None  # a str is sent as is; anything else as JSON
     delay: float = 0.0
     drop: bool = False  # close the connection without answering
+    headers: dict[str, str] = field(default_factory=dict)  # such as Location
 
 
 @dataclass
@@ -106,6 +108,8 @@ class Recorder:
                 self.send_response(reply.status)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(raw)))
+                for name, value in reply.headers.items():
+                    self.send_header(name, value)
                 self.end_headers()
                 self.wfile.write(raw)
 

@@ -159,3 +159,49 @@ def test_a_dispatched_resume_from_the_default_branch_only(tmp_path: Path) -> Non
     assert resumed.concurrency == f"swamp-dispatch-{forge.runs + 1000}"
     assert marks(resumed.workspace) == ["last"]  # type: ignore[arg-type]
     assert _queue(forge) == []
+
+
+def test_an_invalid_pull_request_fails_the_plan_with_file_annotations(tmp_path: Path) -> None:
+    forge = _forge(tmp_path)
+    work = forge.clone("carol")
+    git(work, "checkout", "--quiet", "-b", "bad")
+    (work / "workflows" / "typo.yaml").write_text(
+        "name: typo\njobs:\n  a:\n    steps: [{name: s, model: sh, method: mrak}]\n"
+    )
+    git(work, "add", "-A")
+    git(work, "commit", "--quiet", "-m", "a typo")
+    git(work, "push", "--quiet", "origin", "bad")
+    plan = forge.run_job(
+        _workflow(forge, "swamp-plan.yml"),
+        "plan",
+        forge.event("pull_request", ref="refs/pull/3/merge", head_ref="bad"),
+    )
+    assert not plan.ok  # a required check that fails: the change cannot merge
+    assert plan.step("Validate").outcome == "failure"
+    assert plan.step("Plan").outcome == "failure"  # runs anyway, and says INVALID
+    assert "INVALID" in plan.summary
+    annotations = [line for line in plan.stdout.splitlines() if line.startswith("::error ")]
+    assert annotations == [
+        "::error file=workflows/typo.yaml,line=4,col=42::jobs.a.steps[0].method: model 'sh' "
+        "has no method 'mrak' (known: absent, echo, exists, fail, mark, sleep, touch)"
+    ]
+
+
+def test_the_sharded_workflow_spreads_the_queue_over_its_shards(tmp_path: Path) -> None:
+    forge = _forge(tmp_path)
+    work = forge.clone("dave")
+    git(work, "checkout", "--quiet", "-b", "many")
+    for n in range(4):
+        swamp(work, "method", "queue", "sh", "mark", "--input", f"name=m{n}", "--commit")
+    git(work, "push", "--quiet", "origin", "many")
+    forge.merge("many")
+    workflow = _workflow(forge, "swamp-execute-sharded.yml")
+    dispatch = forge.event("workflow_dispatch", inputs={"selector": "methods"})
+    ran: list[str] = []
+    for shard in (1, 2, 3, 4):
+        job = forge.run_job(workflow, "execute", dispatch, matrix={"shard": shard}, **APP)  # type: ignore[arg-type]
+        assert job.ok, job.stderr
+        assert job.concurrency == f"swamp-sharded-{forge.runs + 1000}-{shard}"
+        ran += marks(job.workspace)  # type: ignore[arg-type]
+    assert sorted(ran) == ["m0", "m1", "m2", "m3"]  # each item once, on one shard
+    assert _queue(forge) == []

@@ -159,3 +159,13 @@ def test_init_appends_to_a_gitignore_and_takes_a_branch(tmp_path: Path) -> None:
     assert run(repo, "method", "run", "hello", "greet", "--input", "who=you").code == 0
     bad = run(None, "init", str(tmp_path / "x"), "--install", "s", "--branch", "a b", code=1)
     assert bad.stderr == "swamp: error: --branch 'a b': expected a branch name such as main\n"
+
+
+def test_sync_refuses_an_empty_schedule(tmp_path: Path) -> None:
+    repo = tmp_path / "ops"
+    run(None, "init", str(repo), "--install", "swamp==0.1.0")
+    (repo / "swamp.yaml").write_text("version: 1\n")
+    before = (repo / ".github/workflows/swamp-execute.yml").read_text()
+    result = run(repo, "ci", "sync", "--every", "off", code=1)
+    assert result.stderr.startswith("swamp: error: nothing to schedule: swamp.yaml has no windows")
+    assert (repo / ".github/workflows/swamp-execute.yml").read_text() == before

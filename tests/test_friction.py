@@ -218,3 +218,28 @@ def test_validate_annotates_files_under_github_actions(tmp_path: Path) -> None:
         "::error file=swamp.yaml,line=3,col=13::windows.w.cron: '15 25 * * *' has hour 25, "
         "out of range (0-23)"
     )
+
+
+def test_the_plan_in_a_shallow_clone_says_what_to_do(tmp_path: Path) -> None:
+    alice = _plan_repo(tmp_path)
+    git(alice, "checkout", "--quiet", "-b", "stage")
+    for n in range(2):
+        run(alice, "method", "queue", "sh", "mark", "--input", f"name=s{n}", "--commit")
+    git(alice, "push", "--quiet", "origin", "stage")
+    shallow = tmp_path / "shallow"
+    origin = tmp_path / "origin.git"
+    git(
+        tmp_path,
+        "clone",
+        "--quiet",
+        "--depth=1",
+        "--branch=stage",
+        f"file://{origin}",
+        str(shallow),
+    )
+    git(shallow, "fetch", "--quiet", "--depth=1", "origin", "main:refs/remotes/origin/main")
+    result = run(shallow, "queue", "plan", "--base", "origin/main", code=1)
+    assert result.stderr == (
+        "swamp: error: origin/main and HEAD have no common commit in this shallow clone; swamp "
+        "needs the history (actions/checkout: fetch-depth: 0, or `git fetch --unshallow`)\n"
+    )

@@ -278,7 +278,7 @@ def test_plan_renders_a_mender_workflow_task_with_its_inputs(tmp_path: Path) -> 
     swamp(alice, "workflow", "queue", "decommission_device", "--input", "device_id=d 42")
     text = swamp(alice, "queue", "plan", "--base", "main").stdout
     assert "  step tasks/delete_device_inventory: mender/http DELETE http://127.0.0.1:9/" in text
-    assert "      uri: http://127.0.0.1:9/devices/d+42\n" in text  # URL-encoded, as Mender does
+    assert "      uri: http://127.0.0.1:9/devices/d 42\n" in text  # as it is, as Mender sends it
     assert "        id: d 42\n" in text
     assert "        by: ${previous.json.user}\n" in text  # known only during the run
     assert "        Authorization: Bearer ${env.SWAMP_TEST_SECRET}\n" in text

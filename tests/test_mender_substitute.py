@@ -57,13 +57,13 @@ def test_encodings() -> None:
     assert substitute("${encoding=html;workflow.input.html}", s) == (
         "&lt;b&gt;&#34;Tom&#34; &amp; &#39;Jerry&#39;&lt;/b&gt;"
     )
-    # In a URI inputs are URL-encoded unless an option says otherwise.
-    assert substitute("/x/${workflow.input.q}", s, input_encoding="url") == "/x/a+b%26c%2Fd"
-    assert substitute("/x/${encoding=plain;workflow.input.q}", s, input_encoding="url") == (
-        "/x/a b&c/d"
-    )
-    # The default is written by the author for its place: it is never encoded.
-    assert substitute("${encoding=url;workflow.input.nope|a b}", s) == "a b"
+    # Without an option an input is sent as it is, in a URI too (Mender's
+    # ProcessJobString encodes only on request) ...
+    assert substitute("/x/${workflow.input.q}", s) == "/x/a b&c/d"
+    assert substitute("/x/${encoding=plain;workflow.input.q}", s) == "/x/a b&c/d"
+    # ... and the encoding applies to a default as well (Encoding.Apply runs last).
+    assert substitute("/${encoding=url;workflow.input.nope|def ault/x}", s) == "/def+ault%2Fx"
+    assert substitute("${encoding=html;env.UNSET|<i>}", s) == "&lt;i&gt;"
 
 
 def test_environment_variables() -> None:
@@ -95,12 +95,14 @@ def test_missing_json_values_take_the_default() -> None:
     assert substitute("[${plain.json.id|d}]", s) == "[d]"
 
 
-def test_what_mender_does_not_know_is_left_as_written() -> None:
+def test_names_mender_does_not_know_become_their_default_or_nothing() -> None:
+    # ProcessJobString starts from the default and replaces the whole match.
     s = scope(x="1")
-    assert substitute("echo ${HOME} ${workflow.input} ${later.json.id}", s) == (
-        "echo ${HOME} ${workflow.input} ${later.json.id}"
-    )
-    assert substitute("${foo=bar;workflow.input.x}", s) == "${foo=bar;workflow.input.x}"
+    assert substitute("echo ${HOME} ${workflow.input} ${later.json.id} ${X|d}", s) == ("echo    d")
+    # An option Mender does not know is ignored; an empty default or a `;` in
+    # the name is no reference at all (Mender's pattern does not match).
+    assert substitute("${foo=bar;workflow.input.x}", s) == "1"
+    assert substitute("${workflow.input.x|} ${a;b}", s) == "${workflow.input.x|} ${a;b}"
 
 
 def test_values_are_never_substituted_twice() -> None:
@@ -117,6 +119,9 @@ def test_json_bodies_keep_the_type_of_a_whole_input() -> None:
         "ids": "${workflow.input.ids}",
         "missing": "${workflow.input.nope}",
         "defaulted": "${workflow.input.nope|none}",
+        "given_with_default": "${workflow.input.n|none}",
+        "two": "${workflow.input.n}-${workflow.input.n}",
+        "encoded": "${encoding=url;workflow.input.n}",
         "text": "ids: ${workflow.input.ids}",
         "nested": [{"id": "${lookup.json.id}"}, 7, None, True],
         "${workflow.input.n}": "keys are not substituted",
@@ -126,7 +131,11 @@ def test_json_bodies_keep_the_type_of_a_whole_input() -> None:
         "count": 3,
         "ids": ["a", "b"],
         "missing": None,
-        "defaulted": "none",
+        # ProcessJSON looks for an input named "nope|none": none, so null.
+        "defaulted": None,
+        "given_with_default": None,
+        "two": None,
+        "encoded": "3",
         "text": "ids: a,b",
         "nested": [{"id": "d-1"}, 7, None, True],
         "${workflow.input.n}": "keys are not substituted",
@@ -148,6 +157,7 @@ def test_lookup_and_path_problems() -> None:
 
 def test_find_takes_references_apart() -> None:
     text = "${encoding=url;workflow.input.q|x} ${env.A} ${t.json.a.b} ${HOME} ${x=y;env.A}"
+    text += " ${a.json.b.json.c}"  # Mender's `(.*)\\.json\\.(.*)` is greedy
     refs = list(find(text))
     assert [(r.kind, r.name, r.path, r.default, r.encoding, r.problem) for r in refs] == [
         ("input", "q", "", "x", "url", None),
@@ -155,4 +165,42 @@ def test_find_takes_references_apart() -> None:
         ("task", "t", "a.b", None, None, None),
         ("", "HOME", "", None, None, None),
         ("env", "A", "", None, None, "unknown option 'x=y;'"),
+        ("task", "a.json.b", "c", None, None, None),
     ]
+
+
+def test_json_is_written_as_go_s_encoding_json_writes_it() -> None:
+    from swamp.mender.substitute import go_json
+
+    # encoding/json floatEncoder: 'f' unless abs < 1e-6 or >= 1e21, then 'e' with
+    # the exponent's leading zero trimmed for negative exponents (e-07 -> e-7).
+    numbers = [0, -0.0, 1, 2.0, 0.000001, 1e-7, -1.5e-7, 1e-10, 123.456, 1e20, 1e21, 1.5e300]
+    assert [go_json(n) for n in numbers] == [
+        "0",
+        "-0",
+        "1",
+        "2",
+        "0.000001",
+        "1e-7",
+        "-1.5e-7",
+        "1e-10",
+        "123.456",
+        "100000000000000000000",
+        "1e+21",
+        "1.5e+300",
+    ]
+    # Every number is a float64 once Mender has decoded it.
+    assert go_json(12345678901234567890) == "12345678901234567000"
+    assert go_json(2**53 + 1) == "9007199254740992"
+    # Strings (Go 1.22, which Mender's worker is built with): HTML characters,
+    # U+2028/U+2029 and control characters escaped, \b and \f short, invalid
+    # UTF-8 (a lone surrogate here) as U+FFFD, the rest as UTF-8.
+    assert go_json("<a href='x'>&</a>") == "\"\\u003ca href='x'\\u003e\\u0026\\u003c/a\\u003e\""
+    assert go_json('\u2028\u2029\x00\x1f\x7f\b\f\n\r\t"\\é') == (
+        '"\\u2028\\u2029\\u0000\\u001f\x7f\\b\\f\\n\\r\\t\\"\\\\é"'
+    )
+    assert go_json("\ud800") == '"\\ufffd"'
+    # Maps sorted by key, no spaces, null kept anywhere.
+    assert go_json({"b": [None, {}], "a": {"z": None, "&": True}, "": []}) == (
+        '{"":[],"a":{"\\u0026":true,"z":null},"b":[null,{}]}'
+    )

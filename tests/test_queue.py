@@ -424,7 +424,10 @@ def test_an_interrupted_item_is_resumed_by_id_or_purged(tmp_path: Path) -> None:
     skipped = swamp(repo, "queue", "execute", "--all")  # never by accident
     assert "ran 0 of 2 selected: 2 skipped" in skipped.stdout
     (repo / "OPEN").touch()
-    swamp(repo, "queue", "execute", "--item", first)
+    refused = swamp(repo, "queue", "execute", "--item", first, check=1)
+    assert "wait/wait is unknown (it was in flight when swamp died" in refused.stdout
+    assert sorted(marks(repo)) == ["x", "y"]  # not run again silently
+    swamp(repo, "queue", "execute", "--item", first, "--rerun-unknown")
     assert sorted(marks(repo)) == ["x", "x", "y"]  # the step in flight ran again
     purged = swamp(repo, "queue", "purge", "--item", second)
     run = rows[second]["run"]
@@ -566,3 +569,11 @@ def test_a_time_without_an_offset_is_utc_wherever_swamp_runs(tmp_path: Path) -> 
     assert [item["notBefore"] for item in _items(repo)] == ["2099-01-01T02:00:00Z"] * 2
     listed = swamp(repo, "run", "list", "--since", "2099-01-01T02:00:00", check=None)
     assert listed.returncode == 0, listed.stderr
+
+
+def test_schedule_takes_exactly_one_of_at_and_window(tmp_path: Path) -> None:
+    repo = _repo(tmp_path)
+    for extra in ([], ["--at", "+1h", "--window", "always"]):
+        result = swamp(repo, "method", "schedule", "sh", "mark", *extra, check=2)
+        assert result.stderr == "swamp: error: give exactly one of --at TIME or --window NAME\n"
+    assert _items(repo) == []

@@ -31,8 +31,15 @@ inputs:
 jobs:
   go:
     steps:
-      - {name: mark, model: sh, method: mark, inputs: {name: "${{ inputs.name }}"}}
+      # Both may run again after a kill (an append, a sleep): said so, the
+      # restart continues them (a step without it waits for an operator).
+      - name: mark
+        idempotent: true
+        model: sh
+        method: mark
+        inputs: {name: "${{ inputs.name }}"}
       - name: rest
+        idempotent: true
         model: sh
         method: sleep
         inputs: {name: "${{ inputs.name }}-rested", seconds: 0.3}
@@ -49,6 +56,7 @@ name: gate
 type: command/shell
 methods:
   wait:
+    idempotent: true
     arguments:
       run: while [ ! -e GO ]; do sleep 0.05; done; echo waited >> marks.log
 """

@@ -91,6 +91,25 @@ def queue_method(
     return _stage(repo_path, "method", f"{model}.{method}", pairs, input_files, **kw)
 
 
+def schedule_method(
+    repo_path: Path | None,
+    model: str,
+    method: str,
+    pairs: list[str],
+    input_files: list[Path],
+    *,
+    at: str | None,
+    window: str | None,
+    not_after: str | None,
+    **kw: Any,
+) -> int:
+    """`method schedule`: a method call for a time (--at) or a window, never both."""
+    if (at is None) == (window is None):
+        raise UsageError("give exactly one of --at TIME or --window NAME")
+    when = When(at, not_after, window, not_before_option="--at")
+    return queue_method(repo_path, model, method, pairs, input_files, when=when, **kw)
+
+
 def _abridge(inputs: dict[str, Any], width: int = 40) -> str:
     text = ", ".join(f"{k}={v if isinstance(v, str) else json.dumps(v)}" for k, v in inputs.items())
     return text if len(text) <= width else text[: width - 1] + "…"
@@ -179,6 +198,7 @@ OUTCOMES = (
     "waiting",
     "expired",
     "stale",
+    "invalid",
     "frozen",
     "skipped",
 )
@@ -226,6 +246,7 @@ def execute(
     publish: Publish = NONE,
     shard: str | None = None,
     reclaim: bool = False,
+    rerun_unknown: bool = False,
 ) -> int:
     selector.check()
     if reclaim and selector.item is None:
@@ -255,7 +276,15 @@ def execute(
         else:
             output.out("nothing to execute: no queued item matches")
         return 0
-    repo.require_valid()
+    # Only swamp.yaml blocks everything; an item whose own definitions have
+    # problems is reported as invalid and the others run (see Executor.decide).
+    repo.require_valid([])
+    if repo.problems:
+        files = ", ".join(sorted({p.file for p in repo.problems}))
+        output.err(
+            f"swamp: warning: {files} cannot run (see `swamp validate`); "
+            "items that use them are reported as invalid, the others run"
+        )
 
     def tell(report: Report) -> None:
         if not as_json:
@@ -271,6 +300,7 @@ def execute(
         dry_run=dry_run,
         quiet=as_json,
         reclaim=reclaim,
+        rerun_unknown=rerun_unknown,
         approvals=approvals,
         on_report=tell,
     )
@@ -328,7 +358,7 @@ def execute(
             f"{'them' if len(publisher.stranded) > 1 else 'it'} with `{RECOVER}`"
         )
         return 1
-    bad = {"failed", "stale", "stopped", "unapproved", "frozen", "refused"}
+    bad = {"failed", "stale", "invalid", "stopped", "unapproved", "frozen", "refused"}
     return 1 if any(r.outcome in bad for r in reports) else 0
 
 

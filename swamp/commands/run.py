@@ -9,7 +9,8 @@ from swamp import output
 from swamp.commands.report import show_value, step_lines, tell
 from swamp.definitions import Workflow, parse_duration
 from swamp.engine import control, runs, service
-from swamp.engine.state import RunState, load_state
+from swamp.engine.journal import CorruptRun
+from swamp.engine.state import RunState, RunStatus, load_state
 from swamp.errors import SwampError, UsageError
 from swamp.publish import NONE, Publish, open_repo, record
 from swamp.queue import item_runs
@@ -65,8 +66,13 @@ def run_rows(
     after = _since(since) if since else None
     rows: list[dict[str, Any]] = []
     for folder in runs.iter_run_dirs(repo.root):
-        st = load_state(folder)
-        shown = display_state(st, folder)
+        try:
+            st = load_state(folder)
+            shown = display_state(st, folder)
+        except CorruptRun as e:
+            # Listed, so that it can be found and deleted; the others still are.
+            output.err(f"warning: {e}")
+            st, shown = RunState(id=folder.name), "corrupt"
         if state and shown != state:
             continue
         if workflow and workflow not in (st.target, st.workflow):
@@ -141,6 +147,8 @@ def show(repo_path: Path | None, run_id: str, *, as_json: bool) -> int:
     output.out(f"  {st.kind} {st.target}, started {st.created} by {st.by}")
     if st.inputs:
         output.out("  inputs: " + ", ".join(f"{k}={v}" for k, v in st.inputs.items()))
+    if st.ignored_inputs:
+        output.out("  ignored inputs (not declared): " + ", ".join(st.ignored_inputs))
     for name, job in st.jobs.items():
         extra = job.prompt if job.state == "held" else job.reason
         output.out(f"  job {name}: {job.state}" + (f" ({extra})" if extra else ""))
@@ -171,11 +179,18 @@ def show(repo_path: Path | None, run_id: str, *, as_json: bool) -> int:
     return 0
 
 
-def resume(repo_path: Path | None, run_id: str, *, as_json: bool, publish: Publish = NONE) -> int:
+def resume(
+    repo_path: Path | None,
+    run_id: str,
+    *,
+    as_json: bool,
+    publish: Publish = NONE,
+    rerun_unknown: bool = False,
+) -> int:
     repo, git = open_repo(repo_path, publish)
     repo.require_valid()
     handle = runs.open_run(repo.root, run_id)
-    result = item_runs.resume(repo, handle, quiet=as_json)
+    result = item_runs.resume(repo, handle, quiet=as_json, rerun_unknown=rerun_unknown)
     trailers = [("Swamp-Run", result.id)]
     if result.state.item:
         trailers.append(("Swamp-Item", result.state.item))
@@ -223,7 +238,7 @@ def request_stop(
         deadline = time.monotonic() + wait
         while control.is_active(folder) and time.monotonic() < deadline:
             time.sleep(0.1)
-        return folder.name, load_state(folder).state
+        return folder.name, str(load_state(folder).state)
     handle = runs.open_run(repo.root, run_id)
     try:
         if handle.state.state in ("succeeded", "stopped", "cancelled"):
@@ -237,7 +252,7 @@ def request_stop(
             lock.release()
     finally:
         handle.journal.close()
-    return handle.id, "stopped"
+    return handle.id, str(RunStatus.STOPPED)
 
 
 def retry(repo_path: Path | None, run_id: str, step: str, job: str | None, *, as_json: bool) -> int:

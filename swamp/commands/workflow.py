@@ -7,6 +7,7 @@ from swamp import output
 from swamp.commands.report import tell
 from swamp.engine import runs, service
 from swamp.engine.control import is_active
+from swamp.engine.journal import CorruptRun
 from swamp.engine.state import load_state
 from swamp.errors import SwampError
 from swamp.identity import who
@@ -107,7 +108,10 @@ def _held_run(repo: Repository, job: str, run_id: str | None) -> runs.RunHandle:
         return handle
     candidates = []
     for folder in runs.iter_run_dirs(repo.root):
-        state = load_state(folder)
+        try:
+            state = load_state(folder)
+        except CorruptRun:
+            continue  # `run list` names it; it holds nothing that can be released
         if state.state == "held" and state.jobs.get(job) and state.jobs[job].state == "held":
             candidates.append(state.id)
     if not candidates:

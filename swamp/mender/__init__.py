@@ -1,7 +1,9 @@
-"""The Mender workflow dialect: JSON workflows of sequential `http` and `cli`
-tasks with `${…}` substitution, loaded as swamp workflows.
+"""The Mender workflow dialect: JSON (or YAML) workflows of sequential `http`,
+`cli`, `nats` and `smtp` tasks with `${…}` substitution, loaded as swamp
+workflows and sent byte for byte as Mender's worker sends them.
 
-`substitute` does Mender's substitution, `dialect` validates a file and
-translates it into a `Workflow`, `tasks` holds the types that execute its
-tasks (`mender/http`, `mender/cli`).
+`substitute` does Mender's substitution and writes JSON as Go does, `dialect`
+validates a file and translates it into a `Workflow`, `tasks` executes `http`
+and `cli` tasks (`mender/http`, `mender/cli`) and `messaging` the `nats` and
+`smtp` ones (`mender/nats`, `mender/smtp`).
 """

@@ -18,12 +18,12 @@ from typing import Any
 from swamp import schemas
 from swamp.definitions import Config, Dependency, InlineTask, Job, Retry, Step, Workflow
 from swamp.errors import Problem
+from swamp.expressions import walk_strings
 from swamp.loader import Document, JsonPath, format_path
 from swamp.mender import substitute
 from swamp.validate.common import Loading
 
 JOB = "tasks"
-SUPPORTED = ("http", "cli")
 TASK_TYPES = ("http", "cli", "nats", "smtp")
 BODIES = ("formdata", "json", "body")  # the first present is sent, as in Mender
 STEP_INPUTS = {
@@ -35,10 +35,11 @@ STEP_INPUTS = {
 
 
 def is_mender(doc: Document) -> bool:
-    """A JSON file with `tasks` and no `jobs` at its top."""
+    """A file with `tasks` and no `jobs` at its top: Mender's JSON form, or the
+    YAML form Mender's worker also loads (model/workflow.go)."""
     data = doc.data
     return (
-        doc.path.endswith(".json")
+        doc.path.endswith((".json", ".yaml", ".yml"))
         and isinstance(data, dict)
         and "tasks" in data
         and "jobs" not in data
@@ -134,7 +135,8 @@ def translate(data: Mapping[str, Any], file: str, digest: str) -> Workflow:
 
 
 def input_schema(data: Mapping[str, Any]) -> dict[str, Any]:
-    """inputParameters are required, optionalParameters may be given, nothing else."""
+    """inputParameters are required, optionalParameters may be given; others
+    are accepted and ignored, as Mender does (the run notes them)."""
     required = list(data.get("inputParameters") or [])
     optional = [n for n in data.get("optionalParameters") or [] if n not in required]
     properties: dict[str, Any] = {n: {"description": "inputParameters"} for n in required}
@@ -143,15 +145,21 @@ def input_schema(data: Mapping[str, Any]) -> dict[str, Any]:
         "type": "object",
         "properties": properties,
         "required": required,
-        "additionalProperties": False,
+        "additionalProperties": True,
     }
 
 
 def _summary(task: Mapping[str, Any]) -> str:
-    if task["type"] == "http":
-        text = f"{task['http'].get('method', 'GET')} {task['http']['uri']}"
-    else:
-        text = " ".join(task["cli"]["command"])
+    block = task[task["type"]]
+    match task["type"]:
+        case "http":
+            text = f"{block.get('method', 'GET')} {block['uri']}"
+        case "cli":
+            text = " ".join(block["command"])
+        case "nats":
+            text = f"publish on {block.get('subject', '')}"
+        case _:
+            text = f"mail to {', '.join(block.get('to') or [])}: {block.get('subject', '')}"
     return text if len(text) <= 100 else text[:99] + "…"
 
 
@@ -226,14 +234,7 @@ def _semantics(f: _File, config: Config) -> None:
         kind = task.get("type")
         if kind not in TASK_TYPES:
             continue
-        if kind not in SUPPORTED:
-            f.errors.append(
-                doc.problem(
-                    (*tpath, "type"),
-                    f"{where}.type: {kind} tasks are not supported by swamp (only http and cli)",
-                )
-            )
-        elif kind not in task:
+        if kind not in task:
             f.errors.append(
                 doc.problem(tpath, f"{where}: missing the {kind} block (the task's type is {kind})")
             )
@@ -249,6 +250,10 @@ def _semantics(f: _File, config: Config) -> None:
                 )
         if kind == "http" and isinstance(task.get("http"), dict):
             _http_warnings(f, tpath, task["http"])
+        block = task.get(kind)
+        if kind in ("http", "nats") and isinstance(block, dict):
+            key = "json" if kind == "http" else "data"
+            _whole_input_warnings(f, block.get(key), (*tpath, kind, key), declared)
         for spath, text, template in _substituted(task, kind, tpath):
             _references(f, config, spath, text, declared, first, i)
             if template and isinstance(text, str) and "{{" in text and "}}" in text:
@@ -277,6 +282,28 @@ def _http_warnings(f: _File, tpath: JsonPath, http: Mapping[str, Any]) -> None:
         )
 
 
+def _whole_input_warnings(f: _File, value: Any, base: JsonPath, declared: set[str]) -> None:
+    """Mender replaces a JSON string that starts with `${workflow.input.` and
+    ends with `}` by the input named by everything between, or by null: say
+    so where that is not a plain input name (a default, two references)."""
+
+    prefix = "${" + substitute.INPUT_PREFIX
+    for spath, text in walk_strings(value, base):
+        if not (isinstance(text, str) and text.startswith(prefix) and text.endswith("}")):
+            continue
+        name = text[len(prefix) : -1]
+        if name and name not in declared:
+            f.warnings.append(
+                _warning(
+                    f.doc,
+                    spath,
+                    f"{format_path(spath)}: Mender sends null for {text}: a whole "
+                    "${workflow.input.…} string becomes the input named by all the text "
+                    f"up to the last '}}' ({name!r}), and there is none; swamp does the same",
+                )
+            )
+
+
 def _substituted(
     task: Mapping[str, Any], kind: str, tpath: JsonPath
 ) -> Iterator[tuple[JsonPath, Any, bool]]:
@@ -294,6 +321,21 @@ def _substituted(
         for j, text in enumerate(command if isinstance(command, list) else []):
             yield (*bpath, "command", j), text, False
         return
+
+    if kind == "nats":  # the subject is used as written, as in Mender
+        yield from (
+            (rel, text, False) for rel, text in walk_strings(block.get("data"), (*bpath, "data"))
+        )
+        return
+    if kind == "smtp":
+        for key in ("to", "cc", "bcc"):
+            entries = block.get(key)
+            for j, text in enumerate(entries if isinstance(entries, list) else []):
+                yield (*bpath, key, j), text, False
+        for key in ("from", "subject", "body", "html"):
+            if key in block:
+                yield (*bpath, key), block[key], False
+        return
     yield (*bpath, "uri"), block.get("uri"), False
     headers = block.get("headers")
     for k, v in headers.items() if isinstance(headers, dict) else ():
@@ -303,8 +345,6 @@ def _substituted(
         yield (*bpath, "formdata", k), k, True
         yield (*bpath, "formdata", k), v, True
     yield (*bpath, "body"), block.get("body"), True
-    from swamp.expressions import walk_strings
-
     for rel, text in walk_strings(block.get("json"), (*bpath, "json")):
         yield rel, text, False
 
@@ -335,7 +375,7 @@ def _references(
                     doc,
                     spath,
                     f"{where}: {ref.text} is not a Mender reference (workflow.input.NAME, "
-                    "env.NAME or TASK.json.PATH); it is left as written",
+                    "env.NAME or TASK.json.PATH); it becomes its default or nothing, as in Mender",
                 )
             )
         elif ref.kind == "input" and ref.name not in declared:

@@ -1,4 +1,5 @@
-"""mender/http and mender/cli: the types that execute a Mender workflow's tasks.
+"""mender/http and mender/cli: the types that execute a Mender workflow's
+http and cli tasks (mender/nats and mender/smtp are in `messaging`).
 
 Each gets the task as written, the run's inputs, the earlier steps' outputs
 and the environment swamp.yaml allows, and does Mender's substitution at the
@@ -8,6 +9,7 @@ moment it runs. Outputs follow Mender's task result: `type`, `success`,
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlencode
@@ -59,7 +61,7 @@ def _raw_output(outputs: Mapping[str, Any]) -> str:
     return ""
 
 
-def _skipped(kind: str, task: Mapping[str, Any], scope: Scope) -> Outcome | None:
+def skipped(kind: str, task: Mapping[str, Any], scope: Scope) -> Outcome | None:
     """A task whose `requires` has an empty entry is skipped, as a success."""
     for i, text in enumerate(task.get("requires") or []):
         if substitute(text, scope) == "":
@@ -81,7 +83,7 @@ class MenderHttpType:
     def execute(self, method: str, arguments: dict[str, Any], ctx: ExecutionContext) -> Outcome:
         task = arguments["task"]
         scope = scope_of(arguments)
-        return _skipped("http", task, scope) or send(task["http"], scope, ctx)
+        return skipped("http", task, scope) or send(task["http"], scope, ctx)
 
     @staticmethod
     def present(outputs: Mapping[str, Any]) -> list[str]:
@@ -107,33 +109,36 @@ class MenderHttpType:
 
 
 def send(http: Mapping[str, Any], scope: Scope, ctx: ExecutionContext) -> Outcome:
+    """One http task, as Mender's processHTTPTask (app/worker/http.go) sends it."""
     import httpx
 
     method = http.get("method") or "GET"
-    uri = substitute(http["uri"], scope, input_encoding="url")
-    body, body_type = _payload(http, scope)
-    headers: dict[str, str] = {"User-Agent": f"swamp/{__version__}"}
-    if http.get("contentType") or body_type:
-        _set(headers, "Content-Type", http.get("contentType") or body_type or "")
-    for name, value in (http.get("headers") or {}).items():
-        _set(headers, name, substitute(value, scope))
-    request = {"method": method, "uri": uri, "headers": headers, "body": body}
+    uri = substitute(http["uri"], scope)  # inputs as they are, as in Mender
     outputs: dict[str, Any] = {"type": "http", "success": False, "skipped": False}
-    outputs["httpRequest"] = request
+    try:
+        body, body_type = _payload(http, scope)
+    except ValueError as e:  # json.Marshal's refusal (NaN, infinity)
+        return Outcome(ok=False, outputs=outputs, error=f"{method} {uri}: {e}")
+    headers = _headers(http, scope, body_type)
+    invalid = next((k for k, v in headers if _CONTROL.search(v)), None)
+    if invalid:  # Go's transport refuses to send it (httpguts.ValidHeaderFieldValue)
+        error = f"{method} {uri}: net/http: invalid header field value for {invalid!r}"
+        return Outcome(ok=False, outputs=outputs, error=error)
+    shown: dict[str, str] = {}
+    for name, value in headers:
+        shown[name] = f"{shown[name]}, {value}" if name in shown else value
+    outputs["httpRequest"] = {"method": method, "uri": uri, "headers": shown, "body": body}
     timeout = httpx.Timeout(
         None,
         connect=_seconds(http.get("connectionTimeOut"), ctx),
         read=_seconds(http.get("readTimeOut"), ctx),
     )
     try:
-        # Mender's worker follows redirects (Go's default); so does swamp here.
-        with httpx.Client(timeout=timeout, follow_redirects=True, trust_env=False) as client:
-            response = client.request(
-                method, uri, headers=headers, content=body.encode("utf-8") if body else None
-            )
+        with httpx.Client(timeout=timeout, follow_redirects=False, trust_env=False) as client:
+            response = _follow(client, method, uri, headers, body.encode("utf-8"))
     except httpx.TimeoutException as e:
         return Outcome(ok=False, outputs=outputs, error=f"{method} {uri}: timed out ({_kind(e)})")
-    except (httpx.HTTPError, httpx.InvalidURL, UnicodeError) as e:
+    except (httpx.HTTPError, httpx.InvalidURL, UnicodeError, _RedirectError) as e:
         return Outcome(ok=False, outputs=outputs, error=f"{method} {uri}: {_reason(e)}")
     text = response.text
     outputs["httpResponse"] = {"statusCode": response.status_code, "body": text}
@@ -148,6 +153,87 @@ def send(http: Mapping[str, Any], scope: Scope, ctx: ExecutionContext) -> Outcom
     return Outcome(ok=False, outputs=outputs, error=error + (f": {snippet}" if snippet else ""))
 
 
+def _headers(http: Mapping[str, Any], scope: Scope, body_type: str | None) -> list[list[str]]:
+    """The headers as Go's net/http writes them: names canonical, values
+    trimmed, `contentType` and a `Content-Type` in `headers` both sent, sorted
+    by name (Go writes them so)."""
+    headers: list[list[str]] = [["User-Agent", f"swamp/{__version__}"]]
+    given = (http.get("headers") or {}).items()
+    own = [[_canonical(k), substitute(v, scope).strip(" \t")] for k, v in given]
+    if http.get("contentType"):
+        headers.append(["Content-Type", http["contentType"]])
+    elif body_type and not any(k == "Content-Type" for k, _ in own):
+        headers.append(["Content-Type", body_type])
+    headers += own
+    return sorted(headers, key=lambda kv: kv[0])
+
+
+def _canonical(name: str) -> str:
+    """Go's textproto.CanonicalMIMEHeaderKey: `x-men-requestid` is sent as
+    `X-Men-Requestid`; a name with a character outside a token is kept as is."""
+    if not name or any(not (c.isascii() and (c.isalnum() or c in "!#$%&'*+-.^_`|~")) for c in name):
+        return name
+    return "-".join(part[:1].upper() + part[1:].lower() for part in name.split("-"))
+
+
+class _RedirectError(Exception):
+    pass
+
+
+_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")  # what a header value may not hold
+MAX_REDIRECTS = 10  # Go's default CheckRedirect
+_SENSITIVE = ("authorization", "www-authenticate", "cookie", "cookie2")
+
+
+def _follow(client: Any, method: str, uri: str, headers: list[list[str]], body: bytes) -> Any:
+    """Send the request and follow redirects as Go's http.Client does
+    (net/http client.go, redirectBehavior): after 301, 302 and 303 anything
+    but GET and HEAD becomes a GET without a body; 307 and 308 keep the method
+    and the body. The original headers go along (credentials and cookies only
+    to the same host or a subdomain), with a Referer naming the previous URL."""
+    import httpx
+
+    url = httpx.URL(uri)
+    current, content = method, _content(method, body)
+    sent = [(k.encode("utf-8"), v.encode("utf-8")) for k, v in headers]  # UTF-8, as Go sends
+    hops = 0
+    while True:
+        response = client.request(current, url, headers=sent, content=content)
+        status = response.status_code
+        location = response.headers.get("location")
+        if status not in (301, 302, 303, 307, 308) or not location:
+            return response
+        if hops == MAX_REDIRECTS:
+            raise _RedirectError(f"stopped after {MAX_REDIRECTS} redirects")
+        hops += 1
+        response.read()
+        previous, url = url, url.join(location)
+        if status in (307, 308):
+            content = _content(current, body)
+        else:
+            current = current if current in ("GET", "HEAD") else "GET"
+            content = None
+        same = _host(url) == _host(previous) or _host(url).endswith("." + _host(previous))
+        sent = [
+            (k.encode("utf-8"), v.encode("utf-8"))
+            for k, v in headers
+            if same or k.lower() not in _SENSITIVE
+        ]
+        if not (previous.scheme == "https" and url.scheme == "http"):
+            referer = previous.copy_with(username=None, password=None)
+            sent.append((b"Referer", str(referer).encode()))
+
+
+def _content(method: str, body: bytes) -> bytes | None:
+    """Go sends `Content-Length: 0` for an empty POST, PUT or PATCH body only."""
+    return body if body or method in ("POST", "PUT", "PATCH") else None
+
+
+def _host(url: Any) -> str:
+    port = url.port or {"http": 80, "https": 443}.get(url.scheme, 0)
+    return f"{url.host}:{port}"
+
+
 def _payload(http: Mapping[str, Any], scope: Scope) -> tuple[str, str | None]:
     """The body and its default Content-Type: formdata wins over json, which
     wins over body, as in Mender."""
@@ -159,13 +245,6 @@ def _payload(http: Mapping[str, Any], scope: Scope) -> tuple[str, str | None]:
     if http.get("json") is not None:
         return go_json(substitute_json(http["json"], scope)), "application/json"
     return substitute(http.get("body") or "", scope), None
-
-
-def _set(headers: dict[str, str], name: str, value: str) -> None:
-    """Set a header, replacing any spelling of the same name."""
-    for existing in [k for k in headers if k.lower() == name.lower()]:
-        del headers[existing]
-    headers[name] = value
 
 
 def _seconds(milliseconds: int | None, ctx: ExecutionContext) -> float | None:
@@ -205,9 +284,9 @@ class MenderCliType:
 
         task = arguments["task"]
         scope = scope_of(arguments)
-        skipped = _skipped("cli", task, scope)
-        if skipped:
-            return skipped
+        skip = skipped("cli", task, scope)
+        if skip:
+            return skip
         cli = task["cli"]
         argv = [substitute(word, scope) for word in cli["command"]]
         limit = float(cli.get("executionTimeOut") or MAX_EXECUTION_SECONDS)

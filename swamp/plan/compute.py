@@ -82,7 +82,7 @@ def make_plan(repo: Repository, git: Repo, base: str) -> Plan:
     base_commit = git.resolve(base)
     if base_commit is None:
         raise SwampError(f"unknown base revision {base!r} (try --base origin/main)")
-    point = git.merge_base(base_commit)
+    point = git.merge_base(base)  # by name: an error names what the user gave
     problems = [str(p) for p in _definition_problems(repo)]
     planned = _item_changes(repo, git, point)
     definitions = _definition_changes(repo, git, point)
@@ -274,9 +274,7 @@ def _dialect_arguments(value: Any, inputs: Mapping[str, Any], key: str = "") -> 
         out = value
         for ref in ms.find(value):
             if ref.kind == "input":
-                text = ms.resolve(ref, scope, "url" if key == "uri" else "plain")
-                if text is not None:
-                    out = out.replace(ref.text, text, 1)
+                out = out.replace(ref.text, ms.resolve(ref, scope), 1)
         return out
     if isinstance(value, Mapping):
         return {k: _dialect_arguments(v, inputs, k) for k, v in value.items()}

@@ -11,6 +11,8 @@ identity   the item's id is the digest of its kind, target and inputs;
 freeze     nothing starts while the repository is frozen;
 time       notAfter expires it, notBefore and its window make it wait;
 pin        the definitions it was reviewed against are unchanged;
+valid      those definitions have no problems (a broken definition elsewhere
+           does not stop the items that do not use it);
 journal    a run being continued was started for exactly this request;
 approval   with a policy, every change since staging was approved (approval.py).
 """
@@ -34,8 +36,8 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class Refusal:
-    """Why an item may not run now: an outcome (stale, waiting, expired,
-    frozen, unapproved, refused) and one line saying why."""
+    """Why an item may not run now: an outcome (stale, invalid, waiting,
+    expired, frozen, unapproved, refused) and one line saying why."""
 
     outcome: str
     detail: str
@@ -72,6 +74,10 @@ def admit(
             "stale",
             timing.detail + "; re-approve by purging it and queueing it again in a reviewed change",
         )
+    problems = [p for p in repo.problems if p.file in item.request.pin]
+    if problems:  # its definitions cannot run; the other items still do
+        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+        return Refusal("invalid", f"{problems[0]}{more}; see `swamp validate`")
     if timing.state in ("expired", "waiting"):
         return Refusal(timing.state, timing.detail)
     if run is not None:

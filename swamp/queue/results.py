@@ -192,11 +192,19 @@ def leftovers(git: Repo, root: Path) -> list[str]:
     from swamp.queue.status import item_locked
 
     found = []
-    for path in git.dirty():
+    dirty = git.dirty()
+    item_runs: set[str] | None = None
+    for path in dirty:
         top, _, rest = path.partition("/")
         if top == runs.RUNS:
+            if item_runs is None:  # a local run made without --commit stays local
+                item_runs = {
+                    str(e.data.get("run"))
+                    for e in items.iter_items(root, include_done=True)
+                    if isinstance(e, items.Item)
+                }
             run = rest.partition("/")[0]
-            if run and not control.is_active(root / runs.RUNS / run):
+            if run in item_runs and not control.is_active(root / runs.RUNS / run):
                 found.append(path)
         elif top in (items.QUEUE, items.DONE) and (root / path).exists():
             item = items.read_item(root / path, done=top == items.DONE)
@@ -208,7 +216,7 @@ def leftovers(git: Repo, root: Path) -> list[str]:
                 found.append(path)
         elif top == items.QUEUE:  # deleted: finished, if its done/ record is here too
             stem = Path(path).stem
-            if any(d.startswith(f"{items.DONE}/{stem}") for d in git.dirty([items.DONE])):
+            if any(d.startswith(f"{items.DONE}/{stem}") for d in dirty):
                 found.append(path)
     return found
 

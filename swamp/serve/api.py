@@ -231,10 +231,11 @@ def _act(request: Request, action: str, run_id: str, who: str, body: dict[str, A
                 name = runs.find_run(repo.root, run_id).name
                 if d.owns(name):
                     raise ApiError(409, f"run {name} is being executed by this server")
-                d.note(name, "resume", who)
+                rerun = body.get("rerunUnknown", False) is True
+                d.note(name, "resume", who, rerunUnknown=rerun)
                 handle = runs.open_run(repo.root, name)
                 _check_resumable(handle)
-                d.submit_resume(handle)
+                d.submit_resume(handle, rerun_unknown=rerun)
                 return {"run": handle.id, "requested": "resume", "by": who}
             case "retry":
                 step = body.get("step")

@@ -232,7 +232,11 @@ def document() -> dict[str, Any]:
             ),
             "/api/v1/runs/{run}/pause": _action("Pause after the steps in flight", None, 200),
             "/api/v1/runs/{run}/stop": _action("Stop the run", None, 200),
-            "/api/v1/runs/{run}/resume": _action("Continue the run", None, 202),
+            "/api/v1/runs/{run}/resume": _action(
+                "Continue the run (rerunUnknown: run again the steps cut off mid-flight)",
+                {"type": "object", "properties": {"rerunUnknown": {"type": "boolean"}}},
+                202,
+            ),
             "/api/v1/runs/{run}/retry": _action(
                 "Re-run from a step",
                 {

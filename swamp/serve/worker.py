@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from swamp.engine import control, runs, service
-from swamp.engine.journal import JOURNAL, read_events
+from swamp.engine.journal import JOURNAL, CorruptRun, read_events
 from swamp.engine.runs import RunHandle
 from swamp.engine.state import load_state
 from swamp.errors import SwampError
@@ -83,14 +83,16 @@ class Dispatcher:
         self._submit(handle.id, lambda: self._execute(wf, handle))
         return handle.id
 
-    def submit_resume(self, handle: RunHandle, *, retrying: bool = False) -> None:
+    def submit_resume(
+        self, handle: RunHandle, *, retrying: bool = False, rerun_unknown: bool = False
+    ) -> None:
         """Continue an open run (released, resumed, retried) on a worker."""
         if self.draining:
             handle.journal.close()
             raise Draining("the server is shutting down; try again later")
         with self._lock:
             self._pending[handle.id] = handle
-        self._submit(handle.id, lambda: self._resume(handle, retrying))
+        self._submit(handle.id, lambda: self._resume(handle, retrying, rerun_unknown))
 
     def _submit(self, run_id: str, work: Callable[[], None]) -> None:
         def job() -> None:
@@ -125,8 +127,10 @@ class Dispatcher:
     def _execute(self, wf: Any, handle: RunHandle) -> None:
         service.execute(self.cache.get(), wf, handle)
 
-    def _resume(self, handle: RunHandle, retrying: bool) -> None:
-        item_runs.resume(self.cache.get(), handle, quiet=True, retrying=retrying)
+    def _resume(self, handle: RunHandle, retrying: bool, rerun_unknown: bool) -> None:
+        item_runs.resume(
+            self.cache.get(), handle, quiet=True, retrying=retrying, rerun_unknown=rerun_unknown
+        )
 
     # -- what it knows -----------------------------------------------------------
 
@@ -176,10 +180,19 @@ class Dispatcher:
     # -- restart and shutdown ----------------------------------------------------
 
     def recover(self) -> list[str]:
-        """Continue every accepted run that a crash or drain left unfinished."""
+        """Continue every accepted run that a crash or drain left unfinished.
+
+        A step that was in flight runs again only if it is declared
+        idempotent (engine/unknown.py); otherwise the resume is refused and
+        logged, and the run waits for an operator (`swamp run resume
+        --rerun-unknown`, or the API's resume with {"rerunUnknown": true})."""
         found = []
         for folder in runs.iter_run_dirs(self.root):
-            if control.is_active(folder) or not _unfinished(folder):
+            try:
+                if control.is_active(folder) or not _unfinished(folder):
+                    continue
+            except CorruptRun as e:  # said, and left for a person: the others go on
+                log.warning("%s", e)
                 continue
             handle = runs.open_run(self.root, folder.name)
             found.append(handle.id)
@@ -207,7 +220,7 @@ def _unfinished(folder: Path) -> bool:
     """Accepted here, and not at rest by its own doing: created or running
     (cut off by a crash), or stopped by a drain."""
     accepted = drained = False
-    for event in read_events(folder / JOURNAL):
+    for _, event in read_events(folder / JOURNAL):
         kind = event.get("type")
         if kind == ACCEPTED:
             accepted = True

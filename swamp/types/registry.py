@@ -22,6 +22,8 @@ BUILTINS = {
 DIALECT_TYPES = {
     "mender/http": "swamp.mender.tasks:MenderHttpType",
     "mender/cli": "swamp.mender.tasks:MenderCliType",
+    "mender/nats": "swamp.mender.messaging:MenderNatsType",
+    "mender/smtp": "swamp.mender.messaging:MenderSmtpType",
 }
 
 

@@ -5,14 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 from swamp.errors import Problem
+from swamp.queue_files import item_problems
 from swamp.repo import Repository, definition_files
 from swamp.validate.config import schedule_problems
 
 
 def validate_paths(repo: Repository, paths: list[Path]) -> list[Problem]:
     """Problems in the given files or folders (all of them when none given)."""
-    from swamp.queue_files import item_problems
-
     problems = [*repo.problems, *repo.warnings]
     queue_files: list[Path] = []
     for folder in ("queue", "done"):

@@ -8,6 +8,7 @@ from typing import Any
 from swamp import expressions, schemas, shell_script
 from swamp.definitions import (
     build_model,
+    input_schema,
 )
 from swamp.errors import Problem, SwampError
 from swamp.loader import Document, JsonPath, format_path
@@ -127,8 +128,6 @@ def _model_semantics(
         out += schema_shape(doc, (*mpath, "inputs"), method.get("inputs"))
         if schemas.check_schema(method.get("inputs") or {}):
             continue
-        from swamp.definitions import input_schema
-
         declared = input_schema(data.get("inputs"), method.get("inputs"))
         merged = {**base_args, **(method.get("arguments") or {})}
 
