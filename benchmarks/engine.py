@@ -2,12 +2,11 @@
 
     python benchmarks/engine.py [ROUNDS]
 
-(a) 500 sequential `true` steps (argv form) against a bare loop of 500
-    subprocess.run(["true"]) in the same process; rounds alternate the two
-    and the median ratio is reported (a shared machine is noisy). Each step
-    fsyncs the journal twice (started, finished), so the cost of one fsync
-    on this disk is measured too: two of them are the floor of what swamp
-    adds per step;
+(a) 500 sequential `true` steps (argv form) against a bare loop, in the same
+    process, that runs `true` and appends and fsyncs one journal-sized record
+    per step: the floor of a durable engine. Rounds alternate the two and the
+    median ratio is reported (a shared machine is noisy). swamp fsyncs once
+    per step too: a step's finish shares the fsync of the next step's start;
 (b) no-op (swamp/echo) steps at 100, 1,000 and 10,000 per run: the time per
     step must stay flat, since nothing done per step grows with the run;
 (c) 8 independent jobs sleeping 1 s with concurrency 8: about 1 s.
@@ -73,10 +72,18 @@ def time_run(workflow: str, concurrency: int = 4) -> float:
 
 
 def bare_true(n: int) -> float:
-    start = time.perf_counter()
-    for _ in range(n):
-        subprocess.run(["true"], check=True)
-    return time.perf_counter() - start
+    """`true` n times, each followed by one durable record (append + fsync)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        fd = os.open(Path(tmp) / "j", os.O_WRONLY | os.O_CREAT | os.O_APPEND)
+        line = b"x" * 300 + b"\n"
+        start = time.perf_counter()
+        for _ in range(n):
+            subprocess.run(["true"], check=True)
+            os.write(fd, line)
+            os.fsync(fd)
+        elapsed = time.perf_counter() - start
+        os.close(fd)
+    return elapsed
 
 
 def fsync_cost(n: int = 500) -> float:
@@ -107,12 +114,11 @@ def main() -> int:
     bare, engine = statistics.median(bares), statistics.median(engines)
     print(
         f"(a) 500 x true: bare loop {bare:.3f}s, swamp {engine:.3f}s (medians), "
-        f"median ratio {statistics.median(ratios):.2f}, best {min(ratios):.2f} (aim <= 1.3)"
+        f"median ratio {statistics.median(ratios):.2f}, best {min(ratios):.2f} (aim <= 1.1)"
     )
     print(
-        f"    swamp adds {(engine - bare) / 500 * 1000:.3f} ms/step; one fsync here costs "
-        f"{fsync * 1000:.3f} ms, so the floor with two fsyncs per step is "
-        f"{(bare + 1000 * fsync) / bare:.2f}"
+        f"    swamp adds {(engine - bare) / 500 * 1000:.3f} ms/step over the loop; "
+        f"one fsync here costs {fsync * 1000:.3f} ms"
     )
     # (b)
     for n in (100, 1_000, 10_000):

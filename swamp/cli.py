@@ -6,6 +6,7 @@ commands that need them, never here, so `swamp --help` stays quick.
 
 from __future__ import annotations
 
+import errno
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -198,6 +199,14 @@ InputOption = Annotated[
         show_default=False,
     ),
 ]
+RerunUnknownOption = Annotated[
+    bool,
+    typer.Option(
+        "--rerun-unknown",
+        help="Run again the steps whose outcome is unknown (in flight when the runner died "
+        "or was interrupted), even if not declared idempotent: you checked what they did.",
+    ),
+]
 InputFileOption = Annotated[
     list[Path] | None,
     typer.Option(
@@ -229,9 +238,14 @@ def _main(
 def _run(func: Callable[..., int], *args: Any, **kwargs: Any) -> None:
     """The one boundary that turns exceptions into messages and exit codes."""
     from swamp.errors import InvalidFiles, SwampError
+    from swamp.interrupts import Interrupted, handled
 
     try:
-        code = func(*args, **kwargs)
+        with handled():
+            code = func(*args, **kwargs)
+    except Interrupted as e:
+        sys.stderr.write(f"swamp: {e}\n")
+        code = e.exit_code
     except InvalidFiles as e:
         from swamp import output
 
@@ -247,9 +261,38 @@ def _run(func: Callable[..., int], *args: Any, **kwargs: Any) -> None:
     except KeyboardInterrupt:
         sys.stderr.write("swamp: interrupted\n")
         code = 130
+    except BrokenPipeError:
+        # The reader stopped reading (`| head -1`): not an error of swamp. What
+        # is still buffered goes nowhere, so that the exit does not fail again.
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        code = 0
+    except OSError as e:
+        code = _os_error(e)
     except Exception as e:  # the last resort: no traceback on the terminal
         code = _crash(e)
     raise typer.Exit(code)
+
+
+# Errors of the machine, not of swamp: a full disk, a read-only folder.
+_ENVIRONMENT_ERRNOS = frozenset(
+    {errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS, errno.EACCES, errno.EPERM}
+)
+
+
+def _os_error(e: OSError) -> int:
+    """One clear line for what the machine refused; a crash log for the rest."""
+    if e.errno not in _ENVIRONMENT_ERRNOS:
+        return _crash(e)
+    from swamp import output
+
+    where = f"{e.filename}: " if e.filename else ""
+    output.error(
+        f"{where}{e.strerror or e}; stopped there (free space or fix the permissions, "
+        "then run the command again; a run continues with `swamp run resume`)"
+    )
+    return 1
 
 
 def _crash(e: Exception) -> int:
@@ -548,10 +591,13 @@ def run_resume(
     as_json: JsonOption = False,
     commit: CommitOption = False,
     push: PushOption = False,
+    rerun_unknown: RerunUnknownOption = False,
 ) -> None:
     """Continue a failed, paused, stopped or interrupted run.
 
-    Succeeded steps are not run again; failed and interrupted steps are.
+    Succeeded steps are not run again; failed and stopped steps are. A step
+    that was in flight when swamp died or was interrupted runs again only if
+    it is declared idempotent, or with --rerun-unknown.
 
     Example:
 
@@ -559,7 +605,14 @@ def run_resume(
     """
     from swamp.commands import run as cmd
 
-    _run(cmd.resume, _state["repo"], run_id, as_json=as_json, publish=_publish(commit, push))
+    _run(
+        cmd.resume,
+        _state["repo"],
+        run_id,
+        as_json=as_json,
+        publish=_publish(commit, push),
+        rerun_unknown=rerun_unknown,
+    )
 
 
 @run_app.command("pause")
@@ -862,6 +915,7 @@ def queue_execute(
             "resuming its run where it stopped.",
         ),
     ] = False,
+    rerun_unknown: RerunUnknownOption = False,
 ) -> None:
     """Execute selected items: succeeded ones move to done/ with their result.
 
@@ -893,6 +947,7 @@ def queue_execute(
         publish=_publish(commit, push),
         shard=shard,
         reclaim=reclaim,
+        rerun_unknown=rerun_unknown,
     )
 
 
@@ -1001,6 +1056,82 @@ def unfreeze_command(
     from swamp.commands import queue as cmd
 
     _run(cmd.unfreeze_repo, _state["repo"], by=by, as_json=as_json, publish=_publish(commit, push))
+
+
+@app.command("serve")
+def serve_command(
+    bind: Annotated[
+        str,
+        typer.Option(
+            "--bind",
+            metavar="HOST:PORT",
+            help="Where to listen. Beyond loopback only with tokens (SWAMP_SERVE_TOKENS).",
+        ),
+    ] = "127.0.0.1:8080",
+    pull: Annotated[
+        str | None,
+        typer.Option(
+            "--pull",
+            metavar="REMOTE",
+            help="Also run the queue: clone REMOTE into --repo (default: the current "
+            "folder, empty or a clone of REMOTE), then on every tick fetch it "
+            "and execute what is due, as `queue execute --all --push` does.",
+            show_default=False,
+        ),
+    ] = None,
+    interval: Annotated[
+        str, typer.Option("--interval", metavar="DURATION", help="Time between pulls.")
+    ] = "60s",
+    shard: Annotated[
+        str | None,
+        typer.Option(
+            "--shard",
+            metavar="i/N",
+            help="With --pull: only this runner's share of the items.",
+            show_default=False,
+        ),
+    ] = None,
+    workers: Annotated[
+        int, typer.Option("--workers", min=1, metavar="N", help="Runs executed at once.")
+    ] = 4,
+    grace: Annotated[
+        float,
+        typer.Option(
+            "--grace",
+            min=0,
+            metavar="SECONDS",
+            help="On SIGTERM, how long running steps may finish before they are stopped.",
+        ),
+    ] = 30.0,
+) -> None:
+    """Serve the HTTP API (native and Mender-compatible) and the web view.
+
+    Reads are open; starting and controlling runs need a bearer token from
+    SWAMP_SERVE_TOKENS="name:token,..." (or a file named by
+    SWAMP_SERVE_TOKENS_FILE). What may be started is listed in swamp.yaml's
+    serve.allowStart. Runs accepted are journaled before the answer and
+    finished after a crash and restart.
+
+    Example:
+
+      swamp serve
+
+      swamp serve --bind 0.0.0.0:8080 --workers 8
+
+      swamp serve --pull git@git.internal:ops/swamp-ops.git --interval 5m --shard 1/2
+    """
+    from swamp.serve.main import serve
+
+    _run(
+        serve,
+        _state["repo"],
+        bind=bind,
+        workers=workers,
+        grace=grace,
+        pull=pull,
+        interval=interval,
+        shard=shard,
+    )
 
 
 def main() -> int:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -21,6 +22,8 @@ def parse_duration(value: float | str | None) -> float | None:
     if value is None:
         return None
     if isinstance(value, int | float):
+        if not math.isfinite(value):
+            raise ValueError(f"invalid duration {value!r} (expected a finite number of seconds)")
         return float(value)
     total = 0.0
     pos = 0
@@ -82,6 +85,20 @@ class Approval:
 
 
 @dataclass(frozen=True)
+class ServeSettings:
+    """swamp.yaml's `serve:` section: what `swamp serve`'s API may do."""
+
+    allow_start: tuple[str, ...] = ()
+    mender_without_token: bool = False
+    allow_register: bool = False
+
+    def may_start(self, target: str) -> bool:
+        from fnmatch import fnmatchcase
+
+        return any(fnmatchcase(target, pattern) for pattern in self.allow_start)
+
+
+@dataclass(frozen=True)
 class Config:
     """swamp.yaml."""
 
@@ -90,13 +107,16 @@ class Config:
     windows: Mapping[str, Window] = field(default_factory=dict)
     concurrency: int = 4
     step_timeout: float | None = None
+    stop_grace: float = 5.0
     claim_timeout: float = 3600.0
     approval: Approval | None = None
     description: str = ""
+    serve: ServeSettings = field(default_factory=ServeSettings)
 
     @classmethod
     def from_data(cls, data: Mapping[str, Any]) -> Config:
         defaults = data.get("defaults") or {}
+        serve = data.get("serve") or {}
         windows = {
             name: Window(
                 name,
@@ -124,9 +144,15 @@ class Config:
             windows=windows,
             concurrency=defaults.get("concurrency", 4),
             step_timeout=parse_duration(defaults.get("stepTimeout")),
+            stop_grace=_or(parse_duration(defaults.get("stopGrace")), 5.0),
             claim_timeout=_or(parse_duration(defaults.get("claimTimeout")), 3600.0),
             approval=approval,
             description=data.get("description", ""),
+            serve=ServeSettings(
+                allow_start=tuple(serve.get("allowStart") or ()),
+                mender_without_token=bool(serve.get("menderWithoutToken", False)),
+                allow_register=bool(serve.get("allowRegister", False)),
+            ),
         )
 
 
@@ -141,6 +167,7 @@ class Method:
     call: str  # the model type's method
     inputs: Mapping[str, Any]  # merged object schema
     arguments: Mapping[str, Any]  # merged, unrendered
+    idempotent: bool = False  # safe to call again when an outcome is unknown
 
 
 @dataclass(frozen=True)
@@ -193,6 +220,8 @@ class Step:
     description: str
     path: JsonPath
     task: InlineTask | None = None
+    # Safe to run again when its outcome is unknown (see engine/unknown.py).
+    idempotent: bool = False
 
     @property
     def target(self) -> str:
@@ -271,6 +300,7 @@ def build_step(raw: Mapping[str, Any], path: JsonPath, previous: str | None) -> 
         allow_failure=bool(raw.get("allowFailure", False)),
         description=raw.get("description", ""),
         path=path,
+        idempotent=bool(raw.get("idempotent", False)),
     )
 
 
@@ -331,6 +361,7 @@ def build_model(data: Mapping[str, Any], file: str, digest: str, calls: dict[str
             call=calls[name],
             inputs=input_schema(data.get("inputs"), m.get("inputs")),
             arguments={**base_args, **(m.get("arguments") or {})},
+            idempotent=bool(m.get("idempotent", False)),
         )
         for name, m in data["methods"].items()
     }

@@ -3,11 +3,18 @@
 Only the text between `${{` and `}}` is ever compiled; the rest of a string,
 and every value that comes from inputs or outputs, is data and never a
 template, so an input such as `{{ 7*7 }}` stays exactly that.
+
+Evaluation is bounded: an expression has no loops, so its time and memory are
+bounded by its operations' sizes, and the ones that can grow without limit
+are checked before they run (`**`, `*` and `%` on strings and lists, padding
+filters, str.format widths). Results must be data (JSON's kinds, finite
+numbers) of at most MAX_SIZE characters or items.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
@@ -21,6 +28,15 @@ if TYPE_CHECKING:
     from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 EXPRESSION = re.compile(r"\$\{\{(.*?)\}\}", re.DOTALL)
+# The largest string or list an expression may build, and the largest
+# integer (in bits) `**` may produce.
+MAX_SIZE = 1_000_000
+MAX_BITS = 100_000
+# A width in a %-format or str.format spec: padding that big is refused.
+# In str.format, a width given by a nested field ({0:>{1}}) is refused too.
+_WIDE = re.compile(r"(?:%|\{[^{}]*:)[^a-zA-Z%{}]*(?:\*|[0-9]{6,})|\{[^{}]*:[^{}]*\{")
+# Filters that pad or repeat by a number argument.
+_SIZED_FILTERS = ("center", "indent", "wordwrap", "slice", "batch", "truncate", "format")
 NAMESPACES = ("inputs", "steps", "jobs", "item", "env", "secrets")
 
 
@@ -48,38 +64,13 @@ def find(value: str) -> Iterator[tuple[str, int]]:
         yield m.group(1), m.start()
 
 
-MAX_POWER = 256
-MAX_REPEAT = 1_000_000
-
-
-def _size(value: Any) -> int:
-    return len(value) if isinstance(value, str | list | tuple) else 0
-
-
-def _number(value: Any) -> int:
-    return abs(value) if isinstance(value, int) and not isinstance(value, bool) else 0
-
-
 @cache
 def _environment() -> ImmutableSandboxedEnvironment:
     from jinja2 import StrictUndefined
-    from jinja2.exceptions import SecurityError
     from jinja2.sandbox import ImmutableSandboxedEnvironment
 
     class Environment(ImmutableSandboxedEnvironment):
-        # Powers and repetitions are bounded: `10 ** 10 ** 10` or `'a' * 10 ** 9`
-        # in a definition must fail, not hang the runner or exhaust its memory.
-        intercepted_binops = frozenset({"**", "*"})
-
-        def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
-            if operator == "**":
-                if isinstance(right, int | float) and abs(right) > MAX_POWER:
-                    raise SecurityError(f"an exponent above {MAX_POWER}")
-                return left**right
-            size = max(_size(left) * _number(right), _size(right) * _number(left))
-            if size > MAX_REPEAT:
-                raise SecurityError(f"a repetition longer than {MAX_REPEAT}")
-            return left * right
+        intercepted_binops = frozenset({"**", "*", "%"})
 
         # `steps.x.outputs.items` must read the output named "items", not the
         # dict method: prefer keys for mappings.
@@ -88,7 +79,103 @@ def _environment() -> ImmutableSandboxedEnvironment:
                 return obj[attribute]
             return super().getattr(obj, attribute)
 
-    return Environment(undefined=StrictUndefined, autoescape=False)
+        def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
+            _check_binop(operator, left, right)
+            return super().call_binop(context, operator, left, right)
+
+        def wrap_str_format(self, value: Any) -> Callable[..., str] | None:
+            wrapped = super().wrap_str_format(value)
+            if wrapped is not None:  # str.format and format_map: check the widths first
+                _check_format(value.__self__)
+            return wrapped
+
+    env = Environment(undefined=StrictUndefined, autoescape=False)
+    env.globals.pop("lipsum", None)  # makes text by the megabyte on request
+    for name in _SIZED_FILTERS:
+        env.filters[name] = _sized(name, env.filters[name])
+    return env
+
+
+def _refuse(what: str) -> None:
+    raise ExpressionError(f"refused: {what} (an expression may build at most {MAX_SIZE} items)")
+
+
+def _check_binop(operator: str, left: Any, right: Any) -> None:
+    """Refuse, before it runs, an operation whose result would be huge."""
+    if operator == "**":
+        ints = isinstance(left, int) and isinstance(right, int)
+        if ints and right > 0 and abs(left) > 1 and right * math.log2(abs(left)) > MAX_BITS:
+            raise ExpressionError(f"refused: {left} ** {right} has more than {MAX_BITS} bits")
+    elif operator == "*":
+        for seq, n in ((left, right), (right, left)):
+            if (
+                isinstance(seq, str | list | tuple)
+                and isinstance(n, int)
+                and len(seq) * n > MAX_SIZE
+            ):
+                _refuse(f"repeating {len(seq)} items {n} times")
+    elif operator == "%" and isinstance(left, str):
+        _check_format(left)
+
+
+def _check_format(text: str) -> None:
+    if _WIDE.search(text):
+        _refuse("a format width of a million or more, or one given by `*`")
+
+
+def _sized(name: str, original: Callable[..., Any]) -> Callable[..., Any]:
+    """A filter whose number arguments may not ask for a huge result."""
+
+    def checked(*args: Any, **kwargs: Any) -> Any:
+        for value in (*args[1:], *kwargs.values()):
+            if isinstance(value, int) and not isinstance(value, bool) and value > MAX_SIZE:
+                _refuse(f"{name}({value})")
+        if name == "format" and args and isinstance(args[0], str):
+            _check_format(args[0])
+        return original(*args, **kwargs)
+
+    for attribute in ("jinja_pass_arg",):  # keep how Jinja calls it
+        if hasattr(original, attribute):
+            setattr(checked, attribute, getattr(original, attribute))
+    return checked
+
+
+def _as_data(value: Any, source: str) -> Any:
+    """The result as data, or ExpressionError: an unsafe or undefined value
+    nested in a list, a NaN, a range or a function never leaves evaluation."""
+    from jinja2 import Undefined
+
+    budget = [MAX_SIZE]
+
+    def walk(v: Any) -> Any:
+        budget[0] -= 1
+        if budget[0] < 0:
+            raise ExpressionError(f"${{{{{source}}}}}: the result has more than {MAX_SIZE} items")
+        if isinstance(v, Undefined):
+            v._fail_with_undefined_error()
+        if v is None or isinstance(v, bool | int):
+            return v
+        if isinstance(v, float):
+            if not math.isfinite(v):
+                raise ExpressionError(f"${{{{{source}}}}}: {v} is not a finite number")
+            return v
+        if isinstance(v, str):
+            budget[0] -= len(v) // 100
+            if len(v) > MAX_SIZE:
+                raise ExpressionError(
+                    f"${{{{{source}}}}}: the result is longer than {MAX_SIZE} characters"
+                )
+            return v
+        if isinstance(v, list | tuple):
+            return [walk(x) for x in v]
+        if isinstance(v, Mapping):
+            return {str(k): walk(x) for k, x in v.items()}
+        raise ExpressionError(
+            f"${{{{{source}}}}}: the result is a {type(v).__name__}, not data "
+            "(a string, number, boolean, list or object)"
+        )
+
+    return walk(value)
 
 
 def parse(source: str) -> nodes.Expr:
@@ -170,6 +257,7 @@ def evaluate(source: str, context: Mapping[str, Any]) -> Any:
         result = compiled(**context)
         if isinstance(result, Undefined):
             result._fail_with_undefined_error()
+        result = _as_data(result, source)
     except ExpressionError:
         raise
     except UndefinedError:

@@ -31,12 +31,18 @@ def parse_inputs(pairs: list[str], files: list[Path] | None = None) -> dict[str,
         if key.endswith(":json"):
             key = key[: -len(":json")]
             try:
-                out[key] = json.loads(value)
-            except json.JSONDecodeError as e:
+                out[key] = json.loads(value, parse_constant=_no_constant)
+            except ValueError as e:
+                if not isinstance(e, json.JSONDecodeError):
+                    raise UsageError(f"--input {key}:json: {e}") from None
                 raise UsageError(f"--input {key}:json: invalid JSON: {e.msg}") from None
         else:
             out[key] = value
     return out
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a finite number")
 
 
 def check_inputs(inputs: Mapping[str, Any], schema: Mapping[str, Any], target: str) -> None:

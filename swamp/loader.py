@@ -9,6 +9,7 @@ column of every value and key for error messages.
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -138,7 +139,14 @@ def read_text(path: Path, display: str) -> str:
             Problem(display, 1, 1, f"file is {size} bytes; the limit is {MAX_FILE_BYTES} bytes")
         )
     try:
-        return path.read_text(encoding="utf-8")
+        # Bounded: a device or a pipe (/dev/zero) has no size to check first.
+        with path.open("rb") as f:
+            data = f.read(MAX_FILE_BYTES + 1)
+        if len(data) > MAX_FILE_BYTES:
+            raise LoadError(
+                Problem(display, 1, 1, f"file is longer than the limit of {MAX_FILE_BYTES} bytes")
+            )
+        return data.decode("utf-8")
     except UnicodeDecodeError as e:
         raise LoadError(Problem(display, 1, 1, f"not UTF-8 text: {e.reason}")) from None
     except OSError as e:
@@ -188,6 +196,17 @@ def load_yaml_text(text: str, display: str) -> Document:
     return doc
 
 
+class _NotFinite(ValueError):
+    def __init__(self, name: str) -> None:
+        super().__init__(name)
+        self.name = name
+
+
+def _no_constant(name: str) -> Any:
+    """JSON's NaN, Infinity and -Infinity (a Python extension) are refused."""
+    raise _NotFinite(name)
+
+
 def load_json_text(text: str, display: str) -> Document:
     def no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
         out: dict[str, Any] = {}
@@ -198,7 +217,11 @@ def load_json_text(text: str, display: str) -> Document:
         return out
 
     try:
-        data = json.loads(text, object_pairs_hook=no_duplicates)
+        data = json.loads(text, object_pairs_hook=no_duplicates, parse_constant=_no_constant)
+    except _NotFinite as e:
+        at = max(0, text.find(e.name))
+        line, col = text.count("\n", 0, at) + 1, at - text.rfind("\n", 0, at)
+        raise LoadError(Problem(display, line, col, f"{e.name} is not a finite number")) from None
     except json.JSONDecodeError as e:
         raise LoadError(Problem(display, e.lineno, e.colno, f"invalid JSON: {e.msg}")) from None
     except RecursionError:
@@ -417,10 +440,15 @@ class _Builder:
         if construct is None:
             return None
         try:
-            return construct(node)
+            value = construct(node)
         except (ValueError, KeyError):  # an explicit tag on a wrong value: `!!int abc`
             short = tag.removeprefix(_YAML_TAG)
             raise self.fail(node, f"'{shown(node.value, 60)}' is not a valid {short}") from None
+        if isinstance(value, float) and not math.isfinite(value):
+            # `.nan` and `.inf` would pass every numeric check (NaN > 0 is
+            # false, and so is NaN < 0): a sleep or a timeout would ignore them.
+            raise self.fail(node, f"{node.value!r} is not a finite number")
+        return value
 
 
 def dump_yaml(data: Any) -> str:

@@ -86,7 +86,8 @@ def test_sigkill_mid_step_then_resume_runs_no_succeeded_step_twice(tmp_path: Pat
     # Make the in-flight step quick for the resume: it runs again (at least once).
     wf = repo / "workflows" / "sequence.yaml"
     wf.write_text(wf.read_text().replace("seconds: 30", "seconds: 0"))
-    data = json.loads(swamp(repo, "run", "resume", run_id, "--json").stdout)
+    # The step in flight may have acted: it runs again only when asked to.
+    data = json.loads(swamp(repo, "run", "resume", run_id, "--json", "--rerun-unknown").stdout)
     assert data["state"] == "succeeded"
     assert marks(repo) == ["one", "slow", "slow"]  # `one` did not run twice
     # The output of the step that succeeded before the kill survived.
@@ -104,7 +105,7 @@ def test_torn_journal_line_is_tolerated_and_repaired(tmp_path: Path) -> None:
     wf = repo / "workflows" / "sequence.yaml"
     wf.write_text(wf.read_text().replace("seconds: 30", "seconds: 0"))
     assert show(repo, run_id)["jobs"]["first"]["steps"]["one"]["state"] == "succeeded"
-    data = json.loads(swamp(repo, "run", "resume", run_id, "--json").stdout)
+    data = json.loads(swamp(repo, "run", "resume", run_id, "--json", "--rerun-unknown").stdout)
     assert data["state"] == "succeeded"
     assert marks(repo) == ["one", "slow", "slow"]
     lines = journal.read_text().splitlines()
@@ -560,7 +561,7 @@ def test_sigkill_at_random_moments_never_reruns_a_succeeded_step(tmp_path: Path)
             last = json.loads(journal.splitlines()[-1])
             if (last["type"], last.get("state")) == ("run-state", "succeeded"):
                 continue  # it had just ended when it died
-        proc = start_swamp(repo, "run", "resume", run_id)
+        proc = start_swamp(repo, "run", "resume", run_id, "--rerun-unknown")
     if proc is not None:
         out, err = proc.communicate(timeout=120)
         assert proc.returncode == 0, (seed, out, err)
@@ -614,7 +615,7 @@ jobs:
             )
             continue
         before = _succeeded_in_journal(copy, run_id)
-        data = json.loads(swamp(copy, "run", "resume", run_id, "--json").stdout)
+        data = json.loads(swamp(copy, "run", "resume", run_id, "--json", "--rerun-unknown").stdout)
         assert data["state"] == "succeeded", i
         assert marks(copy) == [s for s in "abc" if s not in before], i
         whole = (copy / "runs" / run_id / "journal.jsonl").read_text().splitlines()

@@ -424,7 +424,10 @@ def test_an_interrupted_item_is_resumed_by_id_or_purged(tmp_path: Path) -> None:
     skipped = swamp(repo, "queue", "execute", "--all")  # never by accident
     assert "ran 0 of 2 selected: 2 skipped" in skipped.stdout
     (repo / "OPEN").touch()
-    swamp(repo, "queue", "execute", "--item", first)
+    refused = swamp(repo, "queue", "execute", "--item", first, check=1)
+    assert "wait/wait is unknown (it was in flight when swamp died" in refused.stdout
+    assert sorted(marks(repo)) == ["x", "y"]  # not run again silently
+    swamp(repo, "queue", "execute", "--item", first, "--rerun-unknown")
     assert sorted(marks(repo)) == ["x", "x", "y"]  # the step in flight ran again
     purged = swamp(repo, "queue", "purge", "--item", second)
     run = rows[second]["run"]

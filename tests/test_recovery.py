@@ -78,7 +78,14 @@ def _checkpointed(origin: Path, item_id: str, step: str) -> bool:
     lease = _lease(origin, item_id)
     if lease is None:
         return False
-    journal = git(origin, "show", f"refs/swamp/leases/{item_id}:runs/{lease['run']}/journal.jsonl")
+    shown = subprocess.run(
+        ["git", "show", f"refs/swamp/leases/{item_id}:runs/{lease['run']}/journal.jsonl"],
+        cwd=origin,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    journal = shown.stdout if shown.returncode == 0 else ""  # leased before the run began
     return any(
         e.get("type") == "step-finished" and e.get("step") == step and e.get("state") == "succeeded"
         for e in map(json.loads, journal.splitlines())

@@ -217,7 +217,7 @@ def test_a_runner_killed_between_claim_and_result_is_reclaimed(tmp_path: Path) -
     skipped = swamp(runner, "queue", "execute", "--all")  # never by accident
     assert f"{row['id']} slow: skipped: interrupted: claimed by " in skipped.stdout
     (runner / "GO").touch()
-    swamp(runner, "queue", "execute", "--item", row["id"], "--commit", "--push")
+    swamp(runner, "queue", "execute", "--item", row["id"], "--commit", "--push", "--rerun-unknown")
     assert marks(runner) == ["a", "b", "b", "c"]  # a did not run again; b was in flight
     assert git(origin, "ls-tree", "--name-only", "main", "queue/") == ""
     assert len(git(origin, "ls-tree", "--name-only", "main", "done/").splitlines()) == 1

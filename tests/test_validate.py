@@ -274,7 +274,7 @@ workflows/main.yaml:24:19: jobs.first.steps[4].workflow: unknown workflow 'missi
 workflows/main.yaml:29:21: jobs.first.steps[5].dependsOn[0]: unknown step 'ghost-step' in job 'first' (steps: typed, missing, no-method, no-model, no-workflow, waits)
 workflows/main.yaml:33:9: jobs.second.steps[0]: dependency cycle between steps: p -> q -> p
 workflows/main.yaml:41:25: jobs.second.steps[1].inputs.user: ${{ inputs.whom }}: inputs.whom is not a declared input (known: who)
-workflows/main.yaml:48:9: jobs.third.steps[0]: unknown key 'timout' (expected one of: allowFailure, dependsOn, description, inputs, method, model, name, retry, timeout, workflow)
+workflows/main.yaml:48:9: jobs.third.steps[0]: unknown key 'timout' (expected one of: allowFailure, dependsOn, description, idempotent, inputs, method, model, name, retry, timeout, workflow)
 workflows/main.yaml:53:18: jobs.third.steps[1].inputs.user: ${{ env.PATH }}: env.PATH is not allowed (list PATH under env in swamp.yaml)
 workflows/main.yaml:53:33: jobs.third.steps[1].inputs.user: ${{ secrets.OTHER }}: secrets.OTHER is not allowed (list OTHER under secrets in swamp.yaml)
 workflows/main.yaml:53:53: jobs.third.steps[1].inputs.user: ${{ item }}: 'item' cannot be used here (expected one of: inputs, steps, jobs, env, secrets)

@@ -115,8 +115,11 @@ def _abridge(inputs: dict[str, Any], width: int = 40) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
-def list_queue(repo_path: Path | None, *, as_json: bool, include_done: bool = False) -> int:
-    repo = load_repository(repo_path)
+def queue_rows(
+    repo: Repository, *, include_done: bool = False
+) -> tuple[list[dict[str, Any]], list[str]]:
+    """What `queue list --json` prints (and `swamp serve` answers), and the
+    files that are not readable items."""
     now = utcnow()
     rows: list[dict[str, Any]] = []
     broken: list[str] = []
@@ -140,6 +143,12 @@ def list_queue(repo_path: Path | None, *, as_json: bool, include_done: bool = Fa
                 "file": entry.path.relative_to(repo.root).as_posix(),
             }
         )
+    return rows, broken
+
+
+def list_queue(repo_path: Path | None, *, as_json: bool, include_done: bool = False) -> int:
+    repo = load_repository(repo_path)
+    rows, broken = queue_rows(repo, include_done=include_done)
     if as_json:
         output.as_json(rows)
         return 0
@@ -237,6 +246,7 @@ def execute(
     publish: Publish = NONE,
     shard: str | None = None,
     reclaim: bool = False,
+    rerun_unknown: bool = False,
 ) -> int:
     selector.check()
     if reclaim and selector.item is None:
@@ -290,6 +300,7 @@ def execute(
         dry_run=dry_run,
         quiet=as_json,
         reclaim=reclaim,
+        rerun_unknown=rerun_unknown,
         approvals=approvals,
         on_report=tell,
     )

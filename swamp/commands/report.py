@@ -9,7 +9,7 @@ from typing import Any
 from swamp import output
 from swamp.engine.state import RunState
 
-EXIT = {"succeeded": 0, "held": 0, "paused": 0, "failed": 1, "stopped": 1}
+EXIT = {"succeeded": 0, "held": 0, "paused": 0, "failed": 1, "stopped": 1, "interrupted": 130}
 
 
 # Outputs every command step has; shown in `run show`, not in summaries.
@@ -96,6 +96,10 @@ def tell(state: RunState, *, as_json: bool) -> int:
                         for line in s.stderr.splitlines()[-5:]:
                             output.out(f"    | {line}")
         output.out(f"  after fixing the cause, continue with: swamp run resume {state.id}")
+    elif state.state == "interrupted":
+        from swamp.engine.service import interrupted
+
+        output.err(f"swamp: {interrupted(state)}")
     elif state.state == "paused":
         output.out(f"run {state.id} paused; continue with: swamp run resume {state.id}")
     else:

@@ -1,11 +1,18 @@
 """The append-only journal of a run: one JSON event per line.
 
-Every state transition (a step started or finished, a job's or the run's
-state, a release) is written and fsynced before the engine moves on, so a
-run survives `kill -9` (and a power cut) at any moment. `durable=False`
-writes without the fsync; the next durable event makes it durable too. A
+Every state transition (a step started, a job's or the run's state, a
+release) is written and fsynced before the engine acts on it, so a run
+survives `kill -9` (and a power cut) at any moment. `durable=False` (a
+step's finish) writes without the fsync; the next durable event, which comes
+before anything acts on it, makes it durable too. Concurrent fsyncs are
+grouped (see Journal.sync). A
 torn last line (a write cut short) is ignored when reading and cut off
-before the next append.
+before the next append, which only the run's owner (the holder of its lock)
+makes: reading a journal never changes it.
+
+Any other damage (a corrupt or mis-shaped line before the last) is not
+guessed around: it raises CorruptRun, one line naming the file and the way
+out, and the run cannot be continued.
 """
 
 from __future__ import annotations
@@ -19,6 +26,8 @@ from pathlib import Path
 from typing import Any
 
 from swamp import secrets
+from swamp.errors import SwampError
+from swamp.fsutil import fsync_dir
 
 JOURNAL = "journal.jsonl"
 
@@ -27,8 +36,21 @@ def now() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-def read_events(path: Path) -> Iterator[dict[str, Any]]:
-    """Every complete event; a torn or corrupt last line is skipped."""
+class CorruptRun(SwampError):
+    """A run's files are damaged in a way no crash of swamp leaves them."""
+
+    def __init__(self, path: Path, line: int | None, what: str) -> None:
+        run_id = path.parent.name
+        where = f"{path}:{line}" if line else str(path)
+        super().__init__(
+            f"{where}: {what}; the run cannot be read or continued "
+            f"(look at it, or remove it with `swamp run delete {run_id}`)"
+        )
+
+
+def read_events(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
+    """(line number, event) of every complete event; a torn last line is
+    skipped (a crash mid-write leaves one), anything else damaged raises."""
     try:
         data = path.read_bytes()
     except FileNotFoundError:
@@ -39,26 +61,44 @@ def read_events(path: Path) -> Iterator[dict[str, Any]]:
             continue
         try:
             event = json.loads(line)
-        except json.JSONDecodeError:
-            if i >= len(lines) - 2:  # the last line, possibly torn by a crash
+        except ValueError:  # not JSON, or not even UTF-8
+            if i == len(lines) - 1:  # no newline after it: torn by a crash
                 return
-            raise
-        if isinstance(event, dict):
-            yield event
+            raise CorruptRun(path, i + 1, "not a JSON event") from None
+        if not (
+            isinstance(event, dict)
+            and isinstance(event.get("type"), str)
+            and isinstance(event.get("seq"), int)
+        ):
+            raise CorruptRun(path, i + 1, "not an event (an object with a type and a seq)")
+        yield i + 1, event
 
 
 class Journal:
     """Appends events to runs/<id>/journal.jsonl; fsyncs the durable ones."""
 
-    def __init__(self, path: Path, *, fsync: bool = True) -> None:
+    def __init__(self, path: Path, *, fsync: bool = True, seq: int = 0) -> None:
+        """`seq`: the last event's (the caller has read the journal). The
+        file is opened, and a torn line cut, at the first append: by the
+        run's owner, under its lock."""
         self.path = path
         self.fsync = fsync
         self._lock = threading.Lock()
-        self._dirty = False
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._repair()
-        self._fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-        self.seq = sum(1 for _ in read_events(path))
+        self._sync_lock = threading.Lock()  # one fsync at a time; see sync()
+        self._fd = -1
+        self._failed: OSError | None = None
+        self.seq = seq
+        self._synced = seq  # what was read is on disk already
+
+    def _open(self) -> None:
+        created = not self.path.exists()
+        if created:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        else:
+            self._repair()
+        self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        if created and self.fsync:
+            fsync_dir(self.path.parent)
 
     def _repair(self) -> None:
         """Cut a torn last line so the next event starts on a line of its own."""
@@ -74,26 +114,63 @@ class Journal:
 
     def append(self, type_: str, *, durable: bool = True, **fields: Any) -> dict[str, Any]:
         """Write one event; with `durable`, fsync it (and all before it)."""
-        event: dict[str, Any]
+        event = self.write(type_, **fields)
+        if durable:
+            self.sync(event["seq"])
+        return event
+
+    def write(self, type_: str, **fields: Any) -> dict[str, Any]:
+        """Write one event without waiting for the disk; `sync` makes it durable."""
         with self._lock:
+            if self._failed is not None:
+                raise self._failed
+            if self._fd < 0:
+                self._open()
             self.seq += 1
             # Masked before it is written or applied: the state in memory is
             # exactly what a rebuild from the journal would give.
-            event = secrets.mask({"seq": self.seq, "at": now(), "type": type_, **fields})
+            event: dict[str, Any] = secrets.mask(
+                {"seq": self.seq, "at": now(), "type": type_, **fields}
+            )
             line = json.dumps(event, separators=(",", ":"), default=str) + "\n"
             data = memoryview(line.encode("utf-8"))
-            while data:  # a write may be short (a full disk raises instead)
-                data = data[os.write(self._fd, data) :]
-            self._dirty = True
-            if self.fsync and durable:
-                os.fsync(self._fd)
-                self._dirty = False
+            try:
+                while data:  # a write may be short (a full disk raises instead)
+                    data = data[os.write(self._fd, data) :]
+            except OSError as e:  # a full disk: say which file
+                # Nothing more is appended after a part of a line: the torn
+                # line stays the last one, and is cut by the next owner.
+                self._failed = OSError(e.errno, e.strerror, str(self.path))
+                raise self._failed from e
             return event
 
+    def sync(self, seq: int) -> None:
+        """Return once every event up to `seq` is on disk.
+
+        Group commit: one fsync covers every line written before it began, so
+        parallel steps that finish together share it, and a caller whose
+        line an fsync already covered does not wait for another."""
+        if not self.fsync:
+            return
+        with self._sync_lock:
+            if self._synced >= seq:
+                return
+            with self._lock:
+                upto, fd = self.seq, self._fd
+            if fd < 0:
+                return  # closed, and closing synced it
+            try:
+                os.fsync(fd)
+            except OSError as e:
+                self._failed = OSError(e.errno, e.strerror, str(self.path))
+                raise self._failed from e
+            self._synced = upto
+
     def close(self) -> None:
-        with self._lock:
+        with self._sync_lock, self._lock:
             if self._fd >= 0:
-                if self.fsync and self._dirty:
+                if self.fsync and self._synced < self.seq:
                     os.fsync(self._fd)
+                    self._synced = self.seq
                 os.close(self._fd)
                 self._fd = -1

@@ -7,8 +7,11 @@ Rules (the README explains them to users):
   a failure (condition failed, completed or always); what was waiting stays
   pending, so `swamp run resume` continues from there.
 - A job with `hold:` stops before it starts until it is released.
-- Succeeded steps never run again; a step that was in flight when the process
-  died runs again on resume (at least once).
+- Succeeded steps never run again. A step that was in flight when the process
+  died or was interrupted has an unknown outcome: a resume runs it again only
+  if it is declared idempotent or the operator says so (engine/unknown.py).
+- Ctrl-C or SIGTERM: nothing new starts, running steps are terminated (see
+  swamp/interrupts.py), and they are recorded as `interrupted`.
 """
 
 from __future__ import annotations
@@ -17,26 +20,38 @@ import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from typing import Any
+from typing import Any, assert_never
 
 from swamp import expressions, schemas
 from swamp.context import base_context, step_environment
 from swamp.definitions import MAX_DEPTH, Dependency, Job, Step, Workflow
 from swamp.engine import control
 from swamp.engine.runs import RunHandle, create_run, open_child
-from swamp.engine.state import TERMINAL, JobState, RunState, write_snapshot
+from swamp.engine.state import (
+    TERMINAL,
+    JobState,
+    RunState,
+    StepState,
+    StepStatus,
+    write_snapshot,
+)
 from swamp.execute import call_method, call_task
 from swamp.inputs import apply_defaults
+from swamp.interrupts import STATE as INTERRUPT
+from swamp.interrupts import reason as interrupt_reason
 from swamp.repo import Repository
 from swamp.types.base import ExecutionContext, Outcome
 
 # Events after which the engine acts (starts a step's work, ends or leaves
-# the run): they are fsynced, with everything written before them.
-# Every state transition is fsynced before the engine moves on (issue 3).
+# the run): they are fsynced, with everything written before them, before the
+# engine moves on. A step's finish is not in the list: nothing acts on it
+# before the next event of the run, which is durable (the next step's start,
+# the job's state), so one fsync covers both; that halves the fsyncs of a
+# sequence of steps. A crash in between loses at most the finish, and the
+# step then counts as in flight: its outcome is unknown (engine/unknown.py).
 DURABLE_EVENTS = frozenset(
     {
         "step-started",
-        "step-finished",
         "job-state",
         "run-state",
         "job-released",
@@ -96,6 +111,7 @@ class Runner:
         self.base = base_context(repo.config, run.state.inputs)
         self._jobs_refs: dict[int, bool] = {}
         self._unreported: list[dict[str, Any]] = []
+        self.unwatched: str | None = None  # why the watcher thread stopped
 
     # -- recording -----------------------------------------------------------
 
@@ -104,14 +120,22 @@ class Runner:
         moves on (see journal.py). Progress lines wait for the fsync."""
         if durable is None:
             durable = type_ in DURABLE_EVENTS
+        journal = self.run.journal
         with self.lock:
-            event = self.run.record(type_, durable=durable, **fields)
+            event = journal.write(type_, **fields)
+            self.run.state.apply(event)
             if self.progress:
                 self._unreported.append(event)
-                if durable:
-                    for e in self._unreported:
-                        self.progress(e, self.run)
-                    self._unreported.clear()
+        if not durable:
+            return
+        # Outside the lock: steps finishing together share one fsync.
+        journal.sync(event["seq"])
+        if self.progress:
+            with self.lock:
+                done = [e for e in self._unreported if e["seq"] <= event["seq"]]
+                self._unreported = self._unreported[len(done) :]
+                for e in done:
+                    self.progress(e, self.run)
 
     def job_state(self, name: str) -> JobState:
         return self.run.state.job(name)
@@ -134,7 +158,15 @@ class Runner:
             if watcher:
                 watcher.join()
         final, reason = self._final_state()
-        self.record("run-state", state=final, reason=reason)
+        extra: dict[str, Any] = {}
+        if final == "interrupted":
+            extra["inFlight"] = [
+                f"{j}/{k}"
+                for j, job in self.run.state.jobs.items()
+                for k, st in job.steps.items()
+                if st.state == "interrupted"
+            ]
+        self.record("run-state", state=final, reason=reason, **extra)
         write_snapshot(self.run.dir, self.run.state)
         return final
 
@@ -145,18 +177,22 @@ class Runner:
             if job.state not in ("running", "failed", "stopped", "pending"):
                 continue
             for key, step in list(job.steps.items()):
-                if step.state in ("running", "stopped") or (
-                    step.state == "failed" and not step.allowed
-                ):
+                if _runs_again(step):
                     self.record("step-reset", job=name, step=key)
             if job.state != "pending":
                 self.record("job-reset", job=name)
 
     def _watch(self, done: threading.Event) -> None:
         """Poll while steps run, so that a stop from another terminal
-        terminates them (step boundaries check too, see _should_stop)."""
-        while not done.wait(POLL_SECONDS):
-            self._poll_signals()
+        terminates them (step boundaries check too, see _should_stop).
+        If it cannot watch, nothing new starts: a run nobody can stop or
+        freeze must not go on."""
+        try:
+            while not done.wait(POLL_SECONDS):
+                self._poll_signals()
+        except Exception as e:
+            self.unwatched = f"cannot watch for stop and freeze: {type(e).__name__}: {e}"
+            self.pausing.set()
 
     def _poll_signals(self) -> None:
         """Read the run's control file and the repository's freeze."""
@@ -174,6 +210,10 @@ class Runner:
 
     def _final_state(self) -> tuple[str, str | None]:
         jobs = self.run.state.jobs
+        if INTERRUPT.requested.is_set():
+            return "interrupted", interrupt_reason()
+        if self.unwatched:
+            return "failed", self.unwatched
         if self.cancel.is_set():
             return "stopped", "stopped on request"
         failed = [n for n, j in jobs.items() if j.state == "failed"]
@@ -288,6 +328,10 @@ class Runner:
         steps = self.job_state(job.name).steps
         if failure:
             self._finish_job(job, "failed", failure[0])
+        elif INTERRUPT.requested.is_set() and not all(
+            k in steps and steps[k].state in TERMINAL for k in keys
+        ):
+            self._finish_job(job, "stopped", interrupt_reason())
         elif self.cancel.is_set():
             self._finish_job(job, "stopped", "stopped on request")
         elif reason:
@@ -321,7 +365,7 @@ class Runner:
 
         def one(index: int, value: Any) -> None:
             nonlocal failures
-            if stop_new.is_set() or self.pausing.is_set() or job_cancel.is_set():
+            if self._should_stop(job_cancel) or stop_new.is_set():
                 return
             bad = self._run_group(
                 job, job.steps, f"[{index}]", {"item": value}, job_cancel, suffix=True
@@ -352,21 +396,25 @@ class Runner:
     ) -> None:
         assert job.checks is not None
         rounds = 0
-        while not stop.wait(job.checks.interval if rounds else 0):
-            rounds += 1
-            bad = self._run_group(
-                job,
-                job.checks.steps,
-                "check:",
-                {},
-                threading.Event(),
-                parallel=True,
-                record_success=rounds == 1,
-            )
-            if bad:
-                failure.append(f"check {bad} failed")
-                job_cancel.set()
-                return
+        try:
+            while not stop.wait(job.checks.interval if rounds else 0):
+                rounds += 1
+                bad = self._run_group(
+                    job,
+                    job.checks.steps,
+                    "check:",
+                    {},
+                    threading.Event(),
+                    parallel=True,
+                    record_success=rounds == 1,
+                )
+                if bad:
+                    failure.append(f"check {bad} failed")
+                    job_cancel.set()
+                    return
+        except Exception as e:  # a job whose checks cannot run is not left unchecked
+            failure.append(f"checks stopped: internal error: {type(e).__name__}: {e}")
+            job_cancel.set()
 
     # -- steps -----------------------------------------------------------------
 
@@ -493,7 +541,12 @@ class Runner:
             self.pausing.is_set() or self.cancel.is_set() or job_cancel.is_set()
         ):
             self._poll_signals()
-        return self.pausing.is_set() or self.cancel.is_set() or job_cancel.is_set()
+        return (
+            self.pausing.is_set()
+            or self.cancel.is_set()
+            or job_cancel.is_set()
+            or INTERRUPT.requested.is_set()
+        )
 
     @staticmethod
     def _add_output(outputs: dict[str, Any], jstate: JobState, name: str, key: str) -> None:
@@ -553,8 +606,11 @@ class Runner:
                 self.record(
                     "step-started", job=job.name, step=key, attempt=attempt, target=step.target
                 )
-            outcome = self._attempt(job, step, key, context, job_cancel)
-            if outcome.ok or self.cancel.is_set() or job_cancel.is_set():
+            try:
+                outcome = self._attempt(job, step, key, context, job_cancel)
+            except Exception as e:  # a bug (ours or a type's): the step fails, and says so
+                outcome = Outcome(ok=False, error=f"internal error: {type(e).__name__}: {e}")
+            if outcome.ok or self._cancelled(job_cancel):
                 break
             if attempt < attempts:
                 if self._sleep(delay, job_cancel):
@@ -563,7 +619,11 @@ class Runner:
         if outcome.ok and not record_success:
             return True
         state = "succeeded" if outcome.ok else "failed"
-        if not outcome.ok and (self.cancel.is_set() or job_cancel.is_set()):
+        if not outcome.ok and INTERRUPT.requested.is_set():
+            # Its outcome is unknown: a resume decides (engine/unknown.py).
+            state = "interrupted"
+            outcome.error = f"{interrupt_reason()} while running ({outcome.error})"
+        elif not outcome.ok and (self.cancel.is_set() or job_cancel.is_set()):
             state = "stopped" if self.cancel.is_set() else "failed"
         self.record(
             "step-finished",
@@ -579,11 +639,15 @@ class Runner:
         )
         return outcome.ok
 
+    def _cancelled(self, job_cancel: threading.Event) -> bool:
+        """Whether in-flight work must end now (a stop, a failed check, a signal)."""
+        return self.cancel.is_set() or job_cancel.is_set() or INTERRUPT.requested.is_set()
+
     def _sleep(self, seconds: float, job_cancel: threading.Event) -> bool:
         """Wait between attempts; True if interrupted."""
         end = time.monotonic() + seconds
         while time.monotonic() < end:
-            if self.cancel.is_set() or job_cancel.is_set():
+            if self._cancelled(job_cancel):
                 return True
             time.sleep(min(0.05, end - time.monotonic()) if end > time.monotonic() else 0)
         return False
@@ -603,12 +667,7 @@ class Runner:
         if step.workflow:
             return self._nested(job, step, key, inputs, job_cancel)
         if step.task is not None:  # an inline task (a workflow dialect's)
-            ctx = ExecutionContext(
-                workdir=self.repo.root,
-                timeout=step.timeout or self.repo.config.step_timeout,
-                cancel=_Linked(self.cancel, job_cancel),
-                environment=step_environment(self.repo.config),
-            )
+            ctx = self._execution_context(step, job_cancel)
             return call_task(step.task, inputs, ctx)
         assert step.model is not None and step.method is not None
         model = self.repo.models.get(step.model)
@@ -619,14 +678,18 @@ class Runner:
         problems = schemas.messages(inputs, method.inputs, "input")
         if problems:
             return Outcome(ok=False, error=f"{step.target}: " + "; ".join(problems))
-        cancel = _Linked(self.cancel, job_cancel)
-        ctx = ExecutionContext(
+        ctx = self._execution_context(step, job_cancel)
+        return call_method(model, method, base_context(self.repo.config, inputs), ctx)
+
+    def _execution_context(self, step: Step, job_cancel: threading.Event) -> ExecutionContext:
+        return ExecutionContext(
             workdir=self.repo.root,
             timeout=step.timeout or self.repo.config.step_timeout,
-            cancel=cancel,
+            cancel=_Linked(self.cancel, job_cancel, INTERRUPT.requested),
+            grace=self.repo.config.stop_grace,
+            kill_now=INTERRUPT.kill_now,
             environment=step_environment(self.repo.config),
         )
-        return call_method(model, method, base_context(self.repo.config, inputs), ctx)
 
     def _nested(
         self,
@@ -664,7 +727,7 @@ class Runner:
                 child,
                 concurrency=self.concurrency,
                 depth=self.depth + 1,
-                parent_cancel=_Linked(self.cancel, job_cancel),
+                parent_cancel=_Linked(self.cancel, job_cancel, INTERRUPT.requested),
             ).execute()
         finally:
             child.journal.close()
@@ -692,6 +755,21 @@ def _first_failure(state: RunState) -> str | None:
             if st.state == "failed" and not st.allowed:
                 return f"{j}/{k}: {st.error}"
     return None
+
+
+def _runs_again(step: StepState) -> bool:
+    """Whether a resume runs the step again (engine/unknown.py decides first
+    whether one whose outcome is unknown may)."""
+    status = step.state
+    match status:
+        case StepStatus.RUNNING | StepStatus.STOPPED | StepStatus.INTERRUPTED:
+            return True
+        case StepStatus.FAILED:
+            return not step.allowed
+        case StepStatus.PENDING | StepStatus.SUCCEEDED | StepStatus.SKIPPED:
+            return False
+        case _:
+            assert_never(status)
 
 
 def _handles_failure(deps: Sequence[Dependency]) -> bool:

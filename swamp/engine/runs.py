@@ -18,6 +18,7 @@ from swamp.engine import control
 from swamp.engine.journal import JOURNAL, Journal
 from swamp.engine.state import RunState, load_state
 from swamp.errors import SwampError
+from swamp.fsutil import fsync_dir
 
 RUNS = "runs"
 
@@ -64,6 +65,7 @@ def create_run(
     run_id = run_id or new_run_id(workflow.name)
     folder = run_dir or run_folder(root, run_id)
     folder.mkdir(parents=True, exist_ok=True)
+    fsync_dir(folder.parent)
     handle = RunHandle(run_id, folder, Journal(folder / JOURNAL), RunState())
     handle.record(
         "run-created",
@@ -112,25 +114,38 @@ def open_exact(root: Path, run_id: str) -> RunHandle:
 def open_run(root: Path, run_id: str) -> RunHandle:
     folder = find_run(root, run_id)
     state = load_state(folder)
-    return RunHandle(state.id or folder.name, folder, Journal(folder / JOURNAL), state)
+    return RunHandle(
+        state.id or folder.name, folder, Journal(folder / JOURNAL, seq=state.seq), state
+    )
 
 
 def open_child(folder: Path) -> RunHandle | None:
     if not (folder / JOURNAL).is_file():
         return None
     state = load_state(folder)
-    return RunHandle(state.id, folder, Journal(folder / JOURNAL), state)
+    return RunHandle(state.id, folder, Journal(folder / JOURNAL, seq=state.seq), state)
+
+
+# A run named by part of its id: at least this much of it (its random suffix
+# is 6 characters), so that `run delete 2` never picks a run by one digit.
+MIN_ID_PART = 6
 
 
 def find_run(root: Path, run_id: str) -> Path:
-    """The folder of a run, by full id or a unique prefix/suffix."""
+    """The folder of a run, by full id or a unique part of at least
+    MIN_ID_PART characters."""
     if not paths.is_run_id(run_id):  # never a path: only names runs/ holds
         raise SwampError(f"no run '{paths.shown(run_id, 60)}' (see `swamp run list`)")
     base = runs_dir(root)
     exact = base / run_id
     if (exact / JOURNAL).is_file():
         return exact
-    matches = [p for p in iter_run_dirs(root) if run_id and run_id in p.name]
+    if len(run_id) < MIN_ID_PART:
+        raise SwampError(
+            f"run {run_id!r}: give the full run id, or at least {MIN_ID_PART} characters "
+            "of it that name one run (see `swamp run list`)"
+        )
+    matches = [p for p in iter_run_dirs(root) if run_id in p.name]
     if len(matches) == 1:
         return matches[0]
     if not matches:
@@ -153,6 +168,7 @@ def delete_run(root: Path, run_id: str) -> str:
     if control.is_active(folder):
         raise SwampError(f"run {folder.name} is executing; stop it first (`swamp run stop`)")
     shutil.rmtree(folder)
+    fsync_dir(folder.parent)
     for suffix in (control.LOCK, control.CONTROL):
         control.local_path(folder, suffix).unlink(missing_ok=True)
     return folder.name

@@ -14,7 +14,9 @@ from swamp.engine.progress import make_progress
 from swamp.engine.runner import Progress, Runner
 from swamp.engine.runs import RunHandle, create_run, method_workflow
 from swamp.engine.state import RunState
+from swamp.engine.unknown import refusal, unknown_steps
 from swamp.errors import SwampError
+from swamp.interrupts import reason, running
 from swamp.repo import Repository
 
 
@@ -66,6 +68,36 @@ def start(
     `item_locked`: the caller (the queue layer) holds the item's lock, and
     records the item's outcome from the result.
     """
+    wf, handle = create(
+        repo,
+        kind,
+        target,
+        inputs,
+        by=by,
+        concurrency=concurrency,
+        item=item,
+        run_id=run_id,
+        request=request,
+        pin=pin,
+    )
+    return _execute(repo, wf, handle, quiet=quiet, progress=progress, item_locked=item_locked)
+
+
+def create(
+    repo: Repository,
+    kind: str,
+    target: str,
+    inputs: Mapping[str, Any],
+    *,
+    by: str,
+    concurrency: int | None = None,
+    item: str | None = None,
+    run_id: str | None = None,
+    request: str | None = None,
+    pin: dict[str, str] | None = None,
+) -> tuple[Workflow, RunHandle]:
+    """Journal a new run (durably) without executing it: `swamp serve`
+    accepts a run this way before it answers, and executes it later."""
     refuse_if_frozen(repo)
     wf = target_workflow(repo, kind, target, inputs)
     ignored: list[str] = []
@@ -87,7 +119,12 @@ def start(
     )
     if ignored:
         handle.record("inputs-ignored", names=ignored)
-    return _execute(repo, wf, handle, quiet=quiet, progress=progress, item_locked=item_locked)
+    return wf, handle
+
+
+def execute(repo: Repository, wf: Workflow, handle: RunHandle, *, quiet: bool = True) -> RunResult:
+    """Execute a run made by `create`."""
+    return _execute(repo, wf, handle, quiet=quiet)
 
 
 def resume(
@@ -98,9 +135,12 @@ def resume(
     progress: Progress | None = None,
     retrying: bool = False,
     item_locked: bool = False,
+    rerun_unknown: bool = False,
 ) -> RunResult:
     """Continue a run; a queue item's run only through the queue layer
-    (`swamp.queue.item_runs`), which holds the item's lock (`item_locked`)."""
+    (`swamp.queue.item_runs`), which holds the item's lock (`item_locked`).
+    Steps whose outcome is unknown run again only if they are safe to repeat
+    or `rerun_unknown` (engine/unknown.py)."""
     refuse_if_frozen(repo)
     state = handle.state
     if not state.target:
@@ -115,7 +155,29 @@ def resume(
         raise SwampError(f"run {handle.id} was cancelled")
     wf = target_workflow(repo, state.kind, state.target, state.inputs)
     control.clear(handle.dir)
-    return _execute(repo, wf, handle, quiet=quiet, progress=progress, item_locked=item_locked)
+    return _execute(
+        repo,
+        wf,
+        handle,
+        quiet=quiet,
+        progress=progress,
+        item_locked=item_locked,
+        check_unknown=not rerun_unknown,
+    )
+
+
+def interrupted(state: RunState) -> str:
+    """What to tell about a run a signal stopped: its steps in flight."""
+    in_flight = [
+        f"{j}/{k}"
+        for j, job in state.jobs.items()
+        for k, s in job.steps.items()
+        if s.state == "interrupted"
+    ]
+    told = f"{state.reason or reason()}: run {state.id} stopped"
+    if in_flight:
+        told += f"; in flight, outcome unknown: {', '.join(in_flight)}"
+    return told + f"; continue with `swamp run resume {state.id}`"
 
 
 def refuse_if_frozen(repo: Repository) -> None:
@@ -132,6 +194,7 @@ def _execute(
     quiet: bool,
     progress: Progress | None = None,
     item_locked: bool = False,
+    check_unknown: bool = False,
 ) -> RunResult:
     if handle.state.item is not None and not item_locked:
         # A bug, not a user error: the queue layer runs an item's run.
@@ -143,15 +206,23 @@ def _execute(
     except SwampError:
         handle.journal.close()
         raise
-    made = make_progress(quiet) if progress is None else None
+    made = None
     try:
-        Runner(
-            repo,
-            wf,
-            handle,
-            concurrency=handle.state.concurrency,
-            progress=progress or made,
-        ).execute()
+        # Decided under the run's lock: no other process is running it now.
+        unknown = unknown_steps(repo, wf, handle)
+        if unknown and check_unknown:
+            raise SwampError(refusal(handle.id, unknown))
+        if unknown:
+            handle.record("unknown-rerun", steps=unknown)  # the operator's decision, audited
+        made = make_progress(quiet) if progress is None else None
+        with running(repo.config.stop_grace):
+            Runner(
+                repo,
+                wf,
+                handle,
+                concurrency=handle.state.concurrency,
+                progress=progress or made,
+            ).execute()
     finally:
         if made is not None:
             made.close()

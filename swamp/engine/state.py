@@ -8,22 +8,74 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field, fields
+from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import Any, assert_never
 
-from swamp.engine.journal import JOURNAL, read_events
-from swamp.errors import SwampError
+from swamp.engine.journal import JOURNAL, CorruptRun, read_events
 from swamp.fsutil import atomic_write
 
 SNAPSHOT = "snapshot.json"
-TERMINAL = frozenset({"succeeded", "failed", "skipped", "stopped", "cancelled"})
+
+
+class StepStatus(StrEnum):
+    PENDING = "pending"
+    RUNNING = "running"  # in flight; after a crash, its outcome is unknown
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    SKIPPED = "skipped"  # a condition on what it depends on cannot hold
+    STOPPED = "stopped"  # terminated by `swamp run stop`
+    INTERRUPTED = "interrupted"  # terminated by a signal: its outcome is unknown
+
+
+class JobStatus(StrEnum):
+    PENDING = "pending"
+    RUNNING = "running"
+    HELD = "held"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    SKIPPED = "skipped"
+    STOPPED = "stopped"
+
+
+class RunStatus(StrEnum):
+    CREATED = "created"
+    RUNNING = "running"
+    HELD = "held"
+    PAUSED = "paused"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    STOPPED = "stopped"
+    INTERRUPTED = "interrupted"
+    CANCELLED = "cancelled"  # its queue item was purged: never continued
+
+
+# States a step or job does not leave in this invocation.
+TERMINAL = frozenset({"succeeded", "failed", "skipped", "stopped", "cancelled", "interrupted"})
 # Run states in which nothing executes and the run can be continued.
-RESUMABLE = frozenset({"failed", "held", "paused", "stopped", "running", "created"})
+RESUMABLE = frozenset({"failed", "held", "paused", "stopped", "interrupted", "running", "created"})
+
+
+def outcome_unknown(status: StepStatus) -> bool:
+    """Whether a step in `status` may have acted without a recorded result."""
+    match status:
+        case StepStatus.RUNNING | StepStatus.INTERRUPTED:
+            return True
+        case (
+            StepStatus.PENDING
+            | StepStatus.SUCCEEDED
+            | StepStatus.FAILED
+            | StepStatus.SKIPPED
+            | StepStatus.STOPPED
+        ):
+            return False
+        case _:
+            assert_never(status)
 
 
 @dataclass
 class StepState:
-    state: str = "pending"
+    state: StepStatus = StepStatus.PENDING
     attempts: int = 0
     outputs: dict[str, Any] = field(default_factory=dict)
     error: str | None = None
@@ -37,7 +89,7 @@ class StepState:
 
 @dataclass
 class JobState:
-    state: str = "pending"
+    state: JobStatus = JobStatus.PENDING
     reason: str | None = None
     prompt: str | None = None
     released_by: str | None = None
@@ -56,7 +108,7 @@ class RunState:
     inputs: dict[str, Any] = field(default_factory=dict)
     # Inputs given but not declared, which a Mender workflow ignores (as Mender does).
     ignored_inputs: list[str] = field(default_factory=list)
-    state: str = "created"
+    state: RunStatus = RunStatus.CREATED
     reason: str | None = None
     created: str = ""
     updated: str = ""
@@ -105,11 +157,11 @@ class RunState:
         elif kind == "inputs-ignored":
             self.ignored_inputs = list(e.get("names", []))
         elif kind == "run-state":
-            self.state = e["state"]
+            self.state = RunStatus(e["state"])
             self.reason = e.get("reason")
         elif kind == "job-state":
             job = self.job(e["job"])
-            job.state = e["state"]
+            job.state = JobStatus(e["state"])
             job.reason = e.get("reason")
             if "prompt" in e:
                 job.prompt = e["prompt"]
@@ -123,10 +175,10 @@ class RunState:
             job.released_at = e.get("at")
         elif kind == "job-reset":
             job = self.job(e["job"])
-            job.state, job.reason, job.ended = "pending", None, None
+            job.state, job.reason, job.ended = JobStatus.PENDING, None, None
         elif kind == "step-started":
             step = self.job(e["job"]).steps.setdefault(e["step"], StepState())
-            step.state = "running"
+            step.state = StepStatus.RUNNING
             step.attempts = e.get("attempt", step.attempts + 1)
             step.started = e.get("at")
             step.ended = None
@@ -134,7 +186,7 @@ class RunState:
             step.target = e.get("target", step.target)
         elif kind == "step-finished":
             step = self.job(e["job"]).steps.setdefault(e["step"], StepState())
-            step.state = e["state"]
+            step.state = StepStatus(e["state"])
             step.outputs = e.get("outputs", {})
             step.error = e.get("error")
             step.ended = e.get("at")
@@ -176,37 +228,65 @@ class RunState:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> RunState:
+        # States become their enums here: an unknown one raises ValueError,
+        # and the snapshot is then rebuilt from the journal.
         jobs = {
             name: JobState(
-                **{k: v for k, v in j.items() if k != "steps"},
-                steps={k: StepState(**s) for k, s in j.get("steps", {}).items()},
+                **{k: v for k, v in j.items() if k not in ("steps", "state")},
+                state=JobStatus(j.get("state", "pending")),
+                steps={
+                    k: StepState(
+                        **{f: v for f, v in s.items() if f != "state"},
+                        state=StepStatus(s.get("state", "pending")),
+                    )
+                    for k, s in j.get("steps", {}).items()
+                },
             )
             for name, j in data.get("jobs", {}).items()
         }
-        return cls(**{k: v for k, v in data.items() if k != "jobs"}, jobs=jobs)
+        return cls(
+            **{k: v for k, v in data.items() if k not in ("jobs", "state")},
+            state=RunStatus(data.get("state", "created")),
+            jobs=jobs,
+        )
 
 
 def load_state(run_dir: Path) -> RunState:
-    """The run's state: the snapshot, then every later journal event."""
+    """The run's state: the snapshot, then every later journal event.
+
+    A damaged snapshot is rebuilt from the journal, the source of truth. A
+    journal that ends before its snapshot was cut by something other than a
+    crash of swamp: continuing would run again what the snapshot says is
+    done, so it raises CorruptRun, like any damage in the journal.
+    """
     state = RunState()
     snap = run_dir / SNAPSHOT
     if snap.is_file():
         try:
             state = RunState.from_dict(json.loads(snap.read_text("utf-8")))
-        except (ValueError, TypeError):
-            state = RunState()  # a damaged snapshot is rebuilt from the journal
+            if not isinstance(state.seq, int):
+                raise TypeError("seq")
+        except (ValueError, TypeError, AttributeError, KeyError):
+            state = RunState()  # rebuilt from the journal below
+    last = 0
     journal = run_dir / JOURNAL
-    n = 1
-    try:
-        for n, event in enumerate(read_events(journal), 1):  # noqa: B007 - n is reported
-            if event.get("seq", 0) > state.seq:
+    for line, event in read_events(journal):
+        last = event["seq"]
+        if last > state.seq:
+            try:
                 state.apply(event)
-    except (ValueError, KeyError, TypeError, AttributeError) as e:
-        # A damaged or hand-written journal is refused in one line, never a crash.
-        raise SwampError(
-            f"{run_dir.parent.name}/{run_dir.name}/{JOURNAL}: event {n}: not a valid "
-            f"journal event ({type(e).__name__}: {str(e)[:80]})"
-        ) from None
+            except KeyError as e:
+                raise CorruptRun(journal, line, f"a {event['type']} event without {e}") from None
+            except (TypeError, ValueError, AttributeError) as e:
+                what = f"a {event['type']} event with a wrong value ({e})"
+                raise CorruptRun(journal, line, what) from None
+    if last < state.seq:
+        raise CorruptRun(
+            journal,
+            None,
+            f"ends at event {last}, but {SNAPSHOT} records events up to {state.seq} "
+            "(the journal was cut)",
+        )
     return state
 
 

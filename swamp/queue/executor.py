@@ -24,6 +24,7 @@ from swamp.engine import control, runs, service
 from swamp.engine.progress import PlainProgress
 from swamp.errors import SwampError, UsageError
 from swamp.identity import runner_identity
+from swamp.interrupts import Interrupted
 from swamp.queue import gate, items
 from swamp.queue.items import BrokenItem, Item, ItemState
 from swamp.queue.outcome import detail, record_outcome
@@ -162,6 +163,7 @@ class Executor:
     dry_run: bool = False
     quiet: bool = False
     reclaim: bool = False
+    rerun_unknown: bool = False  # the operator checked steps whose outcome is unknown
     approvals: Approvals | None = None
     # Without claims each item is judged when it is reached (a window may
     # close, a notBefore pass, while earlier items run); tests may fix the clock.
@@ -380,7 +382,13 @@ class Executor:
         if handle is not None:
             if staged:
                 handle.record("job-released", job=staged["job"], by=staged["by"])
-            result = service.resume(self.repo, handle, progress=progress, item_locked=True)
+            result = service.resume(
+                self.repo,
+                handle,
+                progress=progress,
+                item_locked=True,
+                rerun_unknown=self.rerun_unknown,
+            )
         else:
             result = service.start(
                 self.repo,
@@ -397,6 +405,8 @@ class Executor:
             )
         # The engine reports how the run stopped; the queue records it in the item.
         record_outcome(self.repo.root, result.state, self._audit(action))
+        if result.state.state == "interrupted":  # Ctrl-C, SIGTERM: no further item starts
+            raise Interrupted(service.interrupted(result.state))
         return Report(item.id, item.target, result.state.state, detail(result.state), result.id)
 
     def _audit(self, action: Action) -> dict[str, Any]:

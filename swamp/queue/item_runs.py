@@ -18,11 +18,18 @@ from swamp.repo import Repository
 
 
 def resume(
-    repo: Repository, handle: RunHandle, *, quiet: bool = False, retrying: bool = False
+    repo: Repository,
+    handle: RunHandle,
+    *,
+    quiet: bool = False,
+    retrying: bool = False,
+    rerun_unknown: bool = False,
 ) -> service.RunResult:
     item = handle.state.item
     if item is None:
-        return service.resume(repo, handle, quiet=quiet, retrying=retrying)
+        return service.resume(
+            repo, handle, quiet=quiet, retrying=retrying, rerun_unknown=rerun_unknown
+        )
     service.refuse_if_frozen(repo)
     try:
         admit_run(repo, handle.state)
@@ -37,7 +44,14 @@ def resume(
             "try again when it has finished"
         )
     try:
-        result = service.resume(repo, handle, quiet=quiet, retrying=retrying, item_locked=True)
+        result = service.resume(
+            repo,
+            handle,
+            quiet=quiet,
+            retrying=retrying,
+            item_locked=True,
+            rerun_unknown=rerun_unknown,
+        )
         record_outcome(repo.root, result.state)
     finally:
         item_lock.release()

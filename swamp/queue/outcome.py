@@ -4,12 +4,12 @@ its result and audit record on success, and stays in queue/ with its state
 
 from __future__ import annotations
 
-import contextlib
 from pathlib import Path
 from typing import Any
 
 from swamp import paths, secrets
 from swamp.engine.state import RunState
+from swamp.fsutil import remove
 from swamp.identity import ci_run_url, runner_identity, who
 from swamp.queue import items
 from swamp.queue.items import Item
@@ -49,9 +49,10 @@ def record_outcome(root: Path, state: RunState, audit: dict[str, Any] | None = N
         claim = data.pop("claim", None) or {}
         data.pop("approval", None)  # never trusted: the audit comes from `audit`
         data["result"] = _result(root, item, state, claim, audit or {})
-        _move_to_done(root, item)
+        _move_to_done(root, item, state.id)
         return
-    data["state"] = state.state if state.state in NEEDS_ACTION else "failed"
+    # A plain string: the YAML writer knows no enums.
+    data["state"] = str(state.state) if state.state in NEEDS_ACTION else "failed"
     if state.state == "held":
         held = [j for j, s in state.jobs.items() if s.state == "held"]
         if held:
@@ -131,19 +132,33 @@ def _from_git(root: Path, item: Item, claim: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _move_to_done(root: Path, item: Item) -> None:
+def _move_to_done(root: Path, item: Item, run_id: str) -> None:
     """Write the finished item under done/ first, then remove it from queue/:
-    a crash in between leaves a duplicate, never a loss."""
+    a crash in between leaves both, never neither. Doing it again after such
+    a crash finds the done/ record of the same run and only removes the
+    queue/ file, so an item never gets two records of one run."""
     paths.inside(root, items.DONE)  # never a results folder outside the repository
-    target = items.done_dir(root) / item.path.name
-    n = 1
-    while target.exists():  # the same invocation ran before: keep both records
-        n += 1
-        target = items.done_dir(root) / f"{item.path.stem}-{n}{item.path.suffix}"
     original = item.path
+    target = _recorded(root, item, run_id)
+    if target is None:
+        target = items.done_dir(root) / item.path.name
+        n = 1
+        while target.exists():  # the same invocation ran before: keep both records
+            n += 1
+            target = items.done_dir(root) / f"{item.path.stem}-{n}{item.path.suffix}"
+        item.path = target
+        item.data["state"] = "succeeded"
+        item.save()
     item.path = target
-    item.data["state"] = "succeeded"
-    item.save()
-    with contextlib.suppress(FileNotFoundError):
-        original.unlink()
+    remove(original)
     item.done = True
+
+
+def _recorded(root: Path, item: Item, run_id: str) -> Path | None:
+    """The done/ record of this item's run `run_id`, if one was written."""
+    for path in sorted(items.done_dir(root).glob(f"{item.path.stem}*{item.path.suffix}")):
+        done = items.read_item(path, done=True)
+        result = done.data.get("result") if done is not None else None
+        if isinstance(result, dict) and result.get("run") == run_id:
+            return path
+    return None

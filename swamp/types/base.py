@@ -44,6 +44,10 @@ class ExecutionContext:
     shell_env: Mapping[str, str] = field(default_factory=dict)
     # The environment a process started for the call gets (context.step_environment).
     environment: Mapping[str, str] = field(default_factory=_base_environment)
+    # After a stop or a timeout, how long a process gets between SIGTERM and
+    # SIGKILL; `kill_now` set (a second Ctrl-C) skips what is left of it.
+    grace: float = 5.0
+    kill_now: threading.Event = field(default_factory=threading.Event)
 
 
 @dataclass

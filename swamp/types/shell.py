@@ -21,10 +21,12 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from swamp.reaper import REAPER
 from swamp.types.base import ExecutionContext, Outcome, TypeMethod
 
 POLL_SECONDS = 0.05
-KILL_GRACE_SECONDS = 2.0
+# After SIGKILL, how long to wait for pipes held open outside the group.
+GIVE_UP_SECONDS = 2.0
 _KEY_VALUE = re.compile(r"^([A-Za-z_][A-Za-z0-9_.-]*)=(.*)$")
 # Names the type sets itself; a printed `stdout=…` line does not replace them.
 _RESERVED = frozenset({"exitCode", "stdout", "stderr"})
@@ -110,12 +112,14 @@ def run_process(
     timeout: float | None,
     ctx: ExecutionContext,
 ) -> Outcome:
-    """Run argv in its own process group to its outcome (also used by mender/cli)."""
+    """Run argv in its own process group to its outcome (also used by mender/cli).
+    The group is registered with the reaper, so it dies with swamp."""
+    env = {**(ctx.environment if env is None else env), **REAPER.environment()}
     try:
         proc = subprocess.Popen(
             argv,
             cwd=cwd,
-            env=dict(ctx.environment) if env is None else env,
+            env=env,
             stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
@@ -123,6 +127,7 @@ def run_process(
         )
     except OSError as e:
         return Outcome(ok=False, error=f"cannot run {argv[0]!r}: {e.strerror}")
+    REAPER.started(proc.pid)
     if ctx.on_process:
         ctx.on_process(proc.pid)
     try:
@@ -133,6 +138,7 @@ def run_process(
         # Whatever the command left running in its group dies with the step.
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(proc.pid, signal.SIGKILL)
+        REAPER.ended(proc.pid)
     stdout = out.decode("utf-8", "replace")
     stderr = err.decode("utf-8", "replace")
     outputs: dict[str, Any] = {**parse_outputs(stdout)}
@@ -206,11 +212,11 @@ def _collect(
                     reason = f"timed out after {timeout:g}s"
                 if reason is not None:
                     _signal_group(proc, signal.SIGTERM)
-                    kill_at = now + KILL_GRACE_SECONDS
-            elif kill_at is not None and now >= kill_at:
+                    kill_at = now + ctx.grace
+            if kill_at is not None and (now >= kill_at or ctx.kill_now.is_set()):
                 _signal_group(proc, signal.SIGKILL)
-                kill_at, give_up = None, now + KILL_GRACE_SECONDS
-            elif give_up is not None and now >= give_up:
+                kill_at, give_up = None, now + GIVE_UP_SECONDS
+            if give_up is not None and now >= give_up:
                 break  # something outside the group holds the pipes open
     finally:
         sel.close()
