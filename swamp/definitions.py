@@ -85,6 +85,20 @@ class Approval:
 
 
 @dataclass(frozen=True)
+class ServeSettings:
+    """swamp.yaml's `serve:` section: what `swamp serve`'s API may do."""
+
+    allow_start: tuple[str, ...] = ()
+    mender_without_token: bool = False
+    allow_register: bool = False
+
+    def may_start(self, target: str) -> bool:
+        from fnmatch import fnmatchcase
+
+        return any(fnmatchcase(target, pattern) for pattern in self.allow_start)
+
+
+@dataclass(frozen=True)
 class Config:
     """swamp.yaml."""
 
@@ -97,10 +111,12 @@ class Config:
     claim_timeout: float = 3600.0
     approval: Approval | None = None
     description: str = ""
+    serve: ServeSettings = field(default_factory=ServeSettings)
 
     @classmethod
     def from_data(cls, data: Mapping[str, Any]) -> Config:
         defaults = data.get("defaults") or {}
+        serve = data.get("serve") or {}
         windows = {
             name: Window(
                 name,
@@ -132,6 +148,11 @@ class Config:
             claim_timeout=_or(parse_duration(defaults.get("claimTimeout")), 3600.0),
             approval=approval,
             description=data.get("description", ""),
+            serve=ServeSettings(
+                allow_start=tuple(serve.get("allowStart") or ()),
+                mender_without_token=bool(serve.get("menderWithoutToken", False)),
+                allow_register=bool(serve.get("allowRegister", False)),
+            ),
         )
 
 

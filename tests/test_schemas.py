@@ -194,6 +194,6 @@ def test_the_wheel_carries_the_schemas_and_an_installed_swamp_finds_them(
     assert result.stdout.splitlines() == [
         str(target / "swamp" / "schemas"),
         "swamp.yaml:2:1: unknown key 'unknown' (expected one of: approval, defaults, "
-        "description, env, secrets, version, windows)",
+        "description, env, secrets, serve, version, windows)",
     ]
     assert result.returncode == 1

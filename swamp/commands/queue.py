@@ -115,8 +115,11 @@ def _abridge(inputs: dict[str, Any], width: int = 40) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
-def list_queue(repo_path: Path | None, *, as_json: bool, include_done: bool = False) -> int:
-    repo = load_repository(repo_path)
+def queue_rows(
+    repo: Repository, *, include_done: bool = False
+) -> tuple[list[dict[str, Any]], list[str]]:
+    """What `queue list --json` prints (and `swamp serve` answers), and the
+    files that are not readable items."""
     now = utcnow()
     rows: list[dict[str, Any]] = []
     broken: list[str] = []
@@ -140,6 +143,12 @@ def list_queue(repo_path: Path | None, *, as_json: bool, include_done: bool = Fa
                 "file": entry.path.relative_to(repo.root).as_posix(),
             }
         )
+    return rows, broken
+
+
+def list_queue(repo_path: Path | None, *, as_json: bool, include_done: bool = False) -> int:
+    repo = load_repository(repo_path)
+    rows, broken = queue_rows(repo, include_done=include_done)
     if as_json:
         output.as_json(rows)
         return 0

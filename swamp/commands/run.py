@@ -15,6 +15,7 @@ from swamp.errors import SwampError, UsageError
 from swamp.publish import NONE, Publish, open_repo, record
 from swamp.queue import item_runs
 from swamp.queue.timing import iso, parse_iso
+from swamp.repo import Repository
 from swamp.validate import load_repository
 
 STOP_WAIT_SECONDS = 30.0
@@ -33,7 +34,7 @@ RUN_STATES = (
 )
 
 
-def _display_state(state: RunState, folder: Path) -> str:
+def display_state(state: RunState, folder: Path) -> str:
     if state.state in ("running", "created") and not control.is_active(folder):
         return "interrupted"
     return state.state
@@ -56,23 +57,18 @@ def _since(value: str) -> str:
         ) from None
 
 
-def list_runs(
-    repo_path: Path | None,
-    *,
-    state: str | None,
-    workflow: str | None,
-    since: str | None,
-    as_json: bool,
-) -> int:
+def run_rows(
+    repo: Repository, *, state: str | None, workflow: str | None, since: str | None
+) -> list[dict[str, Any]]:
+    """What `run list --json` prints (and `swamp serve` answers), oldest first."""
     if state is not None and state not in RUN_STATES:
         raise UsageError(f"--state {state!r}: expected one of {', '.join(RUN_STATES)}")
-    repo = load_repository(repo_path)
     after = _since(since) if since else None
     rows: list[dict[str, Any]] = []
     for folder in runs.iter_run_dirs(repo.root):
         try:
             st = load_state(folder)
-            shown = _display_state(st, folder)
+            shown = display_state(st, folder)
         except CorruptRun as e:
             # Listed, so that it can be found and deleted; the others still are.
             output.err(f"warning: {e}")
@@ -95,6 +91,21 @@ def list_runs(
                 "item": st.item,
             }
         )
+    return rows
+
+
+def list_runs(
+    repo_path: Path | None,
+    *,
+    state: str | None,
+    workflow: str | None,
+    since: str | None,
+    as_json: bool,
+) -> int:
+    if state is not None and state not in RUN_STATES:
+        raise UsageError(f"--state {state!r}: expected one of {', '.join(RUN_STATES)}")
+    repo = load_repository(repo_path)
+    rows = run_rows(repo, state=state, workflow=workflow, since=since)
     if as_json:
         output.as_json(rows)
         return 0
@@ -127,11 +138,11 @@ def show(repo_path: Path | None, run_id: str, *, as_json: bool) -> int:
     st = load_state(folder)
     if as_json:
         data = st.to_dict()
-        data["displayState"] = _display_state(st, folder)
+        data["displayState"] = display_state(st, folder)
         output.as_json(data)
         return 0
     output.out(
-        f"run {st.id}: {_display_state(st, folder)}" + (f" ({st.reason})" if st.reason else "")
+        f"run {st.id}: {display_state(st, folder)}" + (f" ({st.reason})" if st.reason else "")
     )
     output.out(f"  {st.kind} {st.target}, started {st.created} by {st.by}")
     if st.inputs:
@@ -189,41 +200,26 @@ def resume(
 
 def pause(repo_path: Path | None, run_id: str, *, as_json: bool = False) -> int:
     repo = load_repository(repo_path)
+    name = request_pause(repo, run_id)
+    if as_json:
+        output.as_json({"run": name, "requested": "pause"})
+    else:
+        output.out(f"run {name} will pause after the steps in flight")
+    return 0
+
+
+def request_pause(repo: Repository, run_id: str) -> str:
+    """Ask the executing run to pause; its folder's name."""
     folder = runs.find_run(repo.root, run_id)
     if not control.is_active(folder):
         raise SwampError(f"run {folder.name} is not executing; nothing to pause")
     control.send(folder, "pause")
-    if as_json:
-        output.as_json({"run": folder.name, "requested": "pause"})
-    else:
-        output.out(f"run {folder.name} will pause after the steps in flight")
-    return 0
+    return folder.name
 
 
 def stop(repo_path: Path | None, run_id: str, *, as_json: bool = False) -> int:
     repo = load_repository(repo_path)
-    folder = runs.find_run(repo.root, run_id)
-    if control.is_active(folder):
-        control.send(folder, "stop")
-        deadline = time.monotonic() + STOP_WAIT_SECONDS
-        while control.is_active(folder) and time.monotonic() < deadline:
-            time.sleep(0.1)
-        state = str(load_state(folder).state)
-        name = folder.name
-    else:
-        handle = runs.open_run(repo.root, run_id)
-        try:
-            if handle.state.state in ("succeeded", "stopped", "cancelled"):
-                raise SwampError(f"run {handle.id} already {handle.state.state}")
-            lock = control.RunLock(handle.dir)
-            lock.acquire(handle.id)
-            try:
-                handle.record("run-state", state="stopped", reason="stopped on request")
-            finally:
-                lock.release()
-        finally:
-            handle.journal.close()
-        state, name = str(RunStatus.STOPPED), handle.id
+    name, state = request_stop(repo, run_id)
     if as_json:
         output.as_json({"run": name, "state": state})
     else:
@@ -231,21 +227,60 @@ def stop(repo_path: Path | None, run_id: str, *, as_json: bool = False) -> int:
     return 0 if state == "stopped" else 1
 
 
+def request_stop(
+    repo: Repository, run_id: str, wait: float = STOP_WAIT_SECONDS, by: str | None = None
+) -> tuple[str, str]:
+    """Stop a run (an executing one is signalled, and awaited up to `wait`
+    seconds); its name and state."""
+    folder = runs.find_run(repo.root, run_id)
+    if control.is_active(folder):
+        control.send(folder, "stop")
+        deadline = time.monotonic() + wait
+        while control.is_active(folder) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        return folder.name, str(load_state(folder).state)
+    handle = runs.open_run(repo.root, run_id)
+    try:
+        if handle.state.state in ("succeeded", "stopped", "cancelled"):
+            raise SwampError(f"run {handle.id} already {handle.state.state}")
+        lock = control.RunLock(handle.dir)
+        lock.acquire(handle.id)
+        try:
+            reason = "stopped on request" + (f" by {by}" if by else "")
+            handle.record("run-state", state="stopped", reason=reason)
+        finally:
+            lock.release()
+    finally:
+        handle.journal.close()
+    return handle.id, str(RunStatus.STOPPED)
+
+
 def retry(repo_path: Path | None, run_id: str, step: str, job: str | None, *, as_json: bool) -> int:
     repo = load_repository(repo_path)
+    handle = reset_for_retry(repo, run_id, step, job)
+    result = item_runs.resume(repo, handle, quiet=as_json, retrying=True)
+    return tell(result.state, as_json=as_json)
+
+
+def reset_for_retry(repo: Repository, run_id: str, step: str, job: str | None) -> runs.RunHandle:
+    """Reset the step, what follows it and the jobs that depend on it; the
+    open run, ready for `item_runs.resume(..., retrying=True)`."""
     repo.require_valid()
     handle = runs.open_run(repo.root, run_id)
     if control.is_active(handle.dir):
+        handle.journal.close()
         raise SwampError(f"run {handle.id} is executing; pause or stop it first")
     wf = service.target_workflow(repo, handle.state.kind, handle.state.target, handle.state.inputs)
     jobs = [j for j in wf.jobs.values() if any(s.name == step for s in j.steps)]
     if job:
         jobs = [j for j in jobs if j.name == job]
     if not jobs:
+        handle.journal.close()
         raise SwampError(
             f"run {handle.id} has no step {step!r}" + (f" in job {job!r}" if job else "")
         )
     if len(jobs) > 1:
+        handle.journal.close()
         raise UsageError(
             f"several jobs have a step {step!r} ({', '.join(j.name for j in jobs)}); add --job"
         )
@@ -255,8 +290,7 @@ def retry(repo_path: Path | None, run_id: str, step: str, job: str | None, *, as
             if key.split("[")[0] in keys:
                 handle.record("step-reset", job=job_name, step=key)
         handle.record("job-reset", job=job_name)
-    result = item_runs.resume(repo, handle, quiet=as_json, retrying=True)
-    return tell(result.state, as_json=as_json)
+    return handle
 
 
 def _downstream(wf: Workflow, job: str, step: str) -> dict[str, set[str]]:

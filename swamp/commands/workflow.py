@@ -63,20 +63,7 @@ def release(
     actor = who(by, repo.root)
     if staged:
         return _stage_release(repo, git, publish, job, run_id, actor, as_json=as_json)
-    handle = _held_run(repo, job, run_id)
-    if is_active(handle.dir):
-        handle.journal.close()
-        raise SwampError(f"run {handle.id} is executing; release it when it has stopped")
-    repo.require_valid()
-    if handle.state.item is not None:  # the queue's gate, before the release is recorded
-        from swamp.queue.gate import admit_run
-
-        try:
-            admit_run(repo, handle.state)
-        except SwampError:
-            handle.journal.close()
-            raise
-    handle.record("job-released", job=job, by=actor)
+    handle = take_release(repo, job, run_id, actor)
     if not as_json:
         output.out(f"released job {job} of run {handle.id}")
     result = item_runs.resume(repo, handle, quiet=as_json)
@@ -85,6 +72,26 @@ def release(
         trailers.append(("Swamp-Item", result.state.item))
     record(git, publish, f"swamp: release {job} of run {result.id}: {result.state.state}", trailers)
     return tell(result.state, as_json=as_json)
+
+
+def take_release(repo: Repository, job: str, run_id: str | None, actor: str) -> runs.RunHandle:
+    """Record that `actor` released the held `job`; the open run, ready for
+    `item_runs.resume`."""
+    handle = _held_run(repo, job, run_id)
+    if is_active(handle.dir):
+        handle.journal.close()
+        raise SwampError(f"run {handle.id} is executing; release it when it has stopped")
+    try:
+        repo.require_valid()
+        if handle.state.item is not None:
+            from swamp.queue.gate import admit_run
+
+            admit_run(repo, handle.state)  # the same gate as the queue
+    except SwampError:
+        handle.journal.close()
+        raise
+    handle.record("job-released", job=job, by=actor)
+    return handle
 
 
 def _held_run(repo: Repository, job: str, run_id: str | None) -> runs.RunHandle:

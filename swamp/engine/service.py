@@ -68,6 +68,36 @@ def start(
     `item_locked`: the caller (the queue layer) holds the item's lock, and
     records the item's outcome from the result.
     """
+    wf, handle = create(
+        repo,
+        kind,
+        target,
+        inputs,
+        by=by,
+        concurrency=concurrency,
+        item=item,
+        run_id=run_id,
+        request=request,
+        pin=pin,
+    )
+    return _execute(repo, wf, handle, quiet=quiet, progress=progress, item_locked=item_locked)
+
+
+def create(
+    repo: Repository,
+    kind: str,
+    target: str,
+    inputs: Mapping[str, Any],
+    *,
+    by: str,
+    concurrency: int | None = None,
+    item: str | None = None,
+    run_id: str | None = None,
+    request: str | None = None,
+    pin: dict[str, str] | None = None,
+) -> tuple[Workflow, RunHandle]:
+    """Journal a new run (durably) without executing it: `swamp serve`
+    accepts a run this way before it answers, and executes it later."""
     refuse_if_frozen(repo)
     wf = target_workflow(repo, kind, target, inputs)
     ignored: list[str] = []
@@ -89,7 +119,12 @@ def start(
     )
     if ignored:
         handle.record("inputs-ignored", names=ignored)
-    return _execute(repo, wf, handle, quiet=quiet, progress=progress, item_locked=item_locked)
+    return wf, handle
+
+
+def execute(repo: Repository, wf: Workflow, handle: RunHandle, *, quiet: bool = True) -> RunResult:
+    """Execute a run made by `create`."""
+    return _execute(repo, wf, handle, quiet=quiet)
 
 
 def resume(
