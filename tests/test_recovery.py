@@ -21,6 +21,7 @@ name: waiter
 type: command/shell
 methods:
   wait-for-go:
+    idempotent: true # safe to run again when a runner died while it waited
     inputs:
       properties: {name: {type: string}}
       required: [name]
