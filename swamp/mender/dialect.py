@@ -286,7 +286,6 @@ def _whole_input_warnings(f: _File, value: Any, base: JsonPath, declared: set[st
     """Mender replaces a JSON string that starts with `${workflow.input.` and
     ends with `}` by the input named by everything between, or by null: say
     so where that is not a plain input name (a default, two references)."""
-
     prefix = "${" + substitute.INPUT_PREFIX
     for spath, text in walk_strings(value, base):
         if not (isinstance(text, str) and text.startswith(prefix) and text.endswith("}")):
@@ -321,7 +320,6 @@ def _substituted(
         for j, text in enumerate(command if isinstance(command, list) else []):
             yield (*bpath, "command", j), text, False
         return
-
     if kind == "nats":  # the subject is used as written, as in Mender
         yield from (
             (rel, text, False) for rel, text in walk_strings(block.get("data"), (*bpath, "data"))
