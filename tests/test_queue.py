@@ -195,14 +195,10 @@ def test_freeze_refuses_execution_until_unfrozen(tmp_path: Path) -> None:
 
 def test_many_executors_at_once_run_each_item_exactly_once(tmp_path: Path) -> None:
     repo = _repo(tmp_path)
-    n = 30
-    stage = [sys.executable, "-m", "swamp", "--repo", str(repo), "method", "queue", "sh", "mark"]
-    for batch in range(0, n, 6):
-        staging = [
-            subprocess.Popen([*stage, "--input", f"name=i{i}"], stdout=subprocess.DEVNULL)
-            for i in range(batch, min(n, batch + 6))
-        ]
-        assert [p.wait(timeout=60) for p in staging] == [0] * len(staging)
+    n = 18
+    # Staging is not what races here (in-process); the executors are (processes).
+    for i in range(n):
+        assert swamp(repo, "method", "queue", "sh", "mark", "--input", f"name=i{i}").returncode == 0
     base = [sys.executable, "-m", "swamp", "--repo", str(repo), "queue", "execute", "--all"]
     commands = [base, [*base, "--concurrency", "3"], [*base, "--concurrency", "2"]]
     procs = [

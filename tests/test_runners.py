@@ -159,7 +159,7 @@ def _assert_exactly_once(origin: Path, runners: list[Path], n: int) -> None:
 
 
 def test_two_runners_racing_run_every_item_exactly_once(tmp_path: Path) -> None:
-    n = 50
+    n = 24
     origin = make_origin(tmp_path)
     _stage_many(origin, tmp_path, n)
     runners = [clone(origin, tmp_path / f"runner{i}") for i in range(2)]
@@ -169,7 +169,7 @@ def test_two_runners_racing_run_every_item_exactly_once(tmp_path: Path) -> None:
 
 
 def test_four_shards_split_the_queue_and_push_without_conflict(tmp_path: Path) -> None:
-    n = 40
+    n = 24
     origin = make_origin(tmp_path)
     _stage_many(origin, tmp_path, n)
     runners = [clone(origin, tmp_path / f"shard{i}") for i in range(1, 5)]
