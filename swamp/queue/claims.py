@@ -51,6 +51,11 @@ def claim_and_push(
             OWNED,
             f"swamp: claim {len(ids)} item{'s' if len(ids) != 1 else ''}",
             [("Swamp-Claim", i) for i in ids] + [("Swamp-Runner", _runner())],
+        ) or (
+            # Nothing to commit: this very claim is already in HEAD (a resume, in
+            # the same second, of a claim this checkout's killed runner left and
+            # the leftovers commit recorded). Pushing HEAD establishes it.
+            git.head()
         )
         if sha is not None and git.push_rebasing():
             for action in actions:
