@@ -6,11 +6,20 @@ Runs each command N times (default 30) as a fresh process, after two warm-up
 runs, and prints the median and the fastest wall time, and the median minus
 that of `python -c pass` (the interpreter's own start-up). `swamp` is the
 console script next to this Python, when installed.
+
+With PYTHONDONTWRITEBYTECODE set, swamp's own modules are compiled at every
+start (typer's and yaml's were compiled when pip installed them): unset it to
+compare like with like, as a `pip install` of swamp would.
+
+It ends with `swamp queue list` on this repository's example (its models/,
+workflows/ and queue/) against `python -c "import typer, yaml"`, the floor of
+any typer command that reads YAML; issue 12 aims at 1.5x or less.
 """
 
 from __future__ import annotations
 
 import argparse
+import resource
 import shutil
 import statistics
 import subprocess
@@ -20,13 +29,23 @@ from pathlib import Path
 
 
 def measure(argv: list[str], runs: int) -> list[float]:
+    return [wall for wall, _ in measure_cpu(argv, runs)]
+
+
+def measure_cpu(argv: list[str], runs: int) -> list[tuple[float, float]]:
+    """(wall, CPU) seconds of each run: on a shared machine the CPU time
+    (user + system) of the process moves far less than the wall time."""
     for _ in range(2):
         subprocess.run(argv, capture_output=True, check=True)
     times = []
     for _ in range(runs):
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
         start = time.perf_counter()
         subprocess.run(argv, capture_output=True, check=True)
-        times.append(time.perf_counter() - start)
+        wall = time.perf_counter() - start
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpu = after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime
+        times.append((wall, cpu))
     return times
 
 
@@ -55,6 +74,16 @@ def main() -> None:
         base = median if base is None else base
         extra = "" if label == "python -c pass" else f"{(median - base) * 1000:+10.1f} ms"
         print(f"{label:28} {median * 1000:6.1f} ms {min(times) * 1000:6.1f} ms {extra:>13}")
+    example = str(Path(__file__).resolve().parent.parent)
+    floor = measure_cpu([py, "-c", "import typer, yaml"], runs)
+    listed = measure_cpu([py, "-m", "swamp", "--repo", example, "queue", "list"], runs)
+    for i, what in enumerate(("wall", "CPU")):
+        a = statistics.median(t[i] for t in listed)
+        b = statistics.median(t[i] for t in floor)
+        print(
+            f"queue list on the example {a * 1000:.1f} ms {what}, "
+            f"python -c 'import typer, yaml' {b * 1000:.1f} ms: {a / b:.2f}x (aim <= 1.5)"
+        )
 
 
 if __name__ == "__main__":

@@ -14,7 +14,9 @@ from typing import Annotated, Any
 
 import typer
 
-from swamp import __version__
+from swamp import __version__, cli_values
+
+cli_values.install()
 
 # typer adds an argument's Python type to the help (`WORKFLOW <str>`,
 # `PATH <list[Path]>`); the metavar and the help text already say what to give.
@@ -834,9 +836,9 @@ def queue_list(
 
       swamp queue list --json
     """
-    from swamp.commands import queue as cmd
+    from swamp.commands.queue_list import list_queue
 
-    _run(cmd.list_queue, _state["repo"], as_json=as_json, include_done=include_done)
+    _run(list_queue, _state["repo"], as_json=as_json, include_done=include_done)
 
 
 @queue_app.command("plan")

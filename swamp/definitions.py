@@ -155,6 +155,42 @@ class Config:
             ),
         )
 
+    def to_data(self) -> dict[str, Any]:
+        """swamp.yaml's shape again, such that `from_data` gives this Config
+        back: what a cache keeps of a validated swamp.yaml."""
+        defaults: dict[str, Any] = {
+            "concurrency": self.concurrency,
+            "stopGrace": self.stop_grace,
+            "claimTimeout": self.claim_timeout,
+        }
+        if self.step_timeout is not None:
+            defaults["stepTimeout"] = self.step_timeout
+        data: dict[str, Any] = {
+            "env": sorted(self.env),
+            "secrets": sorted(self.secrets),
+            "windows": {
+                name: {"cron": w.cron, "duration": w.duration, "timezone": w.timezone}
+                for name, w in self.windows.items()
+            },
+            "defaults": defaults,
+            "description": self.description,
+            "serve": {
+                "allowStart": list(self.serve.allow_start),
+                "menderWithoutToken": self.serve.mender_without_token,
+                "allowRegister": self.serve.allow_register,
+            },
+        }
+        a = self.approval
+        if a is not None:
+            data["approval"] = {
+                "required": a.required,
+                "forbidSelfApproval": a.forbid_self_approval,
+                "apiUrl": a.api_url,
+                "tokenEnv": a.token_env,
+                **({"repository": a.repository} if a.repository is not None else {}),
+            }
+        return data
+
 
 def _or(value: float | None, default: float) -> float:
     return default if value is None else value

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 from swamp.definitions import Config, Model, Workflow
 from swamp.errors import InvalidFiles, Problem, SwampError
@@ -77,6 +78,24 @@ def symlinked(root: Path, folders: Iterable[str]) -> list[str]:
     return sorted(found)
 
 
+class Pinned(Protocol):
+    """What queue items need of a repository to say their state: settings,
+    each definition's digest, and the files each target depends on. A
+    Repository is one; so is the cached index that `queue list` reads
+    (swamp/pins.py), which spares it validating every definition."""
+
+    @property
+    def root(self) -> Path: ...
+
+    @property
+    def config(self) -> Config: ...
+
+    @property
+    def digests(self) -> Mapping[str, str]: ...
+
+    def target_files(self, kind: str, target: str) -> list[str]: ...
+
+
 @dataclass(frozen=True)
 class Repository:
     """A repository's validated definitions (built by swamp.validate.load_repository)."""
@@ -136,6 +155,13 @@ class Repository:
         bad = [p for p in self.problems if wanted is None or p.file in wanted]
         if bad:
             raise InvalidFiles(bad)
+
+    def target_files(self, kind: str, target: str) -> list[str]:
+        """The definition files an item's target depends on (what its pin covers);
+        an unknown model is refused, an unknown workflow depends on nothing."""
+        if kind == "workflow":
+            return self.workflow_files(target)
+        return [self.model(target.partition(".")[0]).file]
 
     def workflow_files(self, name: str, seen: set[str] | None = None) -> list[str]:
         """Every definition file a workflow depends on: itself, nested workflows,

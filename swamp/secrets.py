@@ -9,11 +9,15 @@ at the CLI boundary without being threaded through every call.
 from __future__ import annotations
 
 import json
+import os
 import shlex
 import threading
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, quote_plus
+
+if TYPE_CHECKING:
+    from swamp.definitions import Config
 
 MASK = "***"
 # Shorter values would mask ordinary words everywhere; the README says so.
@@ -51,6 +55,15 @@ def register(value: str) -> None:
 def register_all(values: Iterable[str]) -> None:
     for v in values:
         register(v)
+
+
+def mask_configured(config: Config) -> None:
+    """Mask the values of the secrets swamp.yaml names, and of the forge token
+    swamp itself uses, from the start: before anything is printed or journaled."""
+    register_all(os.environ[n] for n in sorted(config.secrets) if n in os.environ)
+    policy = config.approval
+    if policy is not None and os.environ.get(policy.token_env):
+        register(os.environ[policy.token_env])
 
 
 def clear() -> None:

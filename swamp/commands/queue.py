@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -108,83 +107,6 @@ def schedule_method(
         raise UsageError("give exactly one of --at TIME or --window NAME")
     when = When(at, not_after, window, not_before_option="--at")
     return queue_method(repo_path, model, method, pairs, input_files, when=when, **kw)
-
-
-def _abridge(inputs: dict[str, Any], width: int = 40) -> str:
-    text = ", ".join(f"{k}={v if isinstance(v, str) else json.dumps(v)}" for k, v in inputs.items())
-    return text if len(text) <= width else text[: width - 1] + "…"
-
-
-def queue_rows(
-    repo: Repository, *, include_done: bool = False
-) -> tuple[list[dict[str, Any]], list[str]]:
-    """What `queue list --json` prints (and `swamp serve` answers), and the
-    files that are not readable items."""
-    now = utcnow()
-    rows: list[dict[str, Any]] = []
-    broken: list[str] = []
-    for entry in items.in_review_order(items.iter_items(repo.root, include_done=include_done)):
-        if isinstance(entry, items.BrokenItem):
-            broken.append(str(entry.problem))
-            continue
-        st = status(repo, entry, now)
-        rows.append(
-            {
-                "id": entry.id,
-                "kind": entry.kind,
-                "target": entry.target,
-                "inputs": entry.inputs,
-                "state": st.state,
-                "detail": st.detail,
-                "requestedBy": entry.data.get("requestedBy"),
-                "requestedAt": entry.data.get("requestedAt"),
-                "note": entry.data.get("note"),
-                "run": entry.data.get("run"),
-                "file": entry.path.relative_to(repo.root).as_posix(),
-            }
-        )
-    return rows, broken
-
-
-def list_queue(repo_path: Path | None, *, as_json: bool, include_done: bool = False) -> int:
-    repo = load_repository(repo_path)
-    rows, broken = queue_rows(repo, include_done=include_done)
-    if as_json:
-        output.as_json(rows)
-        return 0
-    for problem in broken:
-        output.err(f"swamp: warning: skipping {problem} (see `swamp validate`)")
-    if not rows:
-        output.out(
-            "the queue is empty: stage work with `swamp workflow queue` or `swamp method queue`"
-        )
-        return 0
-    header = ("ID", "KIND", "TARGET", "INPUTS", "STATE", "REQUESTED")
-    table = [
-        (
-            r["id"],
-            r["kind"],
-            r["target"],
-            _abridge(r["inputs"]),
-            r["state"],
-            f"{r['requestedBy']} {str(r['requestedAt'])[:16]}",
-        )
-        for r in rows
-    ]
-    widths = [max(len(str(row[i])) for row in (header, *table)) for i in range(len(header))]
-    output.out("  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)).rstrip())
-    for row, r in zip(table, rows, strict=True):
-        output.out("  ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
-        if r["detail"]:
-            output.out(f"{'':<{widths[0]}}  └ {r['detail']}")
-    counts: dict[str, int] = {}
-    for r in rows:
-        counts[r["state"]] = counts.get(r["state"], 0) + 1
-    output.out(
-        f"{len(rows)} item{'s' if len(rows) != 1 else ''}: "
-        + ", ".join(f"{n} {s}" for s, n in counts.items())
-    )
-    return 0
 
 
 # The order outcomes are summed up in: what ran, then what did not and why.

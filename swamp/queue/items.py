@@ -26,7 +26,7 @@ from swamp import paths
 from swamp.errors import Problem, SwampError
 from swamp.fsutil import atomic_write
 from swamp.loader import Document, LoadError, dump_yaml, load_yaml_text, read_text
-from swamp.repo import Repository
+from swamp.repo import Pinned
 
 QUEUE = "queue"
 DONE = "done"
@@ -439,16 +439,12 @@ def existing(root: Path, item_id: str) -> Item | None:
     return None
 
 
-def pin(repo: Repository, kind: str, target: str) -> dict[str, str]:
+def pin(repo: Pinned, kind: str, target: str) -> dict[str, str]:
     """Digests of every definition the invocation depends on."""
-    if kind == "workflow":
-        files = repo.workflow_files(target)
-    else:
-        files = [repo.model(target.partition(".")[0]).file]
-    return {f: repo.digests[f] for f in files}
+    return {f: repo.digests[f] for f in repo.target_files(kind, target)}
 
 
-def stale_files(repo: Repository, item: Item) -> list[str]:
+def stale_files(repo: Pinned, item: Item) -> list[str]:
     """Pinned files whose content changed (or vanished) since the item was queued."""
     pinned = item.request.pin
     changed = [f for f, digest in pinned.items() if repo.digests.get(f) != digest]

@@ -12,7 +12,7 @@ from typing import assert_never
 from swamp.locks import FileLock, is_held
 from swamp.queue.items import Item, ItemState, stale_files
 from swamp.queue.timing import iso, parse_iso, window_status
-from swamp.repo import Repository
+from swamp.repo import Pinned
 
 LOCKS = ".swamp/locks"
 # Stored states that need a person (release, resume, purge) before running.
@@ -25,7 +25,7 @@ class Status:
     detail: str = ""
 
 
-def status(repo: Repository, item: Item, now: datetime, *, active: bool | None = None) -> Status:
+def status(repo: Pinned, item: Item, now: datetime, *, active: bool | None = None) -> Status:
     """The state a reviewer should see for `item` at `now`."""
     if item.done:
         return Status("succeeded", item.data.get("run", ""))
@@ -54,7 +54,7 @@ def status(repo: Repository, item: Item, now: datetime, *, active: bool | None =
             assert_never(stored)
 
 
-def timing_status(repo: Repository, item: Item, now: datetime) -> Status:
+def timing_status(repo: Pinned, item: Item, now: datetime) -> Status:
     """What time, the window and the pin say of an item that may run."""
     not_after = item.data.get("notAfter")
     if not_after and parse_iso(not_after) < now:
@@ -76,7 +76,7 @@ def timing_status(repo: Repository, item: Item, now: datetime) -> Status:
     return Status("queued")
 
 
-def _claimed(repo: Repository, item: Item, now: datetime, active: bool | None) -> Status:
+def _claimed(repo: Pinned, item: Item, now: datetime, active: bool | None) -> Status:
     """A claimed item: running; `interrupted` when this checkout claimed it and
     no process here holds it (its runner died); `stale-claim` when a claim
     made elsewhere has had no result for longer than defaults.claimTimeout."""

@@ -51,7 +51,7 @@ async def _body(request: Request) -> dict[str, Any]:
 
 
 def queue(request: Request) -> Response:
-    from swamp.commands.queue import queue_rows
+    from swamp.queue.listing import queue_rows
 
     done = request.query_params.get("done") in ("1", "true")
     rows, broken = queue_rows(server(request).cache.get(), include_done=done)

@@ -65,7 +65,7 @@ def home(request: Request) -> Response:
 
 
 def queue_page(request: Request) -> Response:
-    from swamp.commands.queue import queue_rows
+    from swamp.queue.listing import queue_rows
 
     rows, broken = queue_rows(server(request).cache.get())
     return _page(request, "queue.html", "Queue", items=rows, broken=broken)

@@ -10,7 +10,6 @@ workflows calling workflows); `files` answers `swamp validate`.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 from swamp import secrets
@@ -37,13 +36,8 @@ def load_repository(root: Path | None = None) -> Repository:
         problems=loading.problems,
         warnings=loading.warnings,
     )
-    # Mask the secrets swamp.yaml names from the start, before anything is
-    # printed or journaled (an input may carry one too).
-    secrets.register_all(os.environ[n] for n in sorted(repo.config.secrets) if n in os.environ)
-    # The forge token swamp itself uses is masked too, from the start.
-    policy = repo.config.approval
-    if policy is not None and os.environ.get(policy.token_env):
-        secrets.register(os.environ[policy.token_env])
+    # An input may carry a secret too: masked before anything is printed.
+    secrets.mask_configured(repo.config)
     return repo
 
 
