@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -46,6 +47,11 @@ _MAP = "tag:yaml.org,2002:map"
 _SEQ = "tag:yaml.org,2002:seq"
 _MERGE = "tag:yaml.org,2002:merge"
 _constructor = yaml.constructor.SafeConstructor()
+_CONSTRUCT = {
+    "tag:yaml.org,2002:int": _constructor.construct_yaml_int,
+    "tag:yaml.org,2002:float": _constructor.construct_yaml_float,
+    "tag:yaml.org,2002:bool": _constructor.construct_yaml_bool,
+}
 
 
 class LoadError(SwampError):
@@ -129,19 +135,24 @@ def format_path(path: JsonPath) -> str:
     return out
 
 
-def read_text(path: Path, display: str) -> str:
-    try:
-        size = path.stat().st_size
-    except OSError as e:
-        raise LoadError(Problem(display, 1, 1, f"cannot read file: {e.strerror}")) from None
-    if size > MAX_FILE_BYTES:
-        raise LoadError(
-            Problem(display, 1, 1, f"file is {size} bytes; the limit is {MAX_FILE_BYTES} bytes")
-        )
+def read_text(path: Path, display: str, *, follow_symlinks: bool = True) -> str:
+    """The file's text, read up to the size limit (`follow_symlinks=False`:
+    a file that is a symbolic link is refused by the system, atomically)."""
+    flags = os.O_RDONLY | getattr(os, "O_CLOEXEC", 0)
+    if not follow_symlinks:
+        flags |= getattr(os, "O_NOFOLLOW", 0)
     try:
         # Bounded: a device or a pipe (/dev/zero) has no size to check first.
-        with path.open("rb") as f:
-            data = f.read(MAX_FILE_BYTES + 1)
+        with os.fdopen(os.open(path, flags), "rb") as f:
+            size = os.fstat(f.fileno()).st_size
+            # Asking for the whole limit would allocate it for every small file.
+            data = f.read(size + 1) if size <= MAX_FILE_BYTES else b""
+            if len(data) > size:  # grown since, or a device: read on, up to the limit
+                data += f.read(MAX_FILE_BYTES + 1 - len(data))
+        if size > MAX_FILE_BYTES:
+            raise LoadError(
+                Problem(display, 1, 1, f"file is {size} bytes; the limit is {MAX_FILE_BYTES} bytes")
+            )
         if len(data) > MAX_FILE_BYTES:
             raise LoadError(
                 Problem(display, 1, 1, f"file is longer than the limit of {MAX_FILE_BYTES} bytes")
@@ -167,7 +178,10 @@ def _is_tab(text: str, line: int, column: int) -> bool:
     return line < len(lines) and "\t" in lines[line][: column + 1]
 
 
-def load_yaml_text(text: str, display: str) -> Document:
+def load_yaml_text(text: str, display: str, *, positions: bool = True) -> Document:
+    """`positions=False` skips recording where each node is, for a reader that
+    loads many small files and needs positions only for the one it refuses
+    (it loads that one again)."""
     try:
         node = yaml.compose(text, Loader=_Loader)
     except yaml.MarkedYAMLError as e:
@@ -191,8 +205,11 @@ def load_yaml_text(text: str, display: str) -> Document:
     doc = Document(display, None, text=text)
     if node is None:
         return doc
-    builder = _Builder(doc)
-    doc.data = builder.build(node, ())
+    # Without an alias, no node is shared: the tree is no bigger than the text
+    # (a node takes at least a character or two), and its depth is checked
+    # while it is built. Only a text with `*` can hide an expansion.
+    small = "*" not in text and len(text) <= MAX_NODES // 4
+    doc.data = _Builder(doc, positions=positions).build(node, (), measured=not small)
     return doc
 
 
@@ -316,16 +333,26 @@ class _TooDeepError(LoadError):
 class _Builder:
     """Turns a composed node tree into plain values, recording marks."""
 
-    def __init__(self, doc: Document) -> None:
+    def __init__(self, doc: Document, *, positions: bool = True) -> None:
         self.doc = doc
+        self.positions = positions
 
     def fail(self, node: yaml.Node, message: str) -> LoadError:
         m = node.start_mark
         return LoadError(Problem(self.doc.path, m.line + 1, m.column + 1, message))
 
-    def build(self, node: yaml.Node, path: JsonPath) -> Any:
-        self._check_size(node)
-        return self._build(node, path)
+    def build(self, node: yaml.Node, path: JsonPath, *, measured: bool = True) -> Any:
+        """Plain values of the tree at `node`; `measured=False` when the tree
+        cannot be larger than MAX_NODES (no alias in a small text): only its
+        depth is checked, while building."""
+        if measured:
+            self._check_size(node)
+            return self._build(node, path)
+        try:
+            return self._build(node, path, MAX_DEPTH)
+        except _TooDeepError:
+            self._check_size(node)  # the same problem, found where the full check finds it
+            raise
 
     def _check_size(self, root: yaml.Node) -> None:
         """Refuse recursion, depth and alias expansion before building anything.
@@ -367,14 +394,20 @@ class _Builder:
                 )
             node = bigger
 
-    def _build(self, node: yaml.Node, path: JsonPath) -> Any:
-        self.doc.marks.setdefault(path, (node.start_mark.line + 1, node.start_mark.column + 1))
+    def _build(self, node: yaml.Node, path: JsonPath, max_depth: int | None = None) -> Any:
+        if max_depth is not None and len(path) > max_depth:
+            m = node.start_mark
+            raise _TooDeepError(Problem(self.doc.path, m.line + 1, m.column + 1, _too_deep()))
+        if self.positions:
+            mark = node.start_mark
+            self.doc.marks.setdefault(path, (mark.line + 1, mark.column + 1))
         if isinstance(node, yaml.ScalarNode):
-            self.doc.spans.setdefault(path, (node.start_mark.index, node.end_mark.index))
+            if self.positions:
+                self.doc.spans.setdefault(path, (node.start_mark.index, node.end_mark.index))
             return self._scalar(node)
-        return self._collection(node, path)
+        return self._collection(node, path, max_depth)
 
-    def _collection(self, node: yaml.Node, path: JsonPath) -> Any:
+    def _collection(self, node: yaml.Node, path: JsonPath, max_depth: int | None) -> Any:
         if isinstance(node, yaml.MappingNode):
             if node.tag != _MAP:
                 raise self.fail(node, _unsupported(node.tag))
@@ -384,19 +417,23 @@ class _Builder:
                 if key in out:
                     raise self.fail(key_node, f"duplicate key '{key}'")
                 sub = (*path, key)
-                self.doc.key_marks.setdefault(
-                    sub, (key_node.start_mark.line + 1, key_node.start_mark.column + 1)
-                )
-                out[key] = self._build(value_node, sub)
+                if self.positions:
+                    self.doc.key_marks.setdefault(
+                        sub, (key_node.start_mark.line + 1, key_node.start_mark.column + 1)
+                    )
+                out[key] = self._build(value_node, sub, max_depth)
             return out
         if isinstance(node, yaml.SequenceNode):
             if node.tag != _SEQ:
                 raise self.fail(node, _unsupported(node.tag))
-            return [self._build(item, (*path, i)) for i, item in enumerate(node.value)]
+            return [self._build(item, (*path, i), max_depth) for i, item in enumerate(node.value)]
         raise self.fail(node, "unsupported node")  # pragma: no cover - PyYAML has three kinds
 
     def _pairs(self, node: yaml.MappingNode) -> Iterator[tuple[yaml.Node, yaml.Node]]:
         """Pairs of a mapping, with YAML merge keys (<<) expanded first."""
+        if not any(k.tag == _MERGE for k, _ in node.value):
+            yield from node.value
+            return
         merged: list[tuple[yaml.Node, yaml.Node]] = []
         own: list[tuple[yaml.Node, yaml.Node]] = []
         for key_node, value_node in node.value:
@@ -432,11 +469,7 @@ class _Builder:
             raise self.fail(node, _unsupported(tag))
         if tag in (_STR, "tag:yaml.org,2002:timestamp"):
             return node.value  # timestamps stay the strings the author wrote
-        construct = {
-            "tag:yaml.org,2002:int": _constructor.construct_yaml_int,
-            "tag:yaml.org,2002:float": _constructor.construct_yaml_float,
-            "tag:yaml.org,2002:bool": _constructor.construct_yaml_bool,
-        }.get(tag)
+        construct = _CONSTRUCT.get(tag)
         if construct is None:
             return None
         try:

@@ -233,12 +233,15 @@ def parse_item(text: str, path: Path, *, done: bool = False) -> Item | BrokenIte
     """Check every field of an item's text; the first problem makes it broken."""
     display = f"{path.parent.name}/{path.name}"
     try:
-        doc = load_yaml_text(text, display)
+        # Positions are needed only to say where a problem is: a queue of
+        # thousands of valid items is read without them.
+        doc = load_yaml_text(text, display, positions=False)
     except LoadError as e:
         return BrokenItem(path, e.problem)
     try:
         request = _check(doc, path, done)
     except _Bad as e:
+        doc = load_yaml_text(text, display)
         return BrokenItem(path, doc.problem(e.where, e.message, key=e.key))
     return Item(doc.data, path, done=done, request=request)
 
@@ -377,12 +380,24 @@ def iter_items(root: Path, *, include_done: bool = False) -> Iterator[Item | Bro
             if isinstance(entry, BrokenItem):
                 found.append(entry)
                 continue
-            if not entry.exists():
-                continue
-            found.append(load_item(entry, done=done))
+            loaded = _load_listed(entry, done)
+            if loaded is not None:
+                found.append(loaded)
         if not done:
             found = _without_duplicates(found)
         yield from found
+
+
+def _load_listed(path: Path, done: bool) -> Item | BrokenItem | None:
+    """An item file as listed by `_item_files` (a file, not a link, in a folder
+    that is not a link), or None when it is gone since (another runner moved it)."""
+    try:
+        text = read_text(path, f"{path.parent.name}/{path.name}", follow_symlinks=False)
+    except LoadError as e:
+        if not path.exists():
+            return None
+        return BrokenItem(path, e.problem)
+    return parse_item(text, path, done=done)
 
 
 def _without_duplicates(found: list[Item | BrokenItem]) -> list[Item | BrokenItem]:
