@@ -1,0 +1,179 @@
+"""`queue list` without validating every definition: the cached index of
+digests (swamp/pins.py), what it may and may not be trusted for, and the
+start-up it saves."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from repo_helpers import DEPLOY, make_repo, marks, swamp
+
+from swamp import pins
+from swamp.cli_values import _NOT_PLAIN, plain
+from swamp.definitions import Approval, Config, ServeSettings, Window
+from swamp.loader import LoadError, load_yaml_text
+from swamp.validate import load_repository
+
+ROOT = Path(__file__).resolve().parent.parent
+HEAVY = ("jsonschema", "jinja2", "git", "httpx", "pydantic")
+
+
+def _list(repo: Path) -> list[dict[str, Any]]:
+    rows: list[dict[str, Any]] = json.loads(swamp(repo, "queue", "list", "--json").stdout)
+    return rows
+
+
+def _queued(tmp_path: Path) -> Path:
+    repo = make_repo(tmp_path / "r", {"deploy": DEPLOY})
+    swamp(repo, "workflow", "queue", "deploy")
+    return repo
+
+
+def test_the_example_is_listed_without_any_heavy_library(tmp_path: Path) -> None:
+    repo = tmp_path / "example"
+    for name in ("models", "workflows", "queue"):
+        shutil.copytree(ROOT / name, repo / name)
+    shutil.copy(ROOT / "swamp.yaml", repo / "swamp.yaml")
+    first = _list(repo)  # validates everything once, and keeps the index
+    assert (repo / pins.CACHE).is_file()
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    result = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "swamp", "-C", str(repo), "queue", "list"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+        env=env,
+    )
+    imported = {
+        line.rsplit("|", 1)[1].strip()
+        for line in result.stderr.splitlines()
+        if line.startswith("import time:") and "|" in line
+    }
+    assert "swamp.queue.items" in imported  # the measurement sees swamp's own imports
+    assert sorted(m for m in imported if m.split(".")[0] in HEAVY) == []
+    assert [r["id"] for r in first] == [
+        line.split()[0] for line in result.stdout.splitlines()[1 : len(first) + 1]
+    ]
+
+
+def test_a_definition_changed_after_a_listing_makes_its_item_stale(tmp_path: Path) -> None:
+    repo = _queued(tmp_path)
+    assert [r["state"] for r in _list(repo)] == ["queued"]
+    wf = repo / "workflows" / "deploy.yaml"
+    wf.write_text(wf.read_text().replace("deploy-", "deploy-v2-"))
+    (row,) = _list(repo)
+    assert (row["state"], row["detail"]) == ("stale", "changed since review: workflows/deploy.yaml")
+
+
+def test_a_damaged_cache_is_read_as_no_cache(tmp_path: Path) -> None:
+    repo = _queued(tmp_path)
+    expected = _list(repo)
+    cache = repo / pins.CACHE
+    entry = json.loads(cache.read_text())
+    damaged = [
+        "{not json",
+        json.dumps([1, 2]),
+        json.dumps({**entry, "digests": {"workflows/deploy.yaml": 7}}),
+        json.dumps({**entry, "depends": {"workflow:deploy": "workflows/deploy.yaml"}}),
+        json.dumps({**entry, "config": {"windows": {"w": {"cron": 1}}}}),
+        json.dumps({**entry, "format": 0}),
+    ]
+    for text in damaged:
+        cache.write_text(text)
+        assert _list(repo) == expected, text
+    assert json.loads(cache.read_text()) == entry  # rewritten by the full load
+
+
+def test_a_forged_cache_never_gets_a_stale_item_executed(tmp_path: Path) -> None:
+    """The cache serves listing only: the gate validates again, so an entry
+    that vouches for a changed definition runs nothing."""
+    repo = _queued(tmp_path)
+    _list(repo)
+    cache = repo / pins.CACHE
+    entry = json.loads(cache.read_text())
+    wf = repo / "workflows" / "deploy.yaml"
+    wf.write_text(wf.read_text().replace("deploy-", "deploy-v2-"))
+    entry["key"] = pins.content_key(repo)  # as if the old digests were still right
+    cache.write_text(json.dumps(entry))
+    result = swamp(repo, "queue", "execute", "--all", check=1)
+    assert "stale: changed since review: workflows/deploy.yaml" in result.stdout
+    assert marks(repo) == []
+
+
+def test_the_index_answers_as_the_repository_does(tmp_path: Path) -> None:
+    repo_path = make_repo(tmp_path / "r", {"deploy": DEPLOY})
+    repo = load_repository(repo_path)
+    index = pins.load_index(repo_path)  # a full load: nothing cached yet
+    again = pins.load_index(repo_path)  # from the cache
+    for ix in (index, again):
+        assert ix.digests == repo.digests
+        assert ix.config == repo.config
+        assert ix.target_files("workflow", "deploy") == repo.target_files("workflow", "deploy")
+        assert ix.target_files("method", "sh.mark") == ["models/sh.yaml"]
+        assert ix.target_files("workflow", "nowhere") == []
+        with pytest.raises(pins.SwampError, match="unknown model 'nobody'"):
+            ix.target_files("method", "nobody.x")
+
+
+def test_a_config_survives_its_round_trip_through_the_cache() -> None:
+    config = Config(
+        env=frozenset({"A", "B"}),
+        secrets=frozenset({"S"}),
+        windows={"w": Window("w", "0 2 * * *", 5400.0, "Europe/Paris")},
+        concurrency=3,
+        step_timeout=30.0,
+        stop_grace=2.5,
+        claim_timeout=60.0,
+        approval=Approval(2, True, "https://forge.example", "FORGE_TOKEN", "acme/ops"),
+        description="ops",
+        serve=ServeSettings(("deploy*",), True, True),
+    )
+    assert Config.from_data(config.to_data()) == config
+    assert Config.from_data(Config().to_data()) == Config()
+
+
+def test_plain_values_are_converted_as_typer_converts_them(tmp_path: Path) -> None:
+    from typer.models import OptionInfo
+
+    info = OptionInfo()
+    assert plain(str, info, "x") == "x"
+    assert plain(Path, info, "a/b") == Path("a/b")
+    assert plain(list[str], info, ("a", "b")) == ["a", "b"]
+    assert plain(list[Path], info, ["a"]) == [Path("a")]
+    # Anything else goes to typer: numbers, checked paths, a path it may not read.
+    assert plain(int, info, "3") is _NOT_PLAIN
+    assert plain(Path, OptionInfo(exists=True), "a") is _NOT_PLAIN
+    assert plain(Path, info, "") is _NOT_PLAIN
+    assert plain(list[str], info, "a") is _NOT_PLAIN
+    assert plain(list[int], info, ["1"]) is _NOT_PLAIN
+    secret = tmp_path / "secret"
+    secret.write_text("")
+    secret.chmod(0)
+    if not os.access(secret, os.R_OK):  # root reads everything
+        assert plain(Path, info, str(secret)) is _NOT_PLAIN
+
+
+def test_typer_still_checks_the_values_it_owns(tmp_path: Path) -> None:
+    repo = make_repo(tmp_path / "r")
+    result = swamp(repo, "queue", "execute", "--all", "--concurrency", "0", check=2)
+    assert "Invalid value for '--concurrency'" in result.stderr
+    assert swamp(repo, "queue", "execute", "--all", "--concurrency", "2").returncode == 0
+
+
+def test_a_deep_text_without_alias_is_refused_where_the_full_check_refuses_it() -> None:
+    deep = "a: " + "[" * 120 + "]" * 120 + "\n"
+    problems = []
+    for text in (deep, deep + "# * makes the loader walk the whole tree first\n"):
+        with pytest.raises(LoadError) as e:
+            load_yaml_text(text, "deep.yaml")
+        problems.append(e.value.problem)
+    assert problems[0] == problems[1]
+    assert problems[0].message == "nested more than 100 levels deep"
