@@ -18,6 +18,7 @@ from repo_helpers import DEPLOY, make_repo, marks, swamp
 from swamp import pins
 from swamp.cli_values import _NOT_PLAIN, plain
 from swamp.definitions import Approval, Config, ServeSettings, Window
+from swamp.errors import SwampError
 from swamp.loader import LoadError, load_yaml_text
 from swamp.validate import load_repository
 
@@ -119,7 +120,7 @@ def test_the_index_answers_as_the_repository_does(tmp_path: Path) -> None:
         assert ix.target_files("workflow", "deploy") == repo.target_files("workflow", "deploy")
         assert ix.target_files("method", "sh.mark") == ["models/sh.yaml"]
         assert ix.target_files("workflow", "nowhere") == []
-        with pytest.raises(pins.SwampError, match="unknown model 'nobody'"):
+        with pytest.raises(SwampError, match="unknown model 'nobody'"):
             ix.target_files("method", "nobody.x")
 
 
