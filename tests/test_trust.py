@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 from pathlib import Path
 
 import yaml
@@ -433,3 +434,39 @@ def test_a_release_brought_in_by_a_merge_alone_is_refused(tmp_path: Path) -> Non
     assert not (repo / "done").exists() or not list((repo / "done").glob("*.yaml"))
     kept = yaml.safe_load(path.read_text())  # nothing lost: still held, release kept
     assert (kept["state"], kept["release"]["by"]) == ("held", "pm")
+
+
+def _listed_done(repo: Path) -> dict[str, dict[str, object]]:
+    result = cli(repo, "queue", "list", "--done", "--json")
+    assert result.code == 0, result.text
+    return {r["id"]: r for r in json.loads(result.stdout)}
+
+
+def test_a_planted_done_record_is_listed_unverified_not_succeeded(tmp_path: Path) -> None:
+    repo = _repo(tmp_path)
+    _queue(repo, "sh", "mark", "--input", "name=real")
+    assert cli(repo, "queue", "execute", "--all").code == 0
+    (real,) = (repo / "done").glob("*.yaml")
+    real_id = real.stem[-12:]
+    # A record whose id matches its content, written by hand: no run journal confirms it.
+    inputs = {"name": "planted"}
+    planted_id = identity("method", "sh.mark", inputs)
+    record = yaml.safe_load(real.read_text())
+    record.update(id=planted_id, inputs=inputs, requestedBy="mallory")
+    (repo / "done" / f"sh-mark-planted-{planted_id}.yaml").write_text(yaml.safe_dump(record))
+    # And one that borrows the real record's run, whose journal names another item.
+    borrowed = {"name": "borrowed"}
+    borrowed_id = identity("method", "sh.mark", borrowed)
+    record.update(id=borrowed_id, inputs=borrowed)
+    (repo / "done" / f"sh-mark-borrowed-{borrowed_id}.yaml").write_text(yaml.safe_dump(record))
+    listed = _listed_done(repo)
+    assert listed[real_id]["state"] == "succeeded"
+    assert listed[planted_id]["state"] == "unverified"
+    assert listed[borrowed_id]["state"] == "unverified"
+    assert "its run's journal names item" in str(listed[borrowed_id]["detail"])
+    shutil.rmtree(repo / "runs")
+    gone = _listed_done(repo)[real_id]
+    assert (gone["state"], gone["detail"]) == (
+        "unverified",
+        f"no journal of run {record['run']} confirms it",
+    )
