@@ -16,7 +16,7 @@ import pytest
 from repo_helpers import DEPLOY, make_repo, marks, swamp
 
 from swamp import pins
-from swamp.cli_values import _NOT_PLAIN, plain
+from swamp.cli.values import _NOT_PLAIN, plain
 from swamp.definitions import Approval, Config, ServeSettings, Window
 from swamp.errors import SwampError
 from swamp.loader import LoadError, load_yaml_text
