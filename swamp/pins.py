@@ -74,7 +74,8 @@ def load_index(root: Path | None = None) -> PinIndex:
         from swamp.validate import load_repository
 
         index = index_of(load_repository(root))
-        _write(root, key, index)
+        if content_key(root) == key:  # not what a file changed meanwhile would be
+            _write(root, key, index)
         return index
     secrets.mask_configured(index.config)
     return index

@@ -3,7 +3,10 @@ nothing depends on (or touches) the user's ~/.gitconfig."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
+from github_helpers import FakeGitHub
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -39,3 +42,11 @@ def _isolated_git(
         "SWAMP_REPO",
     ):
         monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture
+def github() -> Iterator[FakeGitHub]:
+    """A GitHub API on 127.0.0.1 (github_helpers.FakeGitHub), closed afterwards."""
+    fake = FakeGitHub()
+    yield fake
+    fake.close()

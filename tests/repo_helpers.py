@@ -103,6 +103,36 @@ jobs:
       - {name: last, model: sh, method: mark, inputs: {name: last}}
 """
 
+# `waiter.wait-for-go` leaves a mark, then waits until the file GO exists: a
+# step that is in flight for as long as a test needs.
+WAITER = """\
+name: waiter
+type: command/shell
+methods:
+  wait-for-go:
+    description: leave a mark, then wait until the file GO exists
+    inputs:
+      properties: {name: {type: string}}
+      required: [name]
+    arguments:
+      run: |
+        echo ${{ inputs.name }} >> marks.log
+        while [ ! -e GO ]; do sleep 0.05; done
+"""
+# The same, safe to run again when a runner died while it waited.
+IDEMPOTENT_WAITER = WAITER.replace("  wait-for-go:\n", "  wait-for-go:\n    idempotent: true\n")
+
+# a, then b waiting for GO, then c.
+SLOW = """\
+name: slow
+jobs:
+  j:
+    steps:
+      - {name: a, model: sh, method: mark, inputs: {name: a}}
+      - {name: b, model: waiter, method: wait-for-go, inputs: {name: b}}
+      - {name: c, model: sh, method: mark, inputs: {name: c}}
+"""
+
 
 def make_repo(
     root: Path,
@@ -220,6 +250,25 @@ def swamp_process(
             f"stdout:\n{result.stdout}\nstderr:\n{result.stderr}"
         )
     return result
+
+
+def imports_of(*args: str) -> tuple[set[str], str]:
+    """The modules `python -m swamp ARGS` imports (as -X importtime reports
+    them), and what it printed. A process: start-up is what is measured."""
+    result = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "swamp", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    # Lines of -X importtime: "import time: self | cumulative | [indent]name".
+    imported = {
+        line.rsplit("|", 1)[1].strip()
+        for line in result.stderr.splitlines()
+        if line.startswith("import time:") and "|" in line
+    }
+    return imported, result.stdout
 
 
 def start_swamp(repo: Path, *args: str) -> subprocess.Popen[str]:

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import re
 import subprocess
-import sys
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 import typer
-from repo_helpers import invoke
+from repo_helpers import imports_of, invoke
 
 from swamp import __version__
 from swamp.cli import app
@@ -71,19 +70,7 @@ def test_no_arguments_shows_the_help_as_a_usage_error() -> None:
 
 @pytest.mark.parametrize("args", [["--help"], ["--version"], ["queue", "--help"]])
 def test_help_and_version_do_not_import_heavy_libraries(args: list[str]) -> None:
-    result = subprocess.run(
-        [sys.executable, "-X", "importtime", "-m", "swamp", *args],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
-    )
-    # Lines of -X importtime: "import time: self | cumulative | [indent]name".
-    imported = {
-        line.rsplit("|", 1)[1].strip()
-        for line in result.stderr.splitlines()
-        if line.startswith("import time:") and "|" in line
-    }
+    imported, _ = imports_of(*args)
     assert "swamp.cli" in imported  # the measurement sees swamp's own imports
     assert sorted(m for m in imported if m.split(".")[0] in HEAVY) == []
 

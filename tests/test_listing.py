@@ -7,13 +7,11 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
-from repo_helpers import DEPLOY, make_repo, marks, swamp
+from repo_helpers import DEPLOY, imports_of, make_repo, marks, swamp
 
 from swamp import pins
 from swamp.cli.values import _NOT_PLAIN, plain
@@ -44,24 +42,11 @@ def test_the_example_is_listed_without_any_heavy_library(tmp_path: Path) -> None
     shutil.copy(ROOT / "swamp.yaml", repo / "swamp.yaml")
     first = _list(repo)  # validates everything once, and keeps the index
     assert (repo / pins.CACHE).is_file()
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
-    result = subprocess.run(
-        [sys.executable, "-X", "importtime", "-m", "swamp", "-C", str(repo), "queue", "list"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
-        env=env,
-    )
-    imported = {
-        line.rsplit("|", 1)[1].strip()
-        for line in result.stderr.splitlines()
-        if line.startswith("import time:") and "|" in line
-    }
+    imported, printed = imports_of("-C", str(repo), "queue", "list")
     assert "swamp.queue.items" in imported  # the measurement sees swamp's own imports
     assert sorted(m for m in imported if m.split(".")[0] in HEAVY) == []
     assert [r["id"] for r in first] == [
-        line.split()[0] for line in result.stdout.splitlines()[1 : len(first) + 1]
+        line.split()[0] for line in printed.splitlines()[1 : len(first) + 1]
     ]
 
 

@@ -14,39 +14,14 @@ from pathlib import Path
 
 import yaml
 from git_helpers import clone, git, make_origin
-from repo_helpers import SWAMP_YAML, marks, start_swamp, swamp, wait_for
-
-WAITER = """\
-name: waiter
-type: command/shell
-methods:
-  wait-for-go:
-    idempotent: true # safe to run again when a runner died while it waited
-    inputs:
-      properties: {name: {type: string}}
-      required: [name]
-    arguments:
-      run: |
-        echo ${{ inputs.name }} >> marks.log
-        while [ ! -e GO ]; do sleep 0.05; done
-"""
-
-SLOW = """\
-name: slow
-jobs:
-  j:
-    steps:
-      - {name: a, model: sh, method: mark, inputs: {name: a}}
-      - {name: b, model: waiter, method: wait-for-go, inputs: {name: b}}
-      - {name: c, model: sh, method: mark, inputs: {name: c}}
-"""
+from repo_helpers import IDEMPOTENT_WAITER, SLOW, SWAMP_YAML, marks, start_swamp, swamp, wait_for
 
 
 def _origin(tmp_path: Path, claim_timeout: str = "1h") -> Path:
     return make_origin(
         tmp_path,
         workflows={"slow": SLOW},
-        models={"waiter": WAITER},
+        models={"waiter": IDEMPOTENT_WAITER},
         swamp_yaml=SWAMP_YAML + f"defaults: {{claimTimeout: {claim_timeout}}}\n",
     )
 

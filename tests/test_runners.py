@@ -8,41 +8,13 @@ import os
 import signal
 import subprocess
 import sys
-import threading
-from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-import pytest
 import yaml
 from git_helpers import clone, git, log, make_origin, message, status
-from repo_helpers import BROKEN, GATED, marks, start_swamp, swamp, wait_for
-
-WAITER = """\
-name: waiter
-type: command/shell
-methods:
-  wait-for-go:
-    description: leave a mark, then wait until the file GO exists
-    inputs:
-      properties: {name: {type: string}}
-      required: [name]
-    arguments:
-      run: |
-        echo ${{ inputs.name }} >> marks.log
-        while [ ! -e GO ]; do sleep 0.05; done
-"""
-
-SLOW = """\
-name: slow
-jobs:
-  j:
-    steps:
-      - {name: a, model: sh, method: mark, inputs: {name: a}}
-      - {name: b, model: waiter, method: wait-for-go, inputs: {name: b}}
-      - {name: c, model: sh, method: mark, inputs: {name: c}}
-"""
+from github_helpers import FakeGitHub, approval_origin
+from repo_helpers import BROKEN, GATED, SLOW, WAITER, marks, start_swamp, swamp, wait_for
 
 
 def _done(repo: Path) -> list[dict[str, Any]]:
@@ -246,65 +218,8 @@ def test_a_definition_changed_after_review_makes_the_runner_refuse_its_item(
 # -- four-eyes approvals against a GitHub API on 127.0.0.1 -------------------
 
 
-class FakeGitHub:
-    """Answers the two endpoints swamp uses; records every request."""
-
-    def __init__(self) -> None:
-        self.pulls: dict[str, list[dict[str, Any]]] = {}
-        self.reviews: dict[int, list[dict[str, Any]]] = {}
-        self.commits: dict[int, list[dict[str, Any]]] = {}
-        self.requests: list[tuple[str, str]] = []
-        fake = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                fake.requests.append((self.path, self.headers.get("Authorization", "")))
-                parts = self.path.split("?")[0].strip("/").split("/")
-                body: Any = {"message": "Not Found"}
-                code = 404
-                if self.headers.get("Authorization") != "Bearer gh-token-123":
-                    body, code = {"message": "Bad credentials"}, 401
-                elif parts[:3] == ["repos", "acme", "ops"] and parts[3:4] == ["commits"]:
-                    body, code = fake.pulls.get(parts[4], []), 200
-                elif parts[:3] == ["repos", "acme", "ops"] and parts[5:6] == ["reviews"]:
-                    body, code = fake.reviews.get(int(parts[4]), []), 200
-                elif parts[:3] == ["repos", "acme", "ops"] and parts[5:6] == ["commits"]:
-                    body, code = fake.commits.get(int(parts[4]), []), 200
-                data = json.dumps(body).encode()
-                self.send_response(code)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def log_message(self, *args: Any) -> None:
-                return None
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
-
-@pytest.fixture
-def github() -> Iterator[FakeGitHub]:
-    fake = FakeGitHub()
-    yield fake
-    fake.close()
-
-
 def _approval_repo(tmp_path: Path, url: str) -> tuple[Path, Path]:
-    config = (
-        "version: 1\n"
-        f"approval: {{required: 1, forbidSelfApproval: true, apiUrl: '{url}', "
-        "repository: acme/ops}\n"
-    )
-    origin = make_origin(tmp_path, swamp_yaml=config)
-    engineer = clone(origin, tmp_path / "engineer")
+    origin, engineer = approval_origin(tmp_path, url)
     for name in ("approved", "self-approved", "orphan"):
         swamp(engineer, "method", "queue", "sh", "mark", "--input", f"name={name}", "--push")
     return engineer, clone(origin, tmp_path / "runner")

@@ -4,35 +4,18 @@ shallow clone deepened rather than guessed from."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import pytest
 import yaml
-from git_helpers import clone, git, make_origin
+from git_helpers import clone, git
+from github_helpers import TOKEN, FakeGitHub, approval_origin
 from repo_helpers import marks
-from test_runners import FakeGitHub
 from trust_helpers import cli
-
-TOKEN = {"GITHUB_TOKEN": "gh-token-123"}
-
-
-@pytest.fixture
-def github() -> Iterator[FakeGitHub]:
-    fake = FakeGitHub()
-    yield fake
-    fake.close()
 
 
 def _origin(tmp_path: Path, url: str) -> tuple[Path, Path]:
-    config = (
-        "version: 1\n"
-        f"approval: {{required: 1, forbidSelfApproval: true, apiUrl: '{url}', "
-        "repository: acme/ops}\n"
-    )
-    origin = make_origin(tmp_path, swamp_yaml=config)
-    engineer = clone(origin, tmp_path / "engineer")
+    origin, engineer = approval_origin(tmp_path, url)
     result = cli(engineer, "method", "queue", "sh", "mark", "--input", "name=x", "--push")
     assert result.code == 0, result.text
     return origin, engineer
