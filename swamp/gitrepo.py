@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import random
 import time
+import weakref
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -60,6 +61,11 @@ class Repo:
         self.prefix = self.root.relative_to(top).as_posix() if self.root != top else ""
         # Untracked files under runs/ when the command started (see require_clean).
         self.local_runs: dict[str, tuple[int, int] | None] = {}
+        _OPEN.add(self)
+
+    def close(self) -> None:
+        """Stop GitPython's helper processes (cat-file) now, not at exit."""
+        self.repo.close()
 
     # -- paths -----------------------------------------------------------------
 
@@ -532,6 +538,17 @@ class Repo:
         """Move the branch to `rev`, keeping uncommitted changes (refused if they
         would be overwritten)."""
         self._git("reset", "--quiet", "--keep", rev)
+
+
+# Every Repo of this process, closed when a command ends (close_all).
+_OPEN: weakref.WeakSet[Repo] = weakref.WeakSet()
+
+
+def close_all() -> None:
+    """Close every Repo this process opened: a command's git helper processes
+    end with the command (in a test run or `swamp serve`, not at exit)."""
+    for repo in list(_OPEN):
+        repo.close()
 
 
 def backoff(attempt: int) -> None:
