@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import tempfile
 from pathlib import Path
 
 
@@ -35,6 +34,8 @@ def remove(path: Path) -> None:
 def atomic_write(path: Path, text: str, *, fsync: bool = True) -> None:
     """Replace `path` with `text` in one step: write a sibling, then rename
     (with `fsync`, the data and the rename are durable when it returns)."""
+    import tempfile  # start-up: listing writes nothing
+
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from swamp import __version__, secrets
-from swamp.definitions import Config
+from swamp.config import Config
 from swamp.errors import SwampError
 from swamp.fsutil import atomic_write
 from swamp.repo import CONFIG_FILE, Repository, definition_files, find_root

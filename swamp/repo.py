@@ -7,11 +7,14 @@ import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-from swamp.definitions import Config, Model, Workflow
+from swamp.config import Config
 from swamp.errors import InvalidFiles, Problem, SwampError
-from swamp.loader import Document
+
+if TYPE_CHECKING:  # start-up: `queue list` builds no definition (swamp/pins.py)
+    from swamp.definitions import Model, Workflow
+    from swamp.loader import Document
 
 CONFIG_FILE = "swamp.yaml"
 DEFINITION_SUFFIXES = (".yaml", ".yml", ".json")

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import shlex
 import threading
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
@@ -34,6 +33,8 @@ def register(value: str) -> None:
     as an API that echoes a request shows it) and URL-encoded."""
     if len(value) < MIN_SECRET_LENGTH:
         return
+    import shlex  # start-up: most commands register no secret
+
     escaped = json.dumps(value)[1:-1]
     variants = {
         value,

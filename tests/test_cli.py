@@ -14,7 +14,7 @@ from repo_helpers import imports_of, invoke
 from swamp import __version__
 from swamp.cli import app
 
-HEAVY = ("jsonschema", "jinja2", "git", "httpx")
+HEAVY = ("jsonschema", "jinja2", "git", "httpx", "pydantic")
 
 
 def _commands(group: Any, path: tuple[str, ...] = ()) -> Iterator[tuple[str, ...]]:

@@ -3,7 +3,6 @@ and whoever holds it."""
 
 from __future__ import annotations
 
-import socket
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -115,6 +114,8 @@ def _claimed(repo: Pinned, item: Item, now: datetime, active: bool | None) -> St
     if running:
         return Status("running", f"run {run}")
     who_ = f"claimed by {claim.get('by', '?')} at {claim.get('at', '?')}"
+    import socket  # start-up: only a claimed item needs the host's name
+
     here = claim.get("host") == socket.gethostname() and claim.get("checkout") in (
         None,  # claims made before claims named their checkout
         str(repo.root),

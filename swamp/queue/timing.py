@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from zoneinfo import ZoneInfo
 
-from swamp.definitions import Window, parse_duration
+from swamp.config import Window, parse_duration
 from swamp.errors import UsageError
 
 
@@ -51,6 +50,8 @@ def parse_time(value: str, *, option: str, now: datetime | None = None) -> datet
 
 def window_status(window: Window, now: datetime) -> tuple[bool, datetime]:
     """(open now, when it closes if open / when it next opens if not)."""
+    from zoneinfo import ZoneInfo  # start-up: only an item bound to a window needs it
+
     from croniter import croniter
 
     local = now.astimezone(ZoneInfo(window.timezone))
