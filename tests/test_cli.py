@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import subprocess
+import sys
 from collections.abc import Iterator
 from typing import Any
 
@@ -79,3 +80,20 @@ def test_an_unknown_command_is_a_usage_error() -> None:
     result = _swamp("frobnicate")
     assert result.returncode == 2
     assert "No such command 'frobnicate'" in result.stderr
+
+
+def test_main_builds_only_the_invoked_command_and_the_whole_app_otherwise() -> None:
+    from swamp.cli import _invoked
+
+    assert _invoked(["queue", "list"]) == "queue"
+    assert _invoked(["-C", "queue", "run", "list"]) == "run"  # `queue` is -C's value
+    assert _invoked(["--repo=x", "validate"]) == "validate"
+    assert _invoked(["--repo", "x", "--help"]) is None
+    assert _invoked(["frobnicate"]) is None  # the whole app says what exists
+    assert _invoked([]) is None
+    # One command's app answers as the whole app does.
+    result = subprocess.run(
+        [sys.executable, "-m", "swamp", "queue", "lst"], capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 2
+    assert "No such command 'lst'" in result.stderr

@@ -13,6 +13,7 @@ list` stay quick.
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable, Iterable
 from typing import Annotated
 
 import typer
@@ -30,21 +31,26 @@ typer.core.TyperArgument.display_type_rich = lambda self, ctx: None  # type: ign
 from swamp.cli import ci, method, queue, repo, run, serve, workflow  # noqa: E402
 from swamp.cli.options import Globals, RepoOption  # noqa: E402
 
-app = typer.Typer(
-    name="swamp",
-    help=(
-        "swamp: stage risky operational work as reviewed YAML, run it later, "
-        "record every result in git.\n\n"
-        "Example:\n\n"
-        "  swamp validate\n\n"
-        "  swamp method run ad-account create --input user=jsmith"
-    ),
-    no_args_is_help=True,
-    rich_markup_mode=None,
-    pretty_exceptions_enable=False,
-    add_completion=True,  # --install-completion / --show-completion (bash, zsh, fish, PowerShell)
-    context_settings={"help_option_names": ["-h", "--help"]},
-)
+
+def _root() -> typer.Typer:
+    root = typer.Typer(
+        name="swamp",
+        help=(
+            "swamp: stage risky operational work as reviewed YAML, run it later, "
+            "record every result in git.\n\n"
+            "Example:\n\n"
+            "  swamp validate\n\n"
+            "  swamp method run ad-account create --input user=jsmith"
+        ),
+        no_args_is_help=True,
+        rich_markup_mode=None,
+        pretty_exceptions_enable=False,
+        # --install-completion / --show-completion (bash, zsh, fish, PowerShell)
+        add_completion=True,
+        context_settings={"help_option_names": ["-h", "--help"]},
+    )
+    root.callback()(_main)
+    return root
 
 
 def _version(value: bool) -> None:
@@ -53,7 +59,6 @@ def _version(value: bool) -> None:
         raise typer.Exit()
 
 
-@app.callback()
 def _main(
     ctx: typer.Context,
     repo_path: RepoOption = None,
@@ -65,22 +70,51 @@ def _main(
     ctx.obj = Globals(repo=repo_path)
 
 
-# In the order `swamp --help` lists them.
-app.command()(repo.init)
-app.command()(repo.validate)
-app.command("freeze")(repo.freeze_command)
-app.command("unfreeze")(repo.unfreeze_command)
-app.command("serve")(serve.serve_command)
-app.add_typer(method.app, name="method")
-app.add_typer(workflow.app, name="workflow")
-app.add_typer(queue.app, name="queue")
-app.add_typer(run.app, name="run")
-app.add_typer(ci.app, name="ci")
+# Every command, in the order `swamp --help` lists them: a name, and how to
+# add it to a root.
+_COMMANDS: dict[str, Callable[[typer.Typer], object]] = {
+    "init": lambda root: root.command()(repo.init),
+    "validate": lambda root: root.command()(repo.validate),
+    "freeze": lambda root: root.command("freeze")(repo.freeze_command),
+    "unfreeze": lambda root: root.command("unfreeze")(repo.unfreeze_command),
+    "serve": lambda root: root.command("serve")(serve.serve_command),
+    "method": lambda root: root.add_typer(method.app, name="method"),
+    "workflow": lambda root: root.add_typer(workflow.app, name="workflow"),
+    "queue": lambda root: root.add_typer(queue.app, name="queue"),
+    "run": lambda root: root.add_typer(run.app, name="run"),
+    "ci": lambda root: root.add_typer(ci.app, name="ci"),
+}
+
+
+def _app(names: Iterable[str] = _COMMANDS) -> typer.Typer:
+    root = _root()
+    for name in names:
+        _COMMANDS[name](root)
+    return root
+
+
+app = _app()
+
+
+def _invoked(argv: list[str]) -> str | None:
+    """The command `argv` names, past the global options; None if it names
+    none (`--help`, completion, a typo: the whole app answers those)."""
+    args = iter(argv)
+    for arg in args:
+        if arg in ("-C", "--repo"):
+            next(args, None)
+        elif not arg.startswith("--repo="):
+            return arg if arg in _COMMANDS else None
+    return None
 
 
 def main() -> int:
+    # typer turns every command of an app into click's at each start; a
+    # command's own app is a fraction of that work (the same options, help
+    # and errors: its name is the one the root would dispatch to).
+    invoked = _invoked(sys.argv[1:])
     try:
-        app()
+        (app if invoked is None else _app([invoked]))()
     except SystemExit as e:
         return e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
     return 0
