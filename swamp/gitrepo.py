@@ -341,13 +341,14 @@ class Repo:
             self.repo.git.execute(
                 ["git", "rebase", "--quiet", f"{remote}/{branch}"], env=_identity(self)
             )
-        except git.GitCommandError:
+        except git.GitCommandError as e:
             if (Path(self.repo.git_dir) / "rebase-merge").exists() or (
                 Path(self.repo.git_dir) / "rebase-apply"
             ).exists():
                 self._git("rebase", "--abort")
                 return False
-            raise
+            # It never started (say, changes staged by hand): say why, as git did.
+            raise GitError(f"git rebase onto {remote}/{branch} failed: {_stderr(e)}") from None
         return True
 
     def sync(self) -> None:
