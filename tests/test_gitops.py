@@ -349,3 +349,28 @@ def test_a_rebase_that_cannot_start_is_one_clear_error_not_a_crash(tmp_path: Pat
     finally:
         repo.close()
     assert not (a / ".git" / "rebase-merge").exists()
+
+
+def test_the_bot_s_credentials_are_read_only_by_jobs_behind_a_branch_limited_environment() -> None:
+    """Repository secrets reach a workflow on any branch, and anyone who may
+    push a branch can write one: the App key and the deploy key must be
+    environment secrets, read only by jobs that name an environment."""
+    import re
+
+    import yaml
+
+    from swamp import ci
+    from swamp.commands.init import WORKFLOWS, scaffold
+
+    files = scaffold(".", "main", ci.schedule_block([]))
+    checked = 0
+    for name in WORKFLOWS:
+        doc = yaml.safe_load(files[f".github/workflows/{name}"])
+        for job_name, job in doc["jobs"].items():
+            used = set(re.findall(r"secrets\.([A-Z_]+)", yaml.safe_dump(job)))
+            if used - {"GITHUB_TOKEN"}:
+                checked += 1
+                assert job.get("environment") in ("swamp-runner", "swamp-dispatch"), (
+                    f"{name}: job {job_name} reads {sorted(used)} outside an environment"
+                )
+    assert checked == 3  # execute, dispatch and the sharded execute
