@@ -8,6 +8,7 @@ to the swamp repository's root, which may be a folder inside the git work tree.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import random
 import time
@@ -63,8 +64,34 @@ class Repo:
         self.local_runs: dict[str, tuple[int, int] | None] = {}
         _OPEN.add(self)
 
+    def __del__(self) -> None:
+        # A Repo dropped before its command ends: its helpers end with it.
+        with contextlib.suppress(Exception):
+            self.close()
+
     def close(self) -> None:
-        """Stop GitPython's helper processes (cat-file) now, not at exit."""
+        """End GitPython's helper processes (`git cat-file --batch`) now, and
+        wait for them: GitPython itself only signals them, leaving zombies
+        and open pipes to the garbage collector."""
+        import subprocess
+
+        for name in ("cat_file_all", "cat_file_header"):
+            cmd = getattr(self.repo.git, name, None)
+            proc = getattr(cmd, "proc", None)
+            if proc is None:
+                continue
+            cmd.proc = None  # type: ignore[union-attr]  # its __del__ then does nothing
+            with contextlib.suppress(OSError):
+                if proc.stdin:
+                    proc.stdin.close()  # cat-file --batch ends at end of input
+            try:
+                proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+            for stream in (proc.stdout, proc.stderr):
+                if stream:
+                    stream.close()
         self.repo.close()
 
     # -- paths -----------------------------------------------------------------
@@ -341,13 +368,14 @@ class Repo:
             self.repo.git.execute(
                 ["git", "rebase", "--quiet", f"{remote}/{branch}"], env=_identity(self)
             )
-        except git.GitCommandError:
+        except git.GitCommandError as e:
             if (Path(self.repo.git_dir) / "rebase-merge").exists() or (
                 Path(self.repo.git_dir) / "rebase-apply"
             ).exists():
                 self._git("rebase", "--abort")
                 return False
-            raise
+            # It never started (say, changes staged by hand): say why, as git did.
+            raise GitError(f"git rebase onto {remote}/{branch} failed: {_stderr(e)}") from None
         return True
 
     def sync(self) -> None:

@@ -366,6 +366,8 @@ def test_released_by_names_the_author_of_the_commit_that_staged_the_release(
     )
     assert staged.code == 0, staged.text
     commit = git(repo, "rev-parse", "HEAD")
+    (row,) = json.loads(cli(repo, "queue", "list", "--json").stdout)
+    assert (row["state"], row["detail"]) == ("held", "release of ship staged; runs next")
     result = cli(repo, "queue", "execute", "--all", "--commit", "--by", "bot")
     assert result.code == 0, result.text
     assert marks(repo) == ["built", "shipped"]
