@@ -26,7 +26,14 @@ from swamp import expressions, schemas
 from swamp.definitions import MAX_DEPTH, Job, Step
 from swamp.engine import schedule
 from swamp.engine.runs import create_run, open_child
-from swamp.engine.state import JobStatus, StepState, StepStatus, write_snapshot
+from swamp.engine.state import (
+    JobStatus,
+    RunStatus,
+    StepState,
+    StepStatus,
+    finished,
+    write_snapshot,
+)
 from swamp.engine.steps import Linked, Progress, StepRunner
 from swamp.inputs import apply_defaults
 from swamp.interrupts import STATE as INTERRUPT
@@ -43,10 +50,10 @@ class Runner(StepRunner):
 
     # -- the run ---------------------------------------------------------------
 
-    def execute(self) -> str:
+    def execute(self) -> RunStatus:
         """Run until nothing more can start; return the run's final state."""
         self._prepare_resume()
-        self.record("run-state", state="running")
+        self.record("run-state", state=RunStatus.RUNNING)
         stop_watch = threading.Event()
         watcher = None
         if self.depth == 0:
@@ -60,13 +67,8 @@ class Runner(StepRunner):
                 watcher.join()
         final, reason = self._final_state()
         extra: dict[str, Any] = {}
-        if final == "interrupted":
-            extra["inFlight"] = [
-                f"{j}/{k}"
-                for j, job in self.run.state.jobs.items()
-                for k, st in job.steps.items()
-                if st.state == "interrupted"
-            ]
+        if final == RunStatus.INTERRUPTED:
+            extra["inFlight"] = self.run.state.interrupted_steps()
         self.record("run-state", state=final, reason=reason, **extra)
         write_snapshot(self.run.dir, self.run.state)
         return final
@@ -75,13 +77,17 @@ class Runner(StepRunner):
         """Jobs interrupted, failed or stopped go back to pending; their
         succeeded steps are kept, the others run again."""
         for name, job in list(self.run.state.jobs.items()):
-            if job.state not in ("running", "failed", "stopped", "pending"):
-                continue
-            for key, step in list(job.steps.items()):
-                if _runs_again(step):
-                    self.record("step-reset", job=name, step=key)
-            if job.state != "pending":
-                self.record("job-reset", job=name)
+            match job.state:
+                case JobStatus.RUNNING | JobStatus.FAILED | JobStatus.STOPPED | JobStatus.PENDING:
+                    for key, step in list(job.steps.items()):
+                        if _runs_again(step):
+                            self.record("step-reset", job=name, step=key)
+                    if job.state != JobStatus.PENDING:
+                        self.record("job-reset", job=name)
+                case JobStatus.HELD | JobStatus.SUCCEEDED | JobStatus.SKIPPED:
+                    pass  # a hold waits for its release; the others are done
+                case _:
+                    assert_never(job.state)
 
     def _watch(self, done: threading.Event) -> None:
         """Poll while steps run, so that a stop from another terminal
@@ -95,35 +101,48 @@ class Runner(StepRunner):
             self.unwatched = f"cannot watch for stop and freeze: {type(e).__name__}: {e}"
             self.pausing.set()
 
-    def _final_state(self) -> tuple[str, str | None]:
-        jobs = self.run.state.jobs
+    def _final_state(self) -> tuple[RunStatus, str | None]:
         if INTERRUPT.requested.is_set():
-            return "interrupted", interrupt_reason()
+            return RunStatus.INTERRUPTED, interrupt_reason()
         if self.unwatched:
-            return "failed", self.unwatched
+            return RunStatus.FAILED, self.unwatched
         if self.cancel.is_set():
-            return "stopped", "stopped on request"
-        failed = [n for n, j in jobs.items() if j.state == "failed"]
-        held = [n for n, j in jobs.items() if j.state == "held"]
+            return RunStatus.STOPPED, "stopped on request"
+        failed: list[str] = []
+        held: list[str] = []
+        unfinished: list[str] = []
+        for name, job in self.run.state.jobs.items():
+            match job.state:
+                case JobStatus.FAILED:
+                    failed.append(name)
+                case JobStatus.HELD:
+                    held.append(name)
+                    unfinished.append(name)
+                case JobStatus.PENDING | JobStatus.RUNNING:
+                    unfinished.append(name)
+                case JobStatus.SUCCEEDED | JobStatus.SKIPPED | JobStatus.STOPPED:
+                    pass
+                case _:
+                    assert_never(job.state)
         if failed:
-            return "failed", f"job {failed[0]} failed: {jobs[failed[0]].reason or ''}".strip()
+            reason = self.job_state(failed[0]).reason or ""
+            return RunStatus.FAILED, f"job {failed[0]} failed: {reason}".strip()
         if held:
-            return "held", "on hold before " + ", ".join(held)
-        if self.pausing.is_set() and any(not schedule.finished(j.state) for j in jobs.values()):
+            return RunStatus.HELD, "on hold before " + ", ".join(held)
+        if self.pausing.is_set() and unfinished:
             if self._frozen():
-                return "paused", "paused: the repository is frozen"
-            return "paused", "paused on request"
-        if all(schedule.finished(j.state) for j in jobs.values()):
-            return "succeeded", None
-        pending = [n for n, j in jobs.items() if not schedule.finished(j.state)]
-        return "failed", "could not start " + ", ".join(pending)
+                return RunStatus.PAUSED, "paused: the repository is frozen"
+            return RunStatus.PAUSED, "paused on request"
+        if not unfinished:
+            return RunStatus.SUCCEEDED, None
+        return RunStatus.FAILED, "could not start " + ", ".join(unfinished)
 
     def _schedule_jobs(self) -> None:
         """Start jobs as what they depend on finishes, up to the concurrency."""
         jobs = self.workflow.jobs
         order = schedule.Ordering(
             {name: [d.name for d in job.depends_on] for name, job in jobs.items()},
-            lambda name: schedule.finished(self.job_state(name).state),
+            lambda name: finished(self.job_state(name).state),
         )
         index = {name: i for i, name in enumerate(jobs)}
         candidates: list[str] = []  # what it depends on has finished; not started yet
@@ -195,7 +214,7 @@ class Runner(StepRunner):
         if job.prechecks:
             bad = self._run_group(job, job.prechecks, "precheck:", {}, job_cancel, parallel=True)
             if bad:
-                self._finish_job(job, "failed", f"precheck {bad} failed")
+                self._finish_job(job, JobStatus.FAILED, f"precheck {bad} failed")
                 return
         checker = None
         stop_checks = threading.Event()
@@ -215,24 +234,23 @@ class Runner(StepRunner):
             if checker:
                 checker.join()
         steps = self.job_state(job.name).steps
+        all_finished = all(k in steps and finished(steps[k].state) for k in keys)
         if failure:
-            self._finish_job(job, "failed", failure[0])
-        elif INTERRUPT.requested.is_set() and not all(
-            k in steps and schedule.finished(steps[k].state) for k in keys
-        ):
-            self._finish_job(job, "stopped", interrupt_reason())
+            self._finish_job(job, JobStatus.FAILED, failure[0])
+        elif INTERRUPT.requested.is_set() and not all_finished:
+            self._finish_job(job, JobStatus.STOPPED, interrupt_reason())
         elif self.cancel.is_set():
-            self._finish_job(job, "stopped", "stopped on request")
+            self._finish_job(job, JobStatus.STOPPED, "stopped on request")
         elif reason:
-            self._finish_job(job, "failed", reason)
-        elif all(k in steps and schedule.finished(steps[k].state) for k in keys):
-            self._finish_job(job, "succeeded", None)
+            self._finish_job(job, JobStatus.FAILED, reason)
+        elif all_finished:
+            self._finish_job(job, JobStatus.SUCCEEDED, None)
         else:
             # Paused, or a step waits on a failure elsewhere: continue on resume.
-            self.record("job-state", job=job.name, state="pending", reason="interrupted")
+            self.record("job-state", job=job.name, state=JobStatus.PENDING, reason="interrupted")
 
-    def _finish_job(self, job: Job, state: str, reason: str | None) -> None:
-        if state == "failed":
+    def _finish_job(self, job: Job, state: JobStatus, reason: str | None) -> None:
+        if state == JobStatus.FAILED:
             self.failed.set()
         self.record("job-state", job=job.name, state=state, reason=reason)
 
@@ -348,21 +366,34 @@ class Runner(StepRunner):
         finally:
             child.journal.close()
         outputs = {"jobs": child.state.outputs()}
-        if final == "succeeded":
-            return Outcome(ok=True, outputs=outputs)
-        if final == "held":
-            return Outcome(
-                ok=False,
-                outputs=outputs,
-                error=f"nested workflow {wf.name} is on hold; holds work only in the "
-                "workflow a run starts with",
-            )
-        error = f"nested workflow {wf.name} {final}: {child.state.reason or ''}".rstrip(": ")
-        failed = child.state.failed_steps()
-        if failed:
-            j, k, st = failed[0]
-            error += f"; {j}/{k}: {st.error}"
-        return Outcome(ok=False, outputs=outputs, error=error)
+        match final:
+            case RunStatus.SUCCEEDED:
+                return Outcome(ok=True, outputs=outputs)
+            case RunStatus.HELD:
+                return Outcome(
+                    ok=False,
+                    outputs=outputs,
+                    error=f"nested workflow {wf.name} is on hold; holds work only in the "
+                    "workflow a run starts with",
+                )
+            case (
+                RunStatus.FAILED
+                | RunStatus.STOPPED
+                | RunStatus.INTERRUPTED
+                | RunStatus.PAUSED
+                | RunStatus.CREATED
+                | RunStatus.RUNNING
+                | RunStatus.CANCELLED
+            ):
+                reason = child.state.reason or ""
+                error = f"nested workflow {wf.name} {final}: {reason}".rstrip(": ")
+                failed = child.state.failed_steps()
+                if failed:
+                    j, k, st = failed[0]
+                    error += f"; {j}/{k}: {st.error}"
+                return Outcome(ok=False, outputs=outputs, error=error)
+            case _:
+                assert_never(final)
 
 
 def _runs_again(step: StepState) -> bool:

@@ -11,40 +11,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from graphlib import TopologicalSorter
-from typing import assert_never
 
 from swamp.definitions import Dependency
-from swamp.engine.state import JobStatus, StepStatus
+from swamp.engine.state import JobStatus, StepStatus, finished
 
 # Both kinds of state: a job's and a step's (a step not recorded yet is pending).
 Status = JobStatus | StepStatus
-
-
-def finished(status: Status) -> bool:
-    """Whether it does not change again in this invocation."""
-    match status:
-        case (
-            StepStatus.SUCCEEDED
-            | StepStatus.FAILED
-            | StepStatus.SKIPPED
-            | StepStatus.STOPPED
-            | StepStatus.INTERRUPTED
-            | JobStatus.SUCCEEDED
-            | JobStatus.FAILED
-            | JobStatus.SKIPPED
-            | JobStatus.STOPPED
-        ):
-            return True
-        case (
-            StepStatus.PENDING
-            | StepStatus.RUNNING
-            | JobStatus.PENDING
-            | JobStatus.RUNNING
-            | JobStatus.HELD
-        ):
-            return False
-        case _:
-            assert_never(status)
 
 
 def _succeeded(status: Status) -> bool:

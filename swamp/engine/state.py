@@ -41,19 +41,40 @@ class JobStatus(StrEnum):
 class RunStatus(StrEnum):
     CREATED = "created"
     RUNNING = "running"
-    HELD = "held"
     PAUSED = "paused"
+    HELD = "held"
     SUCCEEDED = "succeeded"
     FAILED = "failed"
     STOPPED = "stopped"
-    INTERRUPTED = "interrupted"
     CANCELLED = "cancelled"  # its queue item was purged: never continued
+    INTERRUPTED = "interrupted"
 
 
-# States a step or job does not leave in this invocation.
-TERMINAL = frozenset({"succeeded", "failed", "skipped", "stopped", "cancelled", "interrupted"})
-# Run states in which nothing executes and the run can be continued.
-RESUMABLE = frozenset({"failed", "held", "paused", "stopped", "interrupted", "running", "created"})
+def finished(status: StepStatus | JobStatus) -> bool:
+    """Whether a step or job in `status` does not change again in this invocation."""
+    match status:
+        case (
+            StepStatus.SUCCEEDED
+            | StepStatus.FAILED
+            | StepStatus.SKIPPED
+            | StepStatus.STOPPED
+            | StepStatus.INTERRUPTED
+            | JobStatus.SUCCEEDED
+            | JobStatus.FAILED
+            | JobStatus.SKIPPED
+            | JobStatus.STOPPED
+        ):
+            return True
+        case (
+            StepStatus.PENDING
+            | StepStatus.RUNNING
+            | JobStatus.PENDING
+            | JobStatus.RUNNING
+            | JobStatus.HELD
+        ):
+            return False
+        case _:
+            assert_never(status)
 
 
 def outcome_unknown(status: StepStatus) -> bool:
@@ -133,7 +154,16 @@ class RunState:
             (j, k, s)
             for j, job in self.jobs.items()
             for k, s in job.steps.items()
-            if s.state == "failed" and not s.allowed
+            if s.state == StepStatus.FAILED and not s.allowed
+        ]
+
+    def interrupted_steps(self) -> list[str]:
+        """`job/step` of every step a signal stopped in flight."""
+        return [
+            f"{j}/{k}"
+            for j, job in self.jobs.items()
+            for k, s in job.steps.items()
+            if s.state == StepStatus.INTERRUPTED
         ]
 
     def apply(self, e: dict[str, Any]) -> None:
@@ -165,9 +195,9 @@ class RunState:
             job.reason = e.get("reason")
             if "prompt" in e:
                 job.prompt = e["prompt"]
-            if e["state"] == "running" and job.started is None:
+            if job.state == JobStatus.RUNNING and job.started is None:
                 job.started = e.get("at")
-            if e["state"] in TERMINAL:
+            if finished(job.state):
                 job.ended = e.get("at")
         elif kind == "job-released":
             job = self.job(e["job"])
@@ -207,7 +237,7 @@ class RunState:
                 "steps": {
                     key: {"outputs": s.outputs}
                     for key, s in job.steps.items()
-                    if s.state == "succeeded"
+                    if s.state == StepStatus.SUCCEEDED
                 }
             }
             for name, job in self.jobs.items()

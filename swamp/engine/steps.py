@@ -12,14 +12,14 @@ import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import Any, assert_never
 
 from swamp import expressions, freeze, schemas
 from swamp.context import base_context, step_environment
 from swamp.definitions import Job, Step, Workflow
 from swamp.engine import control, schedule
 from swamp.engine.runs import RunHandle
-from swamp.engine.state import JobState, StepStatus
+from swamp.engine.state import JobState, StepStatus, finished
 from swamp.execute import call_method, call_task
 from swamp.inputs import apply_defaults
 from swamp.interrupts import STATE as INTERRUPT
@@ -165,15 +165,17 @@ class StepRunner:
         keys = {s.name: key(s) for s in steps}
         by_name = {s.name: s for s in steps}
 
-        def finished(name: str) -> bool:
+        def done_before(name: str) -> bool:
             st = jstate.steps.get(keys[name])
-            return st is not None and schedule.finished(st.state)
+            return st is not None and finished(st.state)
 
         def lookup(name: str) -> tuple[schedule.Status, bool]:
             d = jstate.steps.get(keys[name])
             return (d.state, d.allowed) if d else (StepStatus.PENDING, False)
 
-        order = schedule.Ordering({s.name: [d.name for d in s.depends_on] for s in steps}, finished)
+        order = schedule.Ordering(
+            {s.name: [d.name for d in s.depends_on] for s in steps}, done_before
+        )
         outputs: dict[str, Any] = {}
         for s in steps:
             self._add_output(outputs, jstate, s.name, keys[s.name])
@@ -242,13 +244,26 @@ class StepRunner:
     @staticmethod
     def _add_output(outputs: dict[str, Any], jstate: JobState, name: str, key: str) -> None:
         st = jstate.steps.get(key)
-        if st is not None and st.state in ("succeeded", "failed"):
-            outputs[name] = {"outputs": st.outputs, "state": st.state}
+        if st is None:
+            return
+        match st.state:
+            case StepStatus.SUCCEEDED | StepStatus.FAILED:
+                outputs[name] = {"outputs": st.outputs, "state": st.state}
+            case (
+                StepStatus.PENDING
+                | StepStatus.RUNNING
+                | StepStatus.SKIPPED
+                | StepStatus.STOPPED
+                | StepStatus.INTERRUPTED
+            ):
+                pass  # no outputs to read
+            case _:
+                assert_never(st.state)
 
     @staticmethod
     def _needs_run(jstate: JobState, key: str) -> bool:
         st = jstate.steps.get(key)
-        return st is None or st.state != "succeeded"
+        return st is None or st.state != StepStatus.SUCCEEDED
 
     def _context(
         self, steps: dict[str, Any] | None = None, *, jobs: bool = True, **extra: Any
@@ -309,13 +324,13 @@ class StepRunner:
                 delay *= step.retry.backoff if step.retry else 1.0
         if outcome.ok and not record_success:
             return True
-        state = "succeeded" if outcome.ok else "failed"
+        state = StepStatus.SUCCEEDED if outcome.ok else StepStatus.FAILED
         if not outcome.ok and INTERRUPT.requested.is_set():
             # Its outcome is unknown: a resume decides (engine/unknown.py).
-            state = "interrupted"
+            state = StepStatus.INTERRUPTED
             outcome.error = f"{interrupt_reason()} while running ({outcome.error})"
-        elif not outcome.ok and (self.cancel.is_set() or job_cancel.is_set()):
-            state = "stopped" if self.cancel.is_set() else "failed"
+        elif not outcome.ok and self.cancel.is_set():
+            state = StepStatus.STOPPED  # its outcome is unknown too (engine/unknown.py)
         self.record(
             "step-finished",
             job=job.name,
