@@ -92,14 +92,9 @@ class Runner(StepRunner):
     def _watch(self, done: threading.Event) -> None:
         """Poll while steps run, so that a stop from another terminal
         terminates them (step boundaries check too, see _should_stop).
-        If it cannot watch, nothing new starts: a run nobody can stop or
-        freeze must not go on."""
-        try:
-            while not done.wait(POLL_SECONDS):
-                self._poll_signals()
-        except Exception as e:
-            self.unwatched = f"cannot watch for stop and freeze: {type(e).__name__}: {e}"
-            self.pausing.set()
+        If it cannot watch, nothing new starts (see _poll_signals)."""
+        while not self.unwatched and not done.wait(POLL_SECONDS):
+            self._poll_signals()
 
     def _final_state(self) -> tuple[RunStatus, str | None]:
         if INTERRUPT.requested.is_set():
@@ -239,6 +234,8 @@ class Runner(StepRunner):
             self._finish_job(job, JobStatus.FAILED, failure[0])
         elif INTERRUPT.requested.is_set() and not all_finished:
             self._finish_job(job, JobStatus.STOPPED, interrupt_reason())
+        elif self.unwatched and not all_finished:
+            self._finish_job(job, JobStatus.FAILED, self.unwatched)
         elif self.cancel.is_set():
             self._finish_job(job, JobStatus.STOPPED, "stopped on request")
         elif reason:

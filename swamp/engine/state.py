@@ -24,7 +24,7 @@ class StepStatus(StrEnum):
     SUCCEEDED = "succeeded"
     FAILED = "failed"
     SKIPPED = "skipped"  # a condition on what it depends on cannot hold
-    STOPPED = "stopped"  # terminated by `swamp run stop`
+    STOPPED = "stopped"  # terminated by `swamp run stop`: its outcome is unknown
     INTERRUPTED = "interrupted"  # terminated by a signal: its outcome is unknown
 
 
@@ -80,15 +80,11 @@ def finished(status: StepStatus | JobStatus) -> bool:
 def outcome_unknown(status: StepStatus) -> bool:
     """Whether a step in `status` may have acted without a recorded result."""
     match status:
-        case StepStatus.RUNNING | StepStatus.INTERRUPTED:
+        case StepStatus.RUNNING | StepStatus.INTERRUPTED | StepStatus.STOPPED:
+            # In flight when swamp died, or terminated by a signal or by
+            # `swamp run stop`: it may have acted before it was cut off.
             return True
-        case (
-            StepStatus.PENDING
-            | StepStatus.SUCCEEDED
-            | StepStatus.FAILED
-            | StepStatus.SKIPPED
-            | StepStatus.STOPPED
-        ):
+        case StepStatus.PENDING | StepStatus.SUCCEEDED | StepStatus.FAILED | StepStatus.SKIPPED:
             return False
         case _:
             assert_never(status)

@@ -80,7 +80,7 @@ class StepRunner:
         self.base = base_context(repo.config, run.state.inputs)
         self._jobs_refs: dict[int, bool] = {}
         self._unreported: list[dict[str, Any]] = []
-        self.unwatched: str | None = None  # why the watcher thread stopped
+        self.unwatched: str | None = None  # why stops and freezes cannot be read
 
     # -- recording -----------------------------------------------------------
 
@@ -110,12 +110,24 @@ class StepRunner:
         return self.run.state.job(name)
 
     def _poll_signals(self) -> None:
-        """Read the run's control file and the repository's freeze."""
-        signal = control.read(self.run.dir)
+        """Read the run's control file and the repository's freeze.
+
+        If it cannot, nothing new starts: a run nobody can stop or freeze
+        must not go on. The jobs it cuts short fail, and so does the run.
+        """
+        try:
+            signal = control.read(self.run.dir)
+            frozen = signal is None and self._frozen()
+        except Exception as e:  # whatever the cause, the run is unwatched from now on
+            with self.lock:
+                if self.unwatched is None:
+                    self.unwatched = f"cannot watch for stop and freeze: {type(e).__name__}: {e}"
+            self.pausing.set()
+            return
         if signal == "stop":
             self.pausing.set()
             self.cancel.set()
-        elif signal == "pause" or (signal is None and self._frozen()):
+        elif signal == "pause" or frozen:
             self.pausing.set()
 
     def _frozen(self) -> bool:
