@@ -12,13 +12,6 @@ from swamp.types import registry
 from swamp.types.base import ExecutionContext, Outcome
 
 
-def render_arguments(model: Model, method: Method, context: Mapping[str, Any]) -> dict[str, Any]:
-    """The method's arguments with expressions evaluated. In shell fields (a
-    `run:` script) each expansion reads as a variable reference (see
-    `render_call` for the values)."""
-    return render_call(model, method, context)[0]
-
-
 def render_call(
     model: Model, method: Method, context: Mapping[str, Any]
 ) -> tuple[dict[str, Any], dict[str, str]]:
@@ -73,26 +66,6 @@ def _execute(
     if outcome.error:
         outcome.error = secrets.mask_text(outcome.error)
     return outcome
-
-
-# Arguments without expressions render to the same value every time: they are
-# checked once per process, not at every step.
-_static_checked: dict[int, tuple[Method, list[str]]] = {}
-
-
-def _argument_problems(
-    method: Method, arguments: dict[str, Any], schema: Mapping[str, Any]
-) -> list[str]:
-    hit = _static_checked.get(id(method))
-    if hit is not None and hit[0] is method:
-        return hit[1]
-    problems = schemas.messages(arguments, schema, "argument")
-    static = not any(
-        expressions.has_expression(text) for _, text in expressions.walk_strings(method.arguments)
-    )
-    if static:
-        _static_checked[id(method)] = (method, problems)
-    return problems
 
 
 def _plain(value: Any) -> Any:

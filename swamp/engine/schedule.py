@@ -42,7 +42,7 @@ def condition_met(dep: Dependency, status: Status, allowed: bool = False) -> boo
             return _succeeded(status) or _failed(status)
         case "always":
             return True
-        case _:  # validation allows no other (definitions.CONDITIONS)
+        case _:  # the schema allows no other (schemas/workflow.schema.json)
             raise AssertionError(f"unknown condition {dep.condition!r}")
 
 

@@ -84,11 +84,11 @@ class StepRunner:
 
     # -- recording -----------------------------------------------------------
 
-    def record(self, type_: str, *, durable: bool | None = None, **fields: Any) -> None:
-        """Journal an event; state transitions are fsynced before the engine
-        moves on (see journal.py). Progress lines wait for the fsync."""
-        if durable is None:
-            durable = type_ in DURABLE_EVENTS
+    def record(self, type_: str, **fields: Any) -> None:
+        """Journal an event; state transitions (DURABLE_EVENTS) are fsynced
+        before the engine moves on (see journal.py). Progress lines wait for
+        the fsync."""
+        durable = type_ in DURABLE_EVENTS
         journal = self.run.journal
         with self.lock:
             event = journal.write(type_, **fields)
