@@ -154,7 +154,9 @@ class Runner(StepRunner):
                         running[pool.submit(self._run_job, jobs[name])] = name
                 if not running:
                     return
-                done, _ = wait(running, return_when=FIRST_COMPLETED)
+                # With a timeout: a signal the kernel hands to another thread
+                # runs its Python handler only once this thread wakes up.
+                done, _ = wait(running, timeout=POLL_SECONDS, return_when=FIRST_COMPLETED)
                 for fut in done:
                     name = running.pop(fut)
                     exc = fut.exception()
