@@ -38,7 +38,8 @@ def call_method(
     except expressions.ExpressionError as e:
         return Outcome(ok=False, error=secrets.mask_text(str(e)))
     ctx.shell_env = variables
-    return _execute(model.type, method.call, arguments, f"{model.name}.{method.name}", ctx)
+    label = f"{model.name}.{method.name}"
+    return _execute(model.type, method.call, arguments, label, ctx, static=_static(method))
 
 
 def call_task(task: InlineTask, inputs: Mapping[str, Any], ctx: ExecutionContext) -> Outcome:
@@ -48,15 +49,28 @@ def call_task(task: InlineTask, inputs: Mapping[str, Any], ctx: ExecutionContext
 
 
 def _execute(
-    type_name: str, call: str, arguments: dict[str, Any], label: str, ctx: ExecutionContext
+    type_name: str,
+    call: str,
+    arguments: dict[str, Any],
+    label: str,
+    ctx: ExecutionContext,
+    *,
+    static: Method | None = None,
 ) -> Outcome:
+    """`static`: the method, if its arguments hold no expression (so they
+    render the same every time, and are checked once per process)."""
     mtype = registry.get_type(type_name)
-    problems = schemas.messages(arguments, dict(mtype.methods[call].arguments), "argument")
-    if problems:
-        return Outcome(
-            ok=False,
-            error=secrets.mask_text(f"{label}: invalid arguments: " + "; ".join(problems)),
-        )
+    if static is None or _checked.get(id(static)) is not static:
+        problems = schemas.messages(arguments, dict(mtype.methods[call].arguments), "argument")
+        if problems:
+            return Outcome(
+                ok=False,
+                error=secrets.mask_text(f"{label}: invalid arguments: " + "; ".join(problems)),
+            )
+        if static is not None:
+            if len(_checked) >= _MAX_CHECKED:  # `swamp serve` loads repositories anew
+                _checked.clear()
+            _checked[id(static)] = static  # holding it keeps its id unique
     try:
         outcome = mtype.execute(call, arguments, ctx)
     except Exception as e:  # a type's own bug (often a plugin's) fails the step, not swamp
@@ -66,6 +80,26 @@ def _execute(
     if outcome.error:
         outcome.error = secrets.mask_text(outcome.error)
     return outcome
+
+
+# Methods whose static arguments passed their check, by identity.
+_MAX_CHECKED = 4096
+_checked: dict[int, Method] = {}
+
+
+def _static(method: Method) -> Method | None:
+    """The method if its arguments hold no expression, else None."""
+    found = _has_expressions.get(id(method))
+    if found is None or found[0] is not method:
+        texts = expressions.walk_strings(dict(method.arguments))
+        found = (method, any(expressions.has_expression(text) for _, text in texts))
+        if len(_has_expressions) >= _MAX_CHECKED:
+            _has_expressions.clear()
+        _has_expressions[id(method)] = found
+    return None if found[1] else method
+
+
+_has_expressions: dict[int, tuple[Method, bool]] = {}
 
 
 def _plain(value: Any) -> Any:

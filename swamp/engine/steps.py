@@ -8,6 +8,7 @@ order, checks, forEach and the run's own state.
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -79,6 +80,13 @@ class StepRunner:
         self.lock = threading.RLock()
         self.base = base_context(repo.config, run.state.inputs)
         self._jobs_refs: dict[int, bool] = {}
+        # (schema, inputs as JSON) that passed their check: steps that give a
+        # method the same inputs are checked once per run.
+        self._valid_inputs: set[tuple[int, str]] = set()
+        self._environment: dict[str, str] | None = None  # what steps' processes get
+        # Read at every step boundary: built once.
+        self._control = control.local_path(run.dir, control.CONTROL)
+        self._freeze = freeze.files(repo.root)
         self._unreported: list[dict[str, Any]] = []
         self.unwatched: str | None = None  # why stops and freezes cannot be read
 
@@ -116,7 +124,7 @@ class StepRunner:
         must not go on. The jobs it cuts short fail, and so does the run.
         """
         try:
-            signal = control.read(self.run.dir)
+            signal = control.read_file(self._control)
             frozen = signal is None and self._frozen()
         except Exception as e:  # whatever the cause, the run is unwatched from now on
             with self.lock:
@@ -131,7 +139,7 @@ class StepRunner:
             self.pausing.set()
 
     def _frozen(self) -> bool:
-        return freeze.is_frozen(self.repo.root)
+        return self._freeze[0].is_file() or self._freeze[1].is_file()
 
     # -- steps -----------------------------------------------------------------
 
@@ -393,11 +401,24 @@ class StepRunner:
             return Outcome(ok=False, error=f"unknown model method {step.model}.{step.method}")
         method = model.methods[step.method]
         inputs = apply_defaults(inputs, method.inputs)
-        problems = schemas.messages(inputs, method.inputs, "input")
-        if problems:
-            return Outcome(ok=False, error=f"{step.target}: " + "; ".join(problems))
+        try:
+            seen: tuple[int, str] | None = (id(method.inputs), json.dumps(inputs, sort_keys=True))
+        except (TypeError, ValueError):  # not JSON data: checked every time
+            seen = None
+        if seen is None or seen not in self._valid_inputs:
+            problems = schemas.messages(inputs, method.inputs, "input")
+            if problems:
+                return Outcome(ok=False, error=f"{step.target}: " + "; ".join(problems))
+            if seen is not None:
+                self._valid_inputs.add(seen)
         ctx = self._execution_context(step, job_cancel)
         return call_method(model, method, base_context(self.repo.config, inputs), ctx)
+
+    def _step_environment(self) -> dict[str, str]:
+        """Built once per run: it reads the whole of os.environ."""
+        if self._environment is None:
+            self._environment = step_environment(self.repo.config)
+        return self._environment
 
     def _execution_context(self, step: Step, job_cancel: threading.Event) -> ExecutionContext:
         return ExecutionContext(
@@ -406,7 +427,7 @@ class StepRunner:
             cancel=Linked(self.cancel, job_cancel, INTERRUPT.requested),
             grace=self.repo.config.stop_grace,
             kill_now=INTERRUPT.kill_now,
-            environment=step_environment(self.repo.config),
+            environment=dict(self._step_environment()),
         )
 
     def _nested(
