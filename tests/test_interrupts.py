@@ -12,6 +12,7 @@ import signal
 import subprocess
 from pathlib import Path
 
+import pytest
 from repo_helpers import SWAMP_YAML, events, make_repo, marks, run_ids, start_swamp, swamp, wait_for
 
 # Each step leaves its own pid and its grandchild's, and lingers; `stubborn`
@@ -219,3 +220,28 @@ def test_ctrl_c_in_queue_execute_records_the_item_and_starts_no_other(tmp_path: 
     listed = {r["target"]: r for r in json.loads(swamp(repo, "queue", "list", "--json").stdout)}
     assert listed["long"]["state"] == "failed"  # recorded: it needs a person now
     assert listed["proc.quick"]["state"] == "queued"
+
+
+def test_where_the_watchdog_cannot_start_swamp_says_so_once(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A platform whose posix_spawn cannot setsid gets no kill -9 protection:
+    swamp warns once per process instead of trying again at every step."""
+    from swamp.reaper import TOKEN_VARIABLE, Reaper
+
+    calls = []
+
+    def refuse(*args: object, **kwargs: object) -> int:
+        calls.append(args)
+        raise NotImplementedError("posix_spawn cannot setsid here")
+
+    monkeypatch.setattr(os, "posix_spawn", refuse)
+    reaper = Reaper()
+    assert reaper.environment() == {TOKEN_VARIABLE: reaper.token}
+    reaper.started(123456)
+    reaper.ended(123456)
+    reaper.environment()
+    err = capsys.readouterr().err
+    assert err.count("no watchdog for step processes") == 1
+    assert "posix_spawn cannot setsid here" in err
+    assert len(calls) == 1
