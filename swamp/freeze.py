@@ -22,10 +22,6 @@ FREEZE_FILE = "freeze.yaml"
 OBSERVED = ".swamp/origin-freeze.yaml"
 
 
-def is_frozen(root: Path) -> bool:
-    return any(path.is_file() for path in files(root))
-
-
 def files(root: Path) -> tuple[Path, Path]:
     """The files whose existence freezes the repository (the engine looks
     at them at every step boundary)."""
