@@ -14,7 +14,6 @@ from swamp.config import Window as Window  # noqa: PLC0414
 from swamp.config import parse_duration as parse_duration  # noqa: PLC0414
 from swamp.loader import JsonPath
 
-CONDITIONS = ("succeeded", "failed", "completed", "always")
 # How deep workflows may call workflows: validation refuses deeper chains, the engine stops them.
 MAX_DEPTH = 8
 
