@@ -269,7 +269,9 @@ class Repo:
         """
         top = Path(self.repo.working_tree_dir or self.root)
         wanted = sorted({self._top(p) for p in paths})
-        tracked = self._git("ls-files", "--", *wanted).splitlines() if wanted else []
+        if not wanted:
+            return None
+        tracked = self._git("ls-files", "--", *wanted).splitlines()
         # `git add` refuses a path that neither exists nor is tracked, or is ignored.
         present = [
             s
@@ -277,15 +279,17 @@ class Repo:
             if (top / s).exists() or any(f == s or f.startswith(s + "/") for f in tracked)
         ]
         specs = self._not_ignored(present) if present else []
-        if not specs:
-            return None
-        self._git("add", "-A", "--", *specs)
+        if specs:
+            self._git("add", "-A", "--", *specs)
         untouched = [
             self._top(p) for p, before in self.local_runs.items() if _stat(self.root / p) == before
         ]
         if untouched:
             self._git("reset", "--quiet", "--", *untouched)
-        specs = self._git("diff", "--cached", "--name-only", "--", *specs).splitlines()
+        # Every staged change under `paths`, not only what was just added: a
+        # deletion that a runner killed before its commit had staged is in
+        # neither the index nor the work tree, so `git add` cannot name it.
+        specs = self._git("diff", "--cached", "--name-only", "--", *wanted).splitlines()
         if not specs:
             return None
         from swamp import secrets

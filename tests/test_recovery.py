@@ -397,3 +397,25 @@ def test_unpushed_results_that_conflict_with_origin_are_kept_aside_and_landed(
     assert len(_on_origin(origin, "done")) == 2
     assert _on_origin(origin, "queue") == []
     assert "nothing to recover" in swamp(runner, "queue", "recover").stdout
+
+
+def test_a_runner_killed_between_staging_and_committing_its_results_is_recovered_here(
+    tmp_path: Path,
+) -> None:
+    """The full kill sweep's last point on the runner's own checkout: its
+    result is on origin (pushed per item) and staged here, the item's queue
+    file staged as deleted, when the runner dies before its final commit."""
+    origin, runner, _ = _world(tmp_path / "w")
+    swamp(runner, *EXECUTE)
+    claim = git(runner, "log", "-1", "--format=%H", "--grep=^swamp: claim")
+    git(runner, "reset", "--quiet", "--soft", claim)  # the state the kill -9 leaves
+    staged = git(runner, "status", "--porcelain", "--", "queue", "done").splitlines()
+    assert sorted(line[:2] for line in staged) == ["A ", "D "]
+
+    swamp(runner, "queue", "recover", "--resume")
+    swamp(runner, *EXECUTE)
+    assert marks(runner) == ["a", "b"]  # nothing ran again
+    assert len(_on_origin(origin, "done")) == 1
+    assert _on_origin(origin, "queue") == []
+    assert git(runner, "status", "--porcelain", "--", "queue", "done", "runs") == ""
+    assert git(runner, "rev-parse", "HEAD") == git(origin, "rev-parse", "main")
