@@ -16,6 +16,8 @@ import yaml
 from git_helpers import clone, git, make_origin
 from repo_helpers import SWAMP_YAML, marks, start_swamp, swamp, wait_for
 
+from swamp.queue.timing import parse_iso, utcnow
+
 WAITER = """\
 name: waiter
 type: command/shell
@@ -176,13 +178,17 @@ def test_a_live_runner_slower_than_the_claim_timeout_is_never_taken_over(
 
     other = clone(origin, tmp_path / "other")
     (other / "GO").touch()
+    (claimed,) = (other / "queue").glob("*.yaml")
+    claimed_at = parse_iso(yaml.safe_load(claimed.read_text())["claim"]["at"])
     # Wait until the claim is older than claimTimeout: by time alone it is stale.
     wait_for(
-        lambda: (
-            json.loads(swamp(other, "queue", "list", "--json").stdout)[0]["state"] == "stale-claim"
-        ),
+        lambda: (utcnow() - claimed_at).total_seconds() > 4,
         what="the claim to age past claimTimeout",
     )
+    # The listing judges it as a takeover would: by its renewed lease.
+    (row,) = json.loads(swamp(other, "queue", "list", "--json").stdout)
+    assert row["state"] == "running", row
+    assert "lease renewed at" in row["detail"]
     refused = swamp(other, "queue", "execute", "--item", item_id, "--reclaim", "--push")
     assert f"{item_id}: running: its runner" in refused.stdout
     assert "renewed its lease" in refused.stdout
@@ -209,6 +215,12 @@ def test_a_killed_runner_is_taken_over_elsewhere_from_its_checkpoint(tmp_path: P
 
     other = clone(origin, tmp_path / "other")
     (other / "GO").touch()
+    wait_for(  # listed as reclaimable once its lease has lapsed, by the takeover's rule
+        lambda: (
+            json.loads(swamp(other, "queue", "list", "--json").stdout)[0]["state"] == "stale-claim"
+        ),
+        what="the dead runner's lease to lapse",
+    )
 
     def taken_over() -> bool:
         # b was in flight at the kill: its outcome is unknown, so it runs again

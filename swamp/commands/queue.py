@@ -13,7 +13,7 @@ from swamp.queue import items
 from swamp.queue.claims import claimer
 from swamp.queue.executor import Executor, Report, Selector, Shard, purge, select
 from swamp.queue.stage import When, stage
-from swamp.queue.status import status
+from swamp.queue.status import lapsed, silent_for, status
 from swamp.queue.timing import iso, parse_iso, utcnow
 from swamp.repo import Repository
 from swamp.validate import load_repository
@@ -123,11 +123,14 @@ def queue_rows(
     now = utcnow()
     rows: list[dict[str, Any]] = []
     broken: list[str] = []
-    for entry in items.in_review_order(items.iter_items(repo.root, include_done=include_done)):
+    found = list(items.in_review_order(items.iter_items(repo.root, include_done=include_done)))
+    claimed = any(isinstance(e, items.Item) and e.state == "running" for e in found)
+    leases = _renewals(repo.root) if claimed else {}
+    for entry in found:
         if isinstance(entry, items.BrokenItem):
             broken.append(str(entry.problem))
             continue
-        st = status(repo, entry, now)
+        st = status(repo, entry, now, leases=leases)
         rows.append(
             {
                 "id": entry.id,
@@ -144,6 +147,18 @@ def queue_rows(
             }
         )
     return rows, broken
+
+
+def _renewals(root: Path) -> dict[str, str]:
+    """The leases of runners elsewhere, so that a claim is judged as a
+    takeover would judge it (see status.lapsed); none outside git."""
+    from swamp.gitrepo import GitError, Repo
+    from swamp.queue.lease import renewals
+
+    try:
+        return renewals(Repo(root))
+    except GitError:
+        return {}
 
 
 def list_queue(repo_path: Path | None, *, as_json: bool, include_done: bool = False) -> int:
@@ -386,11 +401,13 @@ def _may_reclaim(repo: Repository, git: Repo, item_id: str) -> bool:
     current = lease.remote_lease(git, item_id)
     if current is None:
         return True
-    age = current.age(utcnow())
-    if age < repo.config.claim_timeout:
+    claimed = items.existing(repo.root, item_id)
+    claim = (claimed.data.get("claim") or {}) if claimed is not None else {}
+    silence = silent_for(claim, current.renewed_at, utcnow())
+    if not lapsed(silence, repo.config.claim_timeout):
         output.out(
             f"{item_id}: running: its runner {current.runner} renewed its lease "
-            f"{age:.0f}s ago (at {current.renewed_at}); it can be taken over only once "
+            f"{silence:.0f}s ago (at {current.renewed_at}); it can be taken over only once "
             f"the lease has lapsed for defaults.claimTimeout ({repo.config.claim_timeout:.0f}s)"
         )
         return False
