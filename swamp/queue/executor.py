@@ -288,7 +288,7 @@ class Executor:
                 if not explicit:  # interrupted: never again by accident
                     base.outcome, base.detail = "skipped", f"{st.state}: {st.detail}"
                     return base
-            case ItemState.FAILED | ItemState.PAUSED | ItemState.STOPPED:
+            case ItemState.FAILED | ItemState.PAUSED | ItemState.STOPPED | ItemState.INTERRUPTED:
                 if not explicit:  # never again by accident
                     base.outcome, base.detail = "skipped", f"{st.state}: {st.detail}"
                     return base

@@ -17,7 +17,7 @@ from swamp.repo import Repository
 
 LOCKS = ".swamp/locks"
 # Stored states that need a person (release, resume, purge) before running.
-NEEDS_ACTION = frozenset({"held", "failed", "paused", "stopped"})
+NEEDS_ACTION = frozenset({"held", "failed", "paused", "stopped", "interrupted"})
 
 
 @dataclass(frozen=True)
@@ -54,7 +54,7 @@ def status(
                 "held",
                 f"release with: swamp workflow release {job} --run {item.data.get('run', '?')}",
             )
-        case ItemState.FAILED | ItemState.PAUSED | ItemState.STOPPED:
+        case ItemState.FAILED | ItemState.PAUSED | ItemState.STOPPED | ItemState.INTERRUPTED:
             where = item.data.get("failedStep")
             what = f"step {where}" if where else f"run {item.data.get('run', '?')}"
             return Status(stored, f"{what}; resume with: swamp queue execute --item {item.id}")
