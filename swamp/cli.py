@@ -826,7 +826,8 @@ def queue_list(
     """List staged items: id, kind, target, inputs, state, who requested and when.
 
     States: queued, waiting (time or window), running, held, failed, expired,
-    stale (a definition changed since review).
+    stale (a definition changed since review). With --done, finished items
+    are succeeded, or unverified when no run journal confirms the record.
 
     Example:
 

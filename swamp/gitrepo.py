@@ -232,6 +232,13 @@ class Repo:
         )
         return [CommitInfo(*line.split("\x00")) for line in out.splitlines() if line]
 
+    def history(self, path: str) -> list[CommitInfo]:
+        """The commits (not merges) on HEAD that changed `path`, newest first."""
+        out = self._git(
+            "log", "--no-merges", "--format=%H%x00%an%x00%ae%x00%aI", "--", self._top(path)
+        )
+        return [CommitInfo(*line.split("\x00")) for line in out.splitlines() if line]
+
     def parent(self, sha: str) -> str | None:
         return self.resolve(f"{sha}^")
 

@@ -111,7 +111,10 @@ def test_review_merge_execute_release_and_purge_through_git(tmp_path: Path) -> N
     git(engineer, "pull", "--quiet", "--rebase")
     assert _queued(engineer) == []
     gated = next(d for d in _done(engineer) if d["kind"] == "workflow")
-    assert [(r["job"], r["by"]) for r in gated["result"]["releasedBy"]] == [("ship", "pm")]
+    # Released by whoever committed the release (git's author), not by its `--by` text.
+    (released,) = gated["result"]["releasedBy"]
+    assert (released["job"], released["by"]) == ("ship", "Test Engineer <engineer@example.com>")
+    assert released["commit"] in git(engineer, "log", "--format=%H").splitlines()
 
     # 3. A purge is a third: queued on main, purged by a merged change.
     swamp(engineer, "method", "queue", "sh", "mark", "--input", "name=never", "--push")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 from pathlib import Path
 
 import yaml
@@ -312,3 +313,160 @@ def test_a_comment_or_formatting_edit_does_not_stale_an_item(tmp_path: Path) -> 
     result = cli(repo, "queue", "execute", "--all")
     assert result.code == 0, result.text
     assert marks(repo) == ["pinned"]
+
+
+def _git_repo(tmp_path: Path) -> Path:
+    from git_helpers import git
+    from repo_helpers import GATED
+
+    repo = make_repo(tmp_path / "g", workflows={"gated": GATED})
+    (repo / ".gitignore").write_text("marks.log\n.swamp/\n")
+    git(repo, "init", "--quiet", "--initial-branch=main")
+    git(repo, "add", "-A")
+    git(repo, "commit", "--quiet", "-m", "a swamp repository")
+    return repo
+
+
+def _as(name: str, email: str) -> dict[str, str]:
+    return {
+        "GIT_AUTHOR_NAME": name,
+        "GIT_AUTHOR_EMAIL": email,
+        "GIT_COMMITTER_NAME": name,
+        "GIT_COMMITTER_EMAIL": email,
+    }
+
+
+def _released(repo: Path) -> list[dict[str, object]]:
+    (done,) = (repo / "done").glob("*.yaml")
+    record = yaml.safe_load(done.read_text())
+    released: list[dict[str, object]] = record["result"]["releasedBy"]
+    return released
+
+
+def test_released_by_names_the_author_of_the_commit_that_staged_the_release(
+    tmp_path: Path,
+) -> None:
+    from git_helpers import git
+
+    repo = _git_repo(tmp_path)
+    assert cli(repo, "workflow", "queue", "gated", "--commit").code == 0
+    assert cli(repo, "queue", "execute", "--all", "--commit", "--by", "bot").code == 0
+    # Mallory stages the release claiming to be the product manager.
+    staged = cli(
+        repo,
+        "workflow",
+        "release",
+        "ship",
+        "--stage",
+        "--by",
+        "pm",
+        "--commit",
+        env=_as("Mallory", "mallory@example.com"),
+    )
+    assert staged.code == 0, staged.text
+    commit = git(repo, "rev-parse", "HEAD")
+    result = cli(repo, "queue", "execute", "--all", "--commit", "--by", "bot")
+    assert result.code == 0, result.text
+    assert marks(repo) == ["built", "shipped"]
+    (released,) = _released(repo)
+    assert released["job"] == "ship"
+    assert released["by"] == "Mallory <mallory@example.com>"
+    assert released["commit"] == commit
+    journal = next((repo / "runs").glob("*/journal.jsonl")).read_text()
+    assert '"by": "pm"' not in journal and '"by":"pm"' not in journal
+
+
+def test_a_hand_written_release_is_recorded_as_its_committer_not_its_by_field(
+    tmp_path: Path,
+) -> None:
+    from git_helpers import git
+
+    repo = _git_repo(tmp_path)
+    assert cli(repo, "workflow", "queue", "gated", "--commit").code == 0
+    assert cli(repo, "queue", "execute", "--all", "--commit", "--by", "bot").code == 0
+    path = _item_path(repo)
+    data = yaml.safe_load(path.read_text())
+    _edit(path, release={"job": data["heldJob"], "by": "the-ceo", "at": "2026-11-24T02:00:00Z"})
+    git(repo, "add", "-A")
+    env = {**os.environ, **_as("Mallory", "mallory@example.com")}
+    import subprocess
+
+    subprocess.run(["git", "commit", "-qm", "release"], cwd=repo, env=env, check=True)
+    assert cli(repo, "queue", "execute", "--all", "--commit", "--by", "bot").code == 0
+    (released,) = _released(repo)
+    assert released["by"] == "Mallory <mallory@example.com>"
+
+
+def test_an_uncommitted_release_is_recorded_as_the_runner_that_ran_it(tmp_path: Path) -> None:
+    repo = _git_repo(tmp_path)
+    assert cli(repo, "workflow", "queue", "gated", "--commit").code == 0
+    assert cli(repo, "queue", "execute", "--all", "--commit", "--by", "bot").code == 0
+    assert cli(repo, "workflow", "release", "ship", "--stage", "--by", "pm").code == 0
+    result = cli(repo, "queue", "execute", "--all", "--by", "operator")
+    assert result.code == 0, result.text
+    (released,) = _released(repo)
+    assert released["by"] == "operator"
+    assert "commit" not in released
+
+
+def test_a_release_brought_in_by_a_merge_alone_is_refused(tmp_path: Path) -> None:
+    """No commit of its own staged it: there is no author to name, so it never runs."""
+    from git_helpers import git
+
+    repo = _git_repo(tmp_path)
+    assert cli(repo, "workflow", "queue", "gated", "--commit").code == 0
+    assert cli(repo, "queue", "execute", "--all", "--commit", "--by", "bot").code == 0
+    git(repo, "checkout", "--quiet", "-b", "side")
+    (repo / "notes.txt").write_text("unrelated\n")
+    git(repo, "add", "notes.txt")
+    git(repo, "commit", "--quiet", "-m", "unrelated")
+    git(repo, "checkout", "--quiet", "main")
+    git(repo, "merge", "--quiet", "--no-ff", "--no-commit", "side")
+    path = _item_path(repo)
+    data = yaml.safe_load(path.read_text())
+    _edit(path, release={"job": data["heldJob"], "by": "pm", "at": "2026-11-24T02:00:00Z"})
+    git(repo, "add", "-A")
+    git(repo, "commit", "--quiet", "-m", "merge side")
+    result = cli(repo, "queue", "execute", "--all", "--commit", "--by", "bot")
+    assert result.code == 1
+    assert "no commit on this branch staged the release of item" in result.stdout
+    assert marks(repo) == ["built"]
+    assert not (repo / "done").exists() or not list((repo / "done").glob("*.yaml"))
+    kept = yaml.safe_load(path.read_text())  # nothing lost: still held, release kept
+    assert (kept["state"], kept["release"]["by"]) == ("held", "pm")
+
+
+def _listed_done(repo: Path) -> dict[str, dict[str, object]]:
+    result = cli(repo, "queue", "list", "--done", "--json")
+    assert result.code == 0, result.text
+    return {r["id"]: r for r in json.loads(result.stdout)}
+
+
+def test_a_planted_done_record_is_listed_unverified_not_succeeded(tmp_path: Path) -> None:
+    repo = _repo(tmp_path)
+    _queue(repo, "sh", "mark", "--input", "name=real")
+    assert cli(repo, "queue", "execute", "--all").code == 0
+    (real,) = (repo / "done").glob("*.yaml")
+    real_id = real.stem[-12:]
+    # A record whose id matches its content, written by hand: no run journal confirms it.
+    inputs = {"name": "planted"}
+    planted_id = identity("method", "sh.mark", inputs)
+    record = yaml.safe_load(real.read_text())
+    record.update(id=planted_id, inputs=inputs, requestedBy="mallory")
+    (repo / "done" / f"sh-mark-planted-{planted_id}.yaml").write_text(yaml.safe_dump(record))
+    # And one that borrows the real record's run, whose journal names another item.
+    borrowed = {"name": "borrowed"}
+    borrowed_id = identity("method", "sh.mark", borrowed)
+    record.update(id=borrowed_id, inputs=borrowed)
+    (repo / "done" / f"sh-mark-borrowed-{borrowed_id}.yaml").write_text(yaml.safe_dump(record))
+    listed = _listed_done(repo)
+    assert listed[real_id]["state"] == "succeeded"
+    assert listed[planted_id]["state"] == "unverified"
+    assert listed[borrowed_id]["state"] == "unverified"
+    assert "its run's journal names item" in str(listed[borrowed_id]["detail"])
+    shutil.rmtree(repo / "runs")
+    gone = _listed_done(repo)[real_id]
+    assert (gone["state"], gone["detail"]) == (
+        "unverified",
+        f"no journal of run {record['run']} confirms it",
+    )

@@ -94,6 +94,7 @@ class JobState:
     prompt: str | None = None
     released_by: str | None = None
     released_at: str | None = None
+    released_commit: str | None = None  # the reviewed commit that staged the release
     started: str | None = None
     ended: str | None = None
     steps: dict[str, StepState] = field(default_factory=dict)
@@ -173,6 +174,7 @@ class RunState:
             job = self.job(e["job"])
             job.released_by = e.get("by")
             job.released_at = e.get("at")
+            job.released_commit = e.get("commit")
         elif kind == "job-reset":
             job = self.job(e["job"])
             job.state, job.reason, job.ended = JobStatus.PENDING, None, None

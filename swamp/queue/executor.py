@@ -27,7 +27,7 @@ from swamp.identity import runner_identity
 from swamp.interrupts import Interrupted
 from swamp.queue import gate, items
 from swamp.queue.items import BrokenItem, Item, ItemState
-from swamp.queue.outcome import detail, record_outcome
+from swamp.queue.outcome import detail, record_outcome, release_commit
 from swamp.queue.status import NEEDS_ACTION, ItemLock, status
 from swamp.queue.timing import iso, utcnow
 from swamp.repo import Repository
@@ -366,6 +366,7 @@ class Executor:
         item = action.item
         progress = None if self.quiet else PlainProgress(label=f"{item.id} {item.target}")
         staged = item.data.pop("release", None)
+        released = self._released_by(item, staged) if staged else {}
         item.save()
         handle = None
         if action.mode == "resume":
@@ -381,7 +382,7 @@ class Executor:
             return Report(item.id, item.target, "succeeded", "result recorded", handle.id)
         if handle is not None:
             if staged:
-                handle.record("job-released", job=staged["job"], by=staged["by"])
+                handle.record("job-released", job=staged["job"], **released)
             result = service.resume(
                 self.repo,
                 handle,
@@ -408,6 +409,15 @@ class Executor:
         if result.state.state == "interrupted":  # Ctrl-C, SIGTERM: no further item starts
             raise Interrupted(service.interrupted(result.state))
         return Report(item.id, item.target, result.state.state, detail(result.state), result.id)
+
+    def _released_by(self, item: Item, staged: dict[str, Any]) -> dict[str, Any]:
+        """Who released the hold: the author of the commit that staged the
+        release, never the release's own `by` text; for a release made in
+        this checkout and not committed, whoever runs it."""
+        commit = release_commit(self.repo.root, item, staged)
+        if commit is None:
+            return {"by": self.by}
+        return {"by": f"{commit.author} <{commit.email}>", "commit": commit.sha}
 
     def _audit(self, action: Action) -> dict[str, Any]:
         """What this runner verified itself: the only source of the audit's

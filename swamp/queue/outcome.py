@@ -4,16 +4,21 @@ its result and audit record on success, and stays in queue/ with its state
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from swamp import paths, secrets
 from swamp.engine.state import RunState
+from swamp.errors import SwampError
 from swamp.fsutil import remove
 from swamp.identity import ci_run_url, runner_identity, who
 from swamp.queue import items
 from swamp.queue.items import Item
 from swamp.queue.status import NEEDS_ACTION
+
+if TYPE_CHECKING:
+    from swamp.gitrepo import CommitInfo, Repo
 
 
 def detail(state: RunState) -> str:
@@ -91,6 +96,7 @@ def _result(
         result["pullRequest"] = audit["pullRequest"]
     released = [
         {"job": j, "by": s.released_by, "at": s.released_at}
+        | ({"commit": s.released_commit} if s.released_commit else {})
         for j, s in state.jobs.items()
         if s.released_by
     ]
@@ -130,6 +136,55 @@ def _from_git(root: Path, item: Item, claim: dict[str, Any]) -> dict[str, Any]:
     if commits:
         out["commits"] = commits
     return out
+
+
+def release_commit(root: Path, item: Item, staged: Mapping[str, Any]) -> CommitInfo | None:
+    """The commit that staged `staged`, the item's release, as git knows it:
+    its author is who released the hold, whatever the release's own `by`
+    says. None when the release is not committed (an operator's local one)."""
+    from swamp.gitrepo import GitError, Repo
+
+    try:
+        git = Repo(root)
+    except GitError:
+        return None
+    rel = item.path.relative_to(root).as_posix()
+    wanted = items.canonical(dict(staged))
+    try:
+        if _release_at(git, "HEAD", rel) != wanted:
+            return None
+        if git.is_shallow():
+            git.deepen()  # never guess from a history that is cut off
+        for commit in git.history(rel):
+            if _release_at(git, commit.sha, rel) != wanted:
+                break  # a merge brought it in unexplained: no author to name
+            parent = git.parent(commit.sha)
+            if parent is None or _release_at(git, parent, rel) != wanted:
+                return commit
+    except GitError as e:
+        raise SwampError(
+            f"could not find the commit that staged the release of item {item.id} ({e}); "
+            "check out the whole history (fetch-depth: 0)"
+        ) from None
+    raise SwampError(
+        f"no commit on this branch staged the release of item {item.id}; "
+        "stage it with `swamp workflow release JOB --stage` in a reviewed change"
+    )
+
+
+def _release_at(git: Repo, ref: str, rel: str) -> str | None:
+    """The item's release at `ref`, canonically (None if it has none)."""
+    from swamp.loader import LoadError, load_yaml_text
+
+    data = git.show(ref, rel)
+    if data is None:
+        return None
+    try:
+        doc = load_yaml_text(data.decode("utf-8"), rel)
+    except (LoadError, UnicodeDecodeError):
+        return None
+    release = doc.data.get("release") if isinstance(doc.data, dict) else None
+    return items.canonical(release) if release is not None else None
 
 
 def _move_to_done(root: Path, item: Item, run_id: str) -> None:

@@ -22,7 +22,8 @@ NEEDS_ACTION = frozenset({"held", "failed", "paused", "stopped", "interrupted"})
 
 @dataclass(frozen=True)
 class Status:
-    state: str  # queued waiting running held failed paused stopped expired stale succeeded
+    # queued waiting running held failed paused stopped expired stale succeeded unverified
+    state: str
     detail: str = ""
 
 
@@ -40,7 +41,7 @@ def status(
     them (see lease.py); without it a claim made elsewhere is judged by the
     claim's own time."""
     if item.done:
-        return Status("succeeded", item.data.get("run", ""))
+        return done_status(repo.root, item)
     stored = item.state
     match stored:
         case ItemState.RUNNING:
@@ -64,6 +65,34 @@ def status(
             return timing_status(repo, item, now)
         case _:
             assert_never(stored)
+
+
+def done_status(root: Path, item: Item) -> Status:
+    """A done/ record counts as succeeded only when its run's journal says so
+    for exactly this request. A record written by hand, or one whose run was
+    deleted, is `unverified`: swamp never vouches for what it cannot see.
+    (A journal can be planted too; only branch protection stops that, see
+    docs/security.md.)"""
+    from swamp.engine import runs
+    from swamp.engine.state import RunStatus
+    from swamp.errors import SwampError
+
+    run_id = str(item.data.get("run") or "")
+    if not run_id:
+        return Status("unverified", "it names no run")
+    try:
+        state = runs.run_state(root, run_id)
+    except SwampError as e:
+        return Status("unverified", f"the journal of run {run_id} is unreadable: {e}")
+    if state is None:
+        return Status("unverified", f"no journal of run {run_id} confirms it")
+    if state.item != item.id:
+        return Status("unverified", f"its run's journal names item {state.item!r}")
+    if state.request != item.request.digest():
+        return Status("unverified", "its run's journal records another request")
+    if state.state != RunStatus.SUCCEEDED:
+        return Status("unverified", f"its run's journal says {state.state}")
+    return Status("succeeded", run_id)
 
 
 def timing_status(repo: Repository, item: Item, now: datetime) -> Status:
