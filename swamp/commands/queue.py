@@ -10,7 +10,7 @@ from swamp.identity import who
 from swamp.inputs import parse_inputs
 from swamp.publish import NONE, Publish, open_repo, prepare, record
 from swamp.queue import items
-from swamp.queue.claims import claimer
+from swamp.queue.claims import pusher
 from swamp.queue.executor import Executor, Report, Selector, Shard, purge, select
 from swamp.queue.stage import When, stage
 from swamp.queue.status import lapsed, silent_for, status
@@ -319,7 +319,7 @@ def execute(
         approvals=approvals,
         on_report=tell,
     )
-    claim = claimer(git, selector.explicit) if git is not None and publish.push else None
+    claim = pusher(git) if git is not None and publish.push else None
     keeper = None
     publisher = None
     if pushing and git is not None:
