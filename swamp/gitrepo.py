@@ -61,6 +61,17 @@ class Repo:
         # Untracked files under runs/ when the command started (see require_clean).
         self.local_runs: dict[str, tuple[int, int] | None] = {}
 
+    def close(self) -> None:
+        """End git's helper processes (cat-file) now, rather than whenever the
+        garbage collector gets to this object (a short-lived handle)."""
+        self.repo.close()
+
+    def __enter__(self) -> Repo:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
     # -- paths -----------------------------------------------------------------
 
     def _top(self, path: str) -> str:

@@ -156,7 +156,8 @@ def _renewals(root: Path) -> dict[str, str]:
     from swamp.queue.lease import renewals
 
     try:
-        return renewals(Repo(root))
+        with Repo(root) as git:
+            return renewals(git)
     except GitError:
         return {}
 
