@@ -328,11 +328,12 @@ def _recover_elsewhere(tmp: Path, origin: Path, item_id: str, n: int) -> list[st
 
 def _kill_points(calls: int) -> list[int]:
     """Every git call with SWAMP_KILL_EVERY_GIT_CALL=1 (about 45 worlds, some
-    15 minutes on 2 cores); else about seven spread over the run, both legs."""
+    5-15 minutes on 2 cores); else eight spread over the run, both legs, and
+    the last two (the final commit and push, on either checkout)."""
     if os.environ.get("SWAMP_KILL_EVERY_GIT_CALL") == "1":
         return list(range(1, calls + 1))
     step = max(1, calls // 3)
-    points = sorted({*range(1, calls + 1, step), calls})
+    points = sorted({*range(1, calls + 1, step), calls - 1, calls})
     return sorted({p + d for p in points for d in (0, 1) if p + d <= calls})
 
 
