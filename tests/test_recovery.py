@@ -432,3 +432,36 @@ def test_a_runner_killed_between_staging_and_committing_its_results_is_recovered
     assert _on_origin(origin, "queue") == []
     assert git(runner, "status", "--porcelain", "--", "queue", "done", "runs") == ""
     assert git(runner, "rev-parse", "HEAD") == git(origin, "rev-parse", "main")
+
+
+def test_a_runner_cancelled_by_a_signal_leaves_its_item_interrupted_on_origin(
+    tmp_path: Path,
+) -> None:
+    """GitHub cancels a job with SIGINT; the template's recovery step then runs
+    `swamp queue recover` on that checkout. Origin shows the item interrupted,
+    and the documented command resumes it anywhere, skipping what succeeded."""
+    origin = _origin(tmp_path)
+    engineer = clone(origin, tmp_path / "engineer")
+    swamp(engineer, "workflow", "queue", "slow", "--push")
+    item_id = _item_id(engineer)
+    runner = clone(origin, tmp_path / "runner")
+    proc = start_swamp(runner, "queue", "execute", "--all", "--commit", "--push")
+    wait_for(lambda: "b" in marks(runner), what="step b to start")
+    proc.send_signal(signal.SIGINT)
+    result = _finish(proc)
+    assert result.returncode == 130, result.stderr
+
+    recovered = swamp(runner, "queue", "recover")
+    assert f"{item_id}: interrupted" in recovered.stdout
+    other = clone(origin, tmp_path / "other")
+    (row,) = json.loads(swamp(other, "queue", "list", "--json").stdout)
+    assert row["state"] == "interrupted", row
+    assert row["detail"].endswith(f"resume with: swamp queue execute --item {item_id}")
+    assert "interrupted" in swamp(other, "queue", "execute", "--all", "--push").stdout
+    assert marks(other) == []  # never again by accident
+
+    (other / "GO").touch()
+    swamp(other, "queue", "execute", "--item", item_id, "--push")
+    assert marks(other) == ["b", "c"]  # a succeeded before the signal; b is idempotent
+    assert len(_on_origin(origin, "done")) == 1
+    assert _on_origin(origin, "queue") == []
