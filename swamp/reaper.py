@@ -93,7 +93,7 @@ class Reaper:
 
     def _ensure(self) -> int:
         with self._lock:
-            if self._fd >= 0 and self._pid == os.getpid():
+            if self._pid == os.getpid():  # started, or failed to, in this process
                 return self._fd
             read, write = os.pipe()  # both ends close-on-exec: steps never hold them
             try:
@@ -112,13 +112,24 @@ class Reaper:
                     # group does not take the watchdog with it.
                     setsid=True,
                 )
-            except (OSError, NotImplementedError):  # no setsid in posix_spawn here
+            except (OSError, NotImplementedError) as e:  # e.g. no setsid in posix_spawn
                 os.close(write)
+                self._fd, self._pid = -1, os.getpid()  # tried once, for this process
+                self._warn(e)
                 return -1
             finally:
                 os.close(read)
             self._fd, self._pid = write, os.getpid()
             return write
+
+    @staticmethod
+    def _warn(e: BaseException) -> None:
+        from swamp import output
+
+        output.err(
+            f"swamp: warning: no watchdog for step processes ({e or type(e).__name__}); "
+            "if swamp itself is killed with -9, a running step may outlive it"
+        )
 
     def environment(self) -> dict[str, str]:
         """What a step's environment must carry so that the watchdog finds it.

@@ -12,6 +12,7 @@ import signal
 import subprocess
 from pathlib import Path
 
+import pytest
 from repo_helpers import (
     SWAMP_YAML,
     events,
@@ -284,3 +285,28 @@ def test_sigterm_in_queue_execute_leaves_the_item_interrupted_and_resumable(
     assert marks(repo) == ["first", "first", "second"]
     assert list((repo / "queue").glob("*.yaml")) == []
     assert len(list((repo / "done").glob("*.yaml"))) == 1
+
+
+def test_where_the_watchdog_cannot_start_swamp_says_so_once(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A platform whose posix_spawn cannot setsid gets no kill -9 protection:
+    swamp warns once per process instead of trying again at every step."""
+    from swamp.reaper import TOKEN_VARIABLE, Reaper
+
+    calls = []
+
+    def refuse(*args: object, **kwargs: object) -> int:
+        calls.append(args)
+        raise NotImplementedError("posix_spawn cannot setsid here")
+
+    monkeypatch.setattr(os, "posix_spawn", refuse)
+    reaper = Reaper()
+    assert reaper.environment() == {TOKEN_VARIABLE: reaper.token}
+    reaper.started(123456)
+    reaper.ended(123456)
+    reaper.environment()
+    err = capsys.readouterr().err
+    assert err.count("no watchdog for step processes") == 1
+    assert "posix_spawn cannot setsid here" in err
+    assert len(calls) == 1
