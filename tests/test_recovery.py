@@ -452,7 +452,7 @@ def test_a_runner_cancelled_by_a_signal_leaves_its_item_interrupted_on_origin(
     assert result.returncode == 130, result.stderr
 
     recovered = swamp(runner, "queue", "recover")
-    assert f"{item_id}: interrupted" in recovered.stdout
+    assert f"continue it with `swamp queue execute --item {item_id}`" in recovered.stdout
     other = clone(origin, tmp_path / "other")
     (row,) = json.loads(swamp(other, "queue", "list", "--json").stdout)
     assert row["state"] == "interrupted", row

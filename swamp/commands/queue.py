@@ -437,13 +437,13 @@ def recover(repo_path: Path | None, *, resume: bool = False) -> int:
     _catch_up(git)
     repo = load_repository(root)
     now = utcnow()
-    interrupted = [
-        e.id
+    interrupted = {
+        e.id: e
         for e in items.iter_items(root)
         if isinstance(e, items.Item) and status(repo, e, now).state == "interrupted"
-    ]
+    }
     code = 0
-    for item_id in interrupted:
+    for item_id, item in interrupted.items():
         if resume:
             code = max(
                 code,
@@ -456,6 +456,11 @@ def recover(repo_path: Path | None, *, resume: bool = False) -> int:
                     as_json=False,
                     publish=Publish(commit=True, push=True),
                 ),
+            )
+        elif item.state == items.ItemState.INTERRUPTED:  # a signal stopped its run
+            output.out(
+                f"{item_id}: interrupted (run {item.data.get('run', '?')}); continue it with "
+                f"`swamp queue execute --item {item_id}` or `swamp queue recover --resume`"
             )
         else:
             output.out(
