@@ -13,7 +13,7 @@ from swamp.queue import items
 from swamp.queue.claims import pusher
 from swamp.queue.executor import Executor, Report, Selector, Shard, purge, select
 from swamp.queue.stage import When, stage
-from swamp.queue.status import lapsed, silent_for, status
+from swamp.queue.status import item_locked, lapsed, silent_for, status
 from swamp.queue.timing import iso, parse_iso, utcnow
 from swamp.repo import Repository
 from swamp.validate import load_repository
@@ -124,8 +124,12 @@ def queue_rows(
     rows: list[dict[str, Any]] = []
     broken: list[str] = []
     found = list(items.in_review_order(items.iter_items(repo.root, include_done=include_done)))
-    claimed = any(isinstance(e, items.Item) and e.state == "running" for e in found)
-    leases = _renewals(repo.root) if claimed else {}
+    # Only a claim no process here holds needs origin's leases (one fetch).
+    elsewhere = any(
+        isinstance(e, items.Item) and e.state == "running" and not item_locked(repo.root, e.id)
+        for e in found
+    )
+    leases = _renewals(repo.root) if elsewhere else {}
     for entry in found:
         if isinstance(entry, items.BrokenItem):
             broken.append(str(entry.problem))
