@@ -60,6 +60,7 @@ class Repo:
         self.prefix = self.root.relative_to(top).as_posix() if self.root != top else ""
         # Untracked files under runs/ when the command started (see require_clean).
         self.local_runs: dict[str, tuple[int, int] | None] = {}
+        self.configured: tuple[str, str] | None = None  # user.name, user.email
 
     def close(self) -> None:
         """End git's helper processes (cat-file) now, rather than whenever the
@@ -558,9 +559,15 @@ def _identity(repo: Repo) -> dict[str, str]:
     """The environment for commits: git's identity, else a fallback, so that a
     runner without `user.name` still records its work."""
     env = dict(os.environ)
-    reader: Any = repo.repo.config_reader()
-    name = env.get("GIT_AUTHOR_NAME") or reader.get_value("user", "name", "")
-    email = env.get("GIT_AUTHOR_EMAIL") or reader.get_value("user", "email", "")
+    if repo.configured is None:
+        # Asked of git itself: GitPython's config reader is kept alive by a
+        # reference cycle, and the repository (with its cat-file processes) with it.
+        repo.configured = (
+            repo._git("config", "--default", "", "--get", "user.name"),
+            repo._git("config", "--default", "", "--get", "user.email"),
+        )
+    name = env.get("GIT_AUTHOR_NAME") or repo.configured[0]
+    email = env.get("GIT_AUTHOR_EMAIL") or repo.configured[1]
     if not name:
         env["GIT_AUTHOR_NAME"] = env["GIT_COMMITTER_NAME"] = FALLBACK_NAME
     if not email:
