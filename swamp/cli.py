@@ -272,6 +272,9 @@ def _run(func: Callable[..., int], *args: Any, **kwargs: Any) -> None:
         code = _os_error(e)
     except Exception as e:  # the last resort: no traceback on the terminal
         code = _crash(e)
+    finally:
+        if "swamp.gitrepo" in sys.modules:  # only if the command used git
+            sys.modules["swamp.gitrepo"].close_all()
     raise typer.Exit(code)
 
 

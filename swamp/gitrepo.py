@@ -8,9 +8,11 @@ to the swamp repository's root, which may be a folder inside the git work tree.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import random
 import time
+import weakref
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -61,10 +63,36 @@ class Repo:
         # Untracked files under runs/ when the command started (see require_clean).
         self.local_runs: dict[str, tuple[int, int] | None] = {}
         self.configured: tuple[str, str] | None = None  # user.name, user.email
+        _OPEN.add(self)
+
+    def __del__(self) -> None:
+        # A Repo dropped before its command ends: its helpers end with it.
+        with contextlib.suppress(Exception):
+            self.close()
 
     def close(self) -> None:
-        """End git's helper processes (cat-file) now, rather than whenever the
-        garbage collector gets to this object (a short-lived handle)."""
+        """End GitPython's helper processes (`git cat-file --batch`) now, and
+        wait for them: GitPython itself only signals them, leaving zombies
+        and open pipes to the garbage collector."""
+        import subprocess
+
+        for name in ("cat_file_all", "cat_file_header"):
+            cmd = getattr(self.repo.git, name, None)
+            proc = getattr(cmd, "proc", None)
+            if proc is None:
+                continue
+            cmd.proc = None  # type: ignore[union-attr]  # its __del__ then does nothing
+            with contextlib.suppress(OSError):
+                if proc.stdin:
+                    proc.stdin.close()  # cat-file --batch ends at end of input
+            try:
+                proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+            for stream in (proc.stdout, proc.stderr):
+                if stream:
+                    stream.close()
         self.repo.close()
 
     def __enter__(self) -> Repo:
@@ -351,13 +379,14 @@ class Repo:
             self.repo.git.execute(
                 ["git", "rebase", "--quiet", f"{remote}/{branch}"], env=_identity(self)
             )
-        except git.GitCommandError:
+        except git.GitCommandError as e:
             if (Path(self.repo.git_dir) / "rebase-merge").exists() or (
                 Path(self.repo.git_dir) / "rebase-apply"
             ).exists():
                 self._git("rebase", "--abort")
                 return False
-            raise
+            # It never started (say, changes staged by hand): say why, as git did.
+            raise GitError(f"git rebase onto {remote}/{branch} failed: {_stderr(e)}") from None
         return True
 
     def sync(self) -> None:
@@ -548,6 +577,17 @@ class Repo:
         """Move the branch to `rev`, keeping uncommitted changes (refused if they
         would be overwritten)."""
         self._git("reset", "--quiet", "--keep", rev)
+
+
+# Every Repo of this process, closed when a command ends (close_all).
+_OPEN: weakref.WeakSet[Repo] = weakref.WeakSet()
+
+
+def close_all() -> None:
+    """Close every Repo this process opened: a command's git helper processes
+    end with the command (in a test run or `swamp serve`, not at exit)."""
+    for repo in list(_OPEN):
+        repo.close()
 
 
 def backoff(attempt: int) -> None:

@@ -334,3 +334,57 @@ def test_a_secret_value_is_never_written_into_a_queue_item(tmp_path: Path) -> No
         "review, so read secrets in the definition (secrets.NAME), never pass them as inputs\n"
     )
     assert list((alice / "queue").glob("*.yaml")) == []
+
+
+def test_a_rebase_that_cannot_start_is_one_clear_error_not_a_crash(tmp_path: Path) -> None:
+    """git refuses to rebase over staged changes: swamp says so (GitError,
+    exit 1), it does not crash with GitPython's exception (exit 3)."""
+    import pytest
+
+    from swamp.gitrepo import GitError, Repo
+
+    origin = make_origin(tmp_path)
+    a = clone(origin, tmp_path / "a")
+    b = clone(origin, tmp_path / "b")
+    (b / "notes.txt").write_text("b\n")
+    git(b, "add", "notes.txt")
+    git(b, "commit", "--quiet", "-m", "b")
+    git(b, "push", "--quiet")
+    (a / "local.txt").write_text("a\n")
+    git(a, "add", "local.txt")
+    git(a, "commit", "--quiet", "-m", "a")
+    (a / "staged.txt").write_text("staged\n")
+    git(a, "add", "staged.txt")
+    git(a, "fetch", "--quiet")
+    repo = Repo(a)
+    try:
+        with pytest.raises(GitError, match=r"git rebase onto origin/main failed: .*"):
+            repo.rebase()
+    finally:
+        repo.close()
+    assert not (a / ".git" / "rebase-merge").exists()
+
+
+def test_the_bot_s_credentials_are_read_only_by_jobs_behind_a_branch_limited_environment() -> None:
+    """Repository secrets reach a workflow on any branch, and anyone who may
+    push a branch can write one: the App key and the deploy key must be
+    environment secrets, read only by jobs that name an environment."""
+    import re
+
+    import yaml
+
+    from swamp import ci
+    from swamp.commands.init import WORKFLOWS, scaffold
+
+    files = scaffold(".", "main", ci.schedule_block([]))
+    checked = 0
+    for name in WORKFLOWS:
+        doc = yaml.safe_load(files[f".github/workflows/{name}"])
+        for job_name, job in doc["jobs"].items():
+            used = set(re.findall(r"secrets\.([A-Z_]+)", yaml.safe_dump(job)))
+            if used - {"GITHUB_TOKEN"}:
+                checked += 1
+                assert job.get("environment") in ("swamp-runner", "swamp-dispatch"), (
+                    f"{name}: job {job_name} reads {sorted(used)} outside an environment"
+                )
+    assert checked == 3  # execute, dispatch and the sharded execute

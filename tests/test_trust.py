@@ -8,6 +8,7 @@ import os
 import shutil
 from pathlib import Path
 
+import pytest
 import yaml
 from repo_helpers import make_repo, marks
 from trust_helpers import cli
@@ -365,6 +366,8 @@ def test_released_by_names_the_author_of_the_commit_that_staged_the_release(
     )
     assert staged.code == 0, staged.text
     commit = git(repo, "rev-parse", "HEAD")
+    (row,) = json.loads(cli(repo, "queue", "list", "--json").stdout)
+    assert (row["state"], row["detail"]) == ("held", "release of ship staged; runs next")
     result = cli(repo, "queue", "execute", "--all", "--commit", "--by", "bot")
     assert result.code == 0, result.text
     assert marks(repo) == ["built", "shipped"]
@@ -470,3 +473,111 @@ def test_a_planted_done_record_is_listed_unverified_not_succeeded(tmp_path: Path
         "unverified",
         f"no journal of run {record['run']} confirms it",
     )
+
+
+def test_a_result_planted_on_a_side_ref_lands_nothing_but_a_result(tmp_path: Path) -> None:
+    """Anyone who may push can write refs/swamp/*, which no branch protection
+    covers; `queue recover` (run with the bot's rights) must land only what a
+    runner's result for that item can be: never a new item, never another item."""
+    from git_helpers import clone, git, make_origin
+
+    origin = make_origin(tmp_path)
+    engineer = clone(origin, tmp_path / "engineer")
+    assert (
+        cli(engineer, "method", "queue", "sh", "mark", "--input", "name=real", "--push").code == 0
+    )
+    assert (
+        cli(engineer, "method", "queue", "sh", "mark", "--input", "name=keep", "--push").code == 0
+    )
+    real_id = identity("method", "sh.mark", {"name": "real"})
+    keep_id = identity("method", "sh.mark", {"name": "keep"})
+    # A colleague with push rights (but no review) builds a "result".
+    colleague = clone(origin, tmp_path / "colleague")
+    assert cli(colleague, "method", "queue", "sh", "mark", "--input", "name=unreviewed").code == 0
+    git(colleague, "add", "-A")
+    git(colleague, "commit", "--quiet", "-m", "swamp: keep what an interrupted runner left")
+    git(colleague, "push", "--quiet", "origin", "HEAD:refs/swamp/results/unpushed-0123456789ab")
+    (keep,) = (colleague / "queue").glob(f"*{keep_id}.yaml")
+    keep.unlink()
+    git(colleague, "add", "-A")
+    git(colleague, "commit", "--quiet", "-m", f"swamp: result of item {real_id}: succeeded")
+    git(colleague, "push", "--quiet", "origin", f"HEAD:refs/swamp/results/{real_id}")
+    main_before = git(origin, "rev-parse", "main")
+
+    runner = clone(origin, tmp_path / "runner")
+    result = cli(runner, "queue", "recover")
+    assert result.code == 1, result.text
+    assert (
+        f"refs/swamp/results/{real_id}: refused: it changes queue/sh-mark-keep-{keep_id}.yaml, "
+        f"which is not the result of item {real_id}; nothing of it landed"
+    ) in result.stderr
+    assert (
+        "refs/swamp/results/unpushed-0123456789ab: refused: it adds queue/sh-mark-unreviewed-"
+    ) in result.stderr
+    assert "which no review queued" in result.stderr
+    assert git(origin, "rev-parse", "main") == main_before  # nothing landed
+    assert git(origin, "for-each-ref", f"refs/swamp/results/{real_id}")  # kept, for a look
+
+    ran = cli(runner, "queue", "execute", "--all", "--commit", "--push")
+    assert ran.code == 0, ran.text
+    assert sorted(marks(runner)) == ["keep", "real"]  # the planted item never runs
+
+
+def _mutate_journal(repo: Path) -> None:
+    (journal,) = (repo / "runs").glob("*/journal.jsonl")
+    lines = journal.read_text().splitlines()
+    first = json.loads(lines[0])
+    first["item"] = "0123456789ab"
+    journal.write_text("\n".join([json.dumps(first), *lines[1:]]) + "\n")
+
+
+def _mutate_done_inputs(repo: Path) -> None:
+    (done,) = (repo / "done").glob("*.yaml")
+    _edit(done, inputs={"name": "something-else"})
+
+
+def _add_done_elsewhere(repo: Path) -> None:
+    (done,) = (repo / "done").glob("*.yaml")
+    other = identity("method", "sh.mark", {"name": "never-queued"})
+    data = yaml.safe_load(done.read_text())
+    data.update(id=other, inputs={"name": "never-queued"})
+    (repo / "done" / f"sh-mark-never-queued-{other}.yaml").write_text(yaml.safe_dump(data))
+
+
+@pytest.mark.parametrize(
+    ("mutate", "ref", "why"),
+    [
+        (None, "real", ""),
+        (None, "unpushed", ""),
+        (_mutate_journal, "real", "a run of no item it records"),
+        (_mutate_done_inputs, "real", "is not a valid item (id"),
+        (_add_done_elsewhere, "real", "which is not the result of item"),
+        (_add_done_elsewhere, "unpushed", "but origin has no item"),
+    ],
+)
+def test_only_a_runner_s_result_for_a_queued_item_may_land(
+    tmp_path: Path, mutate: object, ref: str, why: str
+) -> None:
+    from git_helpers import clone, git, make_origin
+
+    from swamp.gitrepo import Repo
+    from swamp.queue.results import RUNNER_OWNED, not_a_result
+
+    origin = make_origin(tmp_path)
+    runner = clone(origin, tmp_path / "runner")
+    assert cli(runner, "method", "queue", "sh", "mark", "--input", "name=real", "--push").code == 0
+    tip = git(runner, "rev-parse", "HEAD")
+    assert cli(runner, "queue", "execute", "--all", "--commit").code == 0  # a real result
+    if callable(mutate):
+        mutate(runner)
+        git(runner, "add", "-A")
+        git(runner, "commit", "--quiet", "-m", "tampered")
+    sha = git(runner, "rev-parse", "HEAD")
+    repo = Repo(runner)
+    changes = [(k, p) for k, p in repo.changes(tip, sha) if p.startswith(RUNNER_OWNED)]
+    named = identity("method", "sh.mark", {"name": "real"}) if ref == "real" else "unpushed-0a"
+    try:
+        wrong = not_a_result(repo, runner, tip, sha, changes, named)
+    finally:
+        repo.close()
+    assert (why in wrong) if why else wrong == "", wrong

@@ -280,8 +280,13 @@ def execute(
         from swamp.queue import results
 
         for item_id, sha in results.stranded(git, include_origin=False).items():
-            if results.land(git, repo.root, item_id, sha):
-                output.out(f"{item_id}: landed its result kept at {results.result_ref(item_id)}")
+            try:
+                if results.land(git, repo.root, item_id, sha):
+                    output.out(
+                        f"{item_id}: landed its result kept at {results.result_ref(item_id)}"
+                    )
+            except results.Refused as e:
+                output.err(f"swamp: warning: {e}")
         _catch_up(git)
         if reclaim and selector.item is not None and not _may_reclaim(repo, git, selector.item):
             return 0
@@ -399,10 +404,14 @@ def _may_reclaim(repo: Repository, git: Repo, item_id: str) -> bool:
 
     sha = results.stranded(git, include_origin=True).get(item_id)
     if sha is not None:
-        results.land(git, repo.root, item_id, sha)
-        _catch_up(git)
-        output.out(f"{item_id}: landed the result its runner left; nothing ran again")
-        return False
+        try:
+            results.land(git, repo.root, item_id, sha)
+        except results.Refused as e:  # not a runner's result: the takeover decides alone
+            output.err(f"swamp: warning: {e}")
+        else:
+            _catch_up(git)
+            output.out(f"{item_id}: landed the result its runner left; nothing ran again")
+            return False
     current = lease.remote_lease(git, item_id)
     if current is None:
         return True
@@ -433,11 +442,16 @@ def recover(repo_path: Path | None, *, resume: bool = False) -> int:
     git = prepare(root, Publish(commit=True, push=True))
     assert git is not None
     found = results.stranded(git, include_origin=True)
+    code = 0
     for item_id, sha in sorted(found.items()):
-        if results.land(git, root, item_id, sha):
-            output.out(f"{item_id}: landed its result from {results.result_ref(item_id)}")
-        else:
-            output.out(f"{item_id}: its result was already on origin")
+        try:
+            if results.land(git, root, item_id, sha):
+                output.out(f"{item_id}: landed its result from {results.result_ref(item_id)}")
+            else:
+                output.out(f"{item_id}: its result was already on origin")
+        except results.Refused as e:
+            output.error(str(e))
+            code = 1
     _catch_up(git)
     repo = load_repository(root)
     now = utcnow()
@@ -446,7 +460,6 @@ def recover(repo_path: Path | None, *, resume: bool = False) -> int:
         for e in items.iter_items(root)
         if isinstance(e, items.Item) and status(repo, e, now).state == "interrupted"
     }
-    code = 0
     for item_id, item in interrupted.items():
         if resume:
             code = max(

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from swamp.engine import runs
+from swamp.engine.journal import JOURNAL
 from swamp.gitrepo import PUSH_ATTEMPTS, GitError, Repo, backoff
 from swamp.queue import items
 
@@ -153,6 +154,13 @@ def land(git: Repo, root: Path, item_id: str, sha: str) -> bool:
     paths = [p for _, p in changes]
     landed = not git.differ(sha, tip, paths)
     if not landed:
+        wrong = not_a_result(git, root, tip, sha, changes, item_id)
+        if wrong:
+            raise Refused(
+                f"{result_ref(item_id)}: refused: {wrong}; nothing of it landed "
+                f"(look at it with `git log -p {sha[:12]}`, delete it with "
+                f"`git push origin :{result_ref(item_id)}`)"
+            )
         for kind, path in changes:
             target = root / path
             if kind == "D":
@@ -167,6 +175,98 @@ def land(git: Repo, root: Path, item_id: str, sha: str) -> bool:
     git.delete_ref(f"refs/swamp/origin/results/{item_id}")
     git.delete_remote_ref(result_ref(item_id))
     return not landed
+
+
+class Refused(GitError):
+    """A side ref holds something no runner's result can be."""
+
+
+def not_a_result(
+    git: Repo, root: Path, tip: str, sha: str, changes: list[tuple[str, str]], ref_item: str
+) -> str:
+    """Why commit `sha` is not a runner's result ("" if it may be one).
+
+    Side refs sit outside branch protection: anyone who may push can write
+    them, and landing one is done with the runner's rights. So a result may
+    only record what running items that origin has queued produced: their
+    queue/ file (same request identity) or its move to done/, and the
+    journals of their runs. It never adds an item, deletes a record, or
+    touches an item that `ref_item` (or, for a stranded branch, the items
+    in it) does not name.
+    """
+    only = None if ref_item.startswith("unpushed-") else ref_item
+    queued: dict[str, str] = {}  # item id -> its queue/ path at tip
+    for kind, path in changes:
+        top, _, name = path.partition("/")
+        if top == runs.RUNS:
+            continue
+        item_id = _id_of(name)
+        if item_id is None or (only is not None and item_id != only):
+            return f"it changes {path}, which is not the result of item {only or '?'}"
+        queue_path = f"{items.QUEUE}/{_queue_name(name, item_id)}"
+        if git.show(tip, queue_path) is None:
+            if top == items.QUEUE and kind == "A":
+                return f"it adds {path}, which no review queued"
+            return f"it changes {path}, but origin has no item {item_id} queued"
+        if kind == "D" and top == items.DONE:
+            return f"it deletes the record {path}"
+        if kind == "D" and not any(
+            p.startswith(f"{items.DONE}/{Path(queue_path).stem}") and k != "D" for k, p in changes
+        ):
+            return f"it deletes {path} without recording a result in done/"
+        if kind != "D":
+            wrong = _same_request(git, root, sha, path, item_id, done=top == items.DONE)
+            if wrong:
+                return wrong
+        queued[item_id] = queue_path
+    run_folders = {p.split("/")[1] for _, p in changes if p.startswith(runs.RUNS + "/")}
+    for run_id in sorted(run_folders):
+        named = _journal_item(git, sha, run_id)
+        if named not in queued:
+            return f"it changes {runs.RUNS}/{run_id}, a run of no item it records"
+    if any(k == "D" for k, p in changes if p.startswith(runs.RUNS + "/")):
+        return "it deletes files of a run"
+    return ""
+
+
+def _id_of(name: str) -> str | None:
+    m = _ITEM_ID.search(Path(name).stem) if name.endswith(".yaml") else None
+    return m.group(1) if m else None
+
+
+def _queue_name(name: str, item_id: str) -> str:
+    """done/<stem>-2.yaml -> <stem>.yaml: the queue file a record is of."""
+    stem = Path(name).stem
+    return stem[: stem.rindex(item_id) + len(item_id)] + ".yaml"
+
+
+def _same_request(git: Repo, root: Path, sha: str, path: str, item_id: str, *, done: bool) -> str:
+    data = git.show(sha, path)
+    try:
+        text = (data or b"").decode("utf-8")
+    except UnicodeDecodeError:
+        return f"{path} is not text"
+    item = items.parse_item(text, root / path, done=done)
+    if not isinstance(item, items.Item):
+        return f"{path} is not a valid item ({item.problem.message})"
+    if item.id != item_id or items.identity(item.kind, item.target, item.inputs) != item_id:
+        return f"{path} records another request than item {item_id}"
+    return ""
+
+
+def _journal_item(git: Repo, sha: str, run_id: str) -> str | None:
+    """The item the run's journal (its first event) says it was started for."""
+    import json
+
+    data = git.show(sha, f"{runs.RUNS}/{run_id}/{JOURNAL}")
+    if not data:
+        return None
+    try:
+        first = json.loads(data.split(b"\n", 1)[0])
+    except ValueError:
+        return None
+    named = first.get("item") if isinstance(first, dict) else None
+    return named if isinstance(named, str) else None
 
 
 def strand_unpushed(git: Repo) -> str:

@@ -50,7 +50,8 @@ def status(
             job = item.data.get("heldJob", "?")
             staged = item.data.get("release") or {}
             if staged.get("job") == job:
-                return Status("held", f"release of {job} staged by {staged.get('by')}; runs next")
+                # Not its `by` text: who released it is who committed it (see outcome.py).
+                return Status("held", f"release of {job} staged; runs next")
             return Status(
                 "held",
                 f"release with: swamp workflow release {job} --run {item.data.get('run', '?')}",
