@@ -6,11 +6,13 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
 import yaml
-from repo_helpers import make_repo, marks
+from git_helpers import clone, git, make_origin
+from repo_helpers import GATED, make_repo, marks
 from trust_helpers import cli
 
 from swamp.queue.items import identity
@@ -317,14 +319,19 @@ def test_a_comment_or_formatting_edit_does_not_stale_an_item(tmp_path: Path) -> 
 
 
 def _git_repo(tmp_path: Path) -> Path:
-    from git_helpers import git
-    from repo_helpers import GATED
-
     repo = make_repo(tmp_path / "g", workflows={"gated": GATED})
     (repo / ".gitignore").write_text("marks.log\n.swamp/\n")
     git(repo, "init", "--quiet", "--initial-branch=main")
     git(repo, "add", "-A")
     git(repo, "commit", "--quiet", "-m", "a swamp repository")
+    return repo
+
+
+def _held_gated(tmp_path: Path) -> Path:
+    """A git repository whose `gated` item ran and is held before `ship`."""
+    repo = _git_repo(tmp_path)
+    assert cli(repo, "workflow", "queue", "gated", "--commit").code == 0
+    assert cli(repo, "queue", "execute", "--all", "--commit", "--by", "bot").code == 0
     return repo
 
 
@@ -347,11 +354,7 @@ def _released(repo: Path) -> list[dict[str, object]]:
 def test_released_by_names_the_author_of_the_commit_that_staged_the_release(
     tmp_path: Path,
 ) -> None:
-    from git_helpers import git
-
-    repo = _git_repo(tmp_path)
-    assert cli(repo, "workflow", "queue", "gated", "--commit").code == 0
-    assert cli(repo, "queue", "execute", "--all", "--commit", "--by", "bot").code == 0
+    repo = _held_gated(tmp_path)
     # Mallory stages the release claiming to be the product manager.
     staged = cli(
         repo,
@@ -382,18 +385,12 @@ def test_released_by_names_the_author_of_the_commit_that_staged_the_release(
 def test_a_hand_written_release_is_recorded_as_its_committer_not_its_by_field(
     tmp_path: Path,
 ) -> None:
-    from git_helpers import git
-
-    repo = _git_repo(tmp_path)
-    assert cli(repo, "workflow", "queue", "gated", "--commit").code == 0
-    assert cli(repo, "queue", "execute", "--all", "--commit", "--by", "bot").code == 0
+    repo = _held_gated(tmp_path)
     path = _item_path(repo)
     data = yaml.safe_load(path.read_text())
     _edit(path, release={"job": data["heldJob"], "by": "the-ceo", "at": "2026-11-24T02:00:00Z"})
     git(repo, "add", "-A")
     env = {**os.environ, **_as("Mallory", "mallory@example.com")}
-    import subprocess
-
     subprocess.run(["git", "commit", "-qm", "release"], cwd=repo, env=env, check=True)
     assert cli(repo, "queue", "execute", "--all", "--commit", "--by", "bot").code == 0
     (released,) = _released(repo)
@@ -401,9 +398,7 @@ def test_a_hand_written_release_is_recorded_as_its_committer_not_its_by_field(
 
 
 def test_an_uncommitted_release_is_recorded_as_the_runner_that_ran_it(tmp_path: Path) -> None:
-    repo = _git_repo(tmp_path)
-    assert cli(repo, "workflow", "queue", "gated", "--commit").code == 0
-    assert cli(repo, "queue", "execute", "--all", "--commit", "--by", "bot").code == 0
+    repo = _held_gated(tmp_path)
     assert cli(repo, "workflow", "release", "ship", "--stage", "--by", "pm").code == 0
     result = cli(repo, "queue", "execute", "--all", "--by", "operator")
     assert result.code == 0, result.text
@@ -414,11 +409,7 @@ def test_an_uncommitted_release_is_recorded_as_the_runner_that_ran_it(tmp_path: 
 
 def test_a_release_brought_in_by_a_merge_alone_is_refused(tmp_path: Path) -> None:
     """No commit of its own staged it: there is no author to name, so it never runs."""
-    from git_helpers import git
-
-    repo = _git_repo(tmp_path)
-    assert cli(repo, "workflow", "queue", "gated", "--commit").code == 0
-    assert cli(repo, "queue", "execute", "--all", "--commit", "--by", "bot").code == 0
+    repo = _held_gated(tmp_path)
     git(repo, "checkout", "--quiet", "-b", "side")
     (repo / "notes.txt").write_text("unrelated\n")
     git(repo, "add", "notes.txt")
@@ -479,8 +470,6 @@ def test_a_result_planted_on_a_side_ref_lands_nothing_but_a_result(tmp_path: Pat
     """Anyone who may push can write refs/swamp/*, which no branch protection
     covers; `queue recover` (run with the bot's rights) must land only what a
     runner's result for that item can be: never a new item, never another item."""
-    from git_helpers import clone, git, make_origin
-
     origin = make_origin(tmp_path)
     engineer = clone(origin, tmp_path / "engineer")
     assert (
@@ -558,8 +547,6 @@ def _add_done_elsewhere(repo: Path) -> None:
 def test_only_a_runner_s_result_for_a_queued_item_may_land(
     tmp_path: Path, mutate: object, ref: str, why: str
 ) -> None:
-    from git_helpers import clone, git, make_origin
-
     from swamp.gitrepo import Repo
     from swamp.queue.results import RUNNER_OWNED, not_a_result
 
