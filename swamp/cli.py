@@ -598,8 +598,8 @@ def run_resume(
 ) -> None:
     """Continue a failed, paused, stopped or interrupted run.
 
-    Succeeded steps are not run again; failed and stopped steps are. A step
-    that was in flight when swamp died or was interrupted runs again only if
+    Succeeded steps are not run again; failed steps are. A step that was in
+    flight when swamp died, was interrupted or was stopped runs again only if
     it is declared idempotent, or with --rerun-unknown.
 
     Example:

@@ -12,7 +12,6 @@ from swamp.loader import JsonPath
 
 _DURATION_PART = re.compile(r"([0-9]+(?:\.[0-9]+)?)(ms|s|m|h|d)")
 _UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
-CONDITIONS = ("succeeded", "failed", "completed", "always")
 # How deep workflows may call workflows: validation refuses deeper chains, the engine stops them.
 MAX_DEPTH = 8
 

@@ -12,13 +12,6 @@ from swamp.types import registry
 from swamp.types.base import ExecutionContext, Outcome
 
 
-def render_arguments(model: Model, method: Method, context: Mapping[str, Any]) -> dict[str, Any]:
-    """The method's arguments with expressions evaluated. In shell fields (a
-    `run:` script) each expansion reads as a variable reference (see
-    `render_call` for the values)."""
-    return render_call(model, method, context)[0]
-
-
 def render_call(
     model: Model, method: Method, context: Mapping[str, Any]
 ) -> tuple[dict[str, Any], dict[str, str]]:
@@ -45,7 +38,8 @@ def call_method(
     except expressions.ExpressionError as e:
         return Outcome(ok=False, error=secrets.mask_text(str(e)))
     ctx.shell_env = variables
-    return _execute(model.type, method.call, arguments, f"{model.name}.{method.name}", ctx)
+    label = f"{model.name}.{method.name}"
+    return _execute(model.type, method.call, arguments, label, ctx, static=_static(method))
 
 
 def call_task(task: InlineTask, inputs: Mapping[str, Any], ctx: ExecutionContext) -> Outcome:
@@ -55,15 +49,28 @@ def call_task(task: InlineTask, inputs: Mapping[str, Any], ctx: ExecutionContext
 
 
 def _execute(
-    type_name: str, call: str, arguments: dict[str, Any], label: str, ctx: ExecutionContext
+    type_name: str,
+    call: str,
+    arguments: dict[str, Any],
+    label: str,
+    ctx: ExecutionContext,
+    *,
+    static: Method | None = None,
 ) -> Outcome:
+    """`static`: the method, if its arguments hold no expression (so they
+    render the same every time, and are checked once per process)."""
     mtype = registry.get_type(type_name)
-    problems = schemas.messages(arguments, dict(mtype.methods[call].arguments), "argument")
-    if problems:
-        return Outcome(
-            ok=False,
-            error=secrets.mask_text(f"{label}: invalid arguments: " + "; ".join(problems)),
-        )
+    if static is None or _checked.get(id(static)) is not static:
+        problems = schemas.messages(arguments, dict(mtype.methods[call].arguments), "argument")
+        if problems:
+            return Outcome(
+                ok=False,
+                error=secrets.mask_text(f"{label}: invalid arguments: " + "; ".join(problems)),
+            )
+        if static is not None:
+            if len(_checked) >= _MAX_CHECKED:  # `swamp serve` loads repositories anew
+                _checked.clear()
+            _checked[id(static)] = static  # holding it keeps its id unique
     try:
         outcome = mtype.execute(call, arguments, ctx)
     except Exception as e:  # a type's own bug (often a plugin's) fails the step, not swamp
@@ -75,24 +82,24 @@ def _execute(
     return outcome
 
 
-# Arguments without expressions render to the same value every time: they are
-# checked once per process, not at every step.
-_static_checked: dict[int, tuple[Method, list[str]]] = {}
+# Methods whose static arguments passed their check, by identity.
+_MAX_CHECKED = 4096
+_checked: dict[int, Method] = {}
 
 
-def _argument_problems(
-    method: Method, arguments: dict[str, Any], schema: Mapping[str, Any]
-) -> list[str]:
-    hit = _static_checked.get(id(method))
-    if hit is not None and hit[0] is method:
-        return hit[1]
-    problems = schemas.messages(arguments, schema, "argument")
-    static = not any(
-        expressions.has_expression(text) for _, text in expressions.walk_strings(method.arguments)
-    )
-    if static:
-        _static_checked[id(method)] = (method, problems)
-    return problems
+def _static(method: Method) -> Method | None:
+    """The method if its arguments hold no expression, else None."""
+    found = _has_expressions.get(id(method))
+    if found is None or found[0] is not method:
+        texts = expressions.walk_strings(dict(method.arguments))
+        found = (method, any(expressions.has_expression(text) for _, text in texts))
+        if len(_has_expressions) >= _MAX_CHECKED:
+            _has_expressions.clear()
+        _has_expressions[id(method)] = found
+    return None if found[1] else method
+
+
+_has_expressions: dict[int, tuple[Method, bool]] = {}
 
 
 def _plain(value: Any) -> Any:

@@ -22,8 +22,10 @@ FREEZE_FILE = "freeze.yaml"
 OBSERVED = ".swamp/origin-freeze.yaml"
 
 
-def is_frozen(root: Path) -> bool:
-    return (root / FREEZE_FILE).is_file() or (root / OBSERVED).is_file()
+def files(root: Path) -> tuple[Path, Path]:
+    """The files whose existence freezes the repository (the engine looks
+    at them at every step boundary)."""
+    return root / FREEZE_FILE, root / OBSERVED
 
 
 def read(root: Path) -> dict[str, Any] | None:

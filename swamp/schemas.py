@@ -62,18 +62,6 @@ def schema_problems(doc: Document, kind: str) -> list[Problem]:
     return [p for err in validator(kind).iter_errors(doc.data) for p in describe(doc, err, base=())]
 
 
-def instance_problems(
-    doc: Document, base: JsonPath, instance: Any, schema: dict[str, Any], what: str
-) -> list[Problem]:
-    """Problems of `instance` (found at `base` in `doc`) against `schema`.
-
-    Used for inputs against a declared input schema and for arguments against
-    a model type's argument schema; `what` names the thing ("input", "argument").
-    """
-    v = validator_for_schema(json.dumps(schema, sort_keys=True))
-    return [p for err in v.iter_errors(instance) for p in describe(doc, err, base, what)]
-
-
 _MAX_BY_IDENTITY = 4096
 _by_identity: dict[int, tuple[Mapping[str, Any], Validator]] = {}
 

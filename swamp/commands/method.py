@@ -3,8 +3,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from swamp import output
-from swamp.commands.report import EXIT, NOISY_OUTPUTS, run_summary, show_value
+from swamp.commands.report import NOISY_OUTPUTS, exit_code, run_summary, show_value
 from swamp.engine import service
+from swamp.engine.state import RunStatus
 from swamp.identity import who
 from swamp.inputs import apply_defaults, check_inputs, parse_inputs
 from swamp.validate import load_repository
@@ -34,7 +35,7 @@ def run(
         summary["outputs"] = step.outputs if step else {}
         summary["error"] = step.error if step else state.reason
         output.as_json(summary)
-        return EXIT.get(state.state, 1)
+        return exit_code(state.state)
     if step is not None:
         for key, value in step.outputs.items():
             if key not in NOISY_OUTPUTS:
@@ -42,7 +43,7 @@ def run(
         stdout = step.outputs.get("stdout")
         if isinstance(stdout, str) and stdout.strip():
             output.out(stdout.rstrip("\n"))
-    if state.state != "succeeded":
+    if state.state != RunStatus.SUCCEEDED:
         error = step.error if step and step.error else state.reason
         output.error(f"{model.name}.{method_name} failed: {error} (run {state.id})")
-    return EXIT.get(state.state, 1)
+    return exit_code(state.state)

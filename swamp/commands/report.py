@@ -4,12 +4,30 @@ starts or continues runs)."""
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, assert_never
 
 from swamp import output
-from swamp.engine.state import RunState
+from swamp.engine.service import interrupted
+from swamp.engine.state import JobStatus, RunState, RunStatus
 
-EXIT = {"succeeded": 0, "held": 0, "paused": 0, "failed": 1, "stopped": 1, "interrupted": 130}
+
+def exit_code(status: RunStatus) -> int:
+    """How a command that ran (or continued) a run exits."""
+    match status:
+        case RunStatus.SUCCEEDED | RunStatus.HELD | RunStatus.PAUSED:
+            return 0
+        case RunStatus.INTERRUPTED:
+            return 130
+        case (
+            RunStatus.FAILED
+            | RunStatus.STOPPED
+            | RunStatus.CREATED
+            | RunStatus.RUNNING
+            | RunStatus.CANCELLED
+        ):
+            return 1
+        case _:
+            assert_never(status)
 
 
 # Outputs every command step has; shown in `run show`, not in summaries.
@@ -63,7 +81,9 @@ def run_summary(state: RunState) -> dict[str, Any]:
         "kind": state.kind,
         "target": state.target,
         "held": [
-            {"job": j, "prompt": job.prompt} for j, job in state.jobs.items() if job.state == "held"
+            {"job": j, "prompt": job.prompt}
+            for j, job in state.jobs.items()
+            if job.state == JobStatus.HELD
         ],
         "failed": failed,
         "outputs": state.outputs(),
@@ -73,36 +93,34 @@ def run_summary(state: RunState) -> dict[str, Any]:
 def tell(state: RunState, *, as_json: bool) -> int:
     if as_json:
         output.as_json(run_summary(state))
-        return EXIT.get(state.state, 1)
-    if state.state == "succeeded":
-        output.out(f"run {state.id} succeeded")
-        for job_name, data in state.outputs().items():
-            for step, s in data["steps"].items():
-                shown = step_brief(state.jobs[job_name].steps[step].target, s["outputs"])
-                if shown:
-                    output.out(f"  {job_name}/{step}: {shown}")
-    elif state.state == "held":
-        for j, job in state.jobs.items():
-            if job.state == "held":
-                output.out(f"job {j} is on hold: {job.prompt or ''}".rstrip(": "))
-                output.out(f"  release it with: swamp workflow release {j} --run {state.id}")
-    elif state.state == "failed":
-        output.out(f"run {state.id} failed: {state.reason or ''}".rstrip(": "))
-        for j, job in state.jobs.items():
-            for k, s in job.steps.items():
-                if s.state == "failed" and not s.allowed:
-                    output.out(f"  {j}/{k}: {s.error}")
-                    if s.stderr:
-                        for line in s.stderr.splitlines()[-5:]:
-                            output.out(f"    | {line}")
-        output.out(f"  after fixing the cause, continue with: swamp run resume {state.id}")
-    elif state.state == "interrupted":
-        from swamp.engine.service import interrupted
-
-        output.err(f"swamp: {interrupted(state)}")
-    elif state.state == "paused":
-        output.out(f"run {state.id} paused; continue with: swamp run resume {state.id}")
-    else:
-        output.out(f"run {state.id} {state.state}: {state.reason or ''}".rstrip(": "))
-        output.out(f"  continue with: swamp run resume {state.id}")
-    return EXIT.get(state.state, 1)
+        return exit_code(state.state)
+    match state.state:
+        case RunStatus.SUCCEEDED:
+            output.out(f"run {state.id} succeeded")
+            for job_name, data in state.outputs().items():
+                for step, s in data["steps"].items():
+                    shown = step_brief(state.jobs[job_name].steps[step].target, s["outputs"])
+                    if shown:
+                        output.out(f"  {job_name}/{step}: {shown}")
+        case RunStatus.HELD:
+            for j, job in state.jobs.items():
+                if job.state == JobStatus.HELD:
+                    output.out(f"job {j} is on hold: {job.prompt or ''}".rstrip(": "))
+                    output.out(f"  release it with: swamp workflow release {j} --run {state.id}")
+        case RunStatus.FAILED:
+            output.out(f"run {state.id} failed: {state.reason or ''}".rstrip(": "))
+            for j, k, s in state.failed_steps():
+                output.out(f"  {j}/{k}: {s.error}")
+                for line in s.stderr.splitlines()[-5:]:
+                    output.out(f"    | {line}")
+            output.out(f"  after fixing the cause, continue with: swamp run resume {state.id}")
+        case RunStatus.INTERRUPTED:
+            output.err(f"swamp: {interrupted(state)}")
+        case RunStatus.PAUSED:
+            output.out(f"run {state.id} paused; continue with: swamp run resume {state.id}")
+        case RunStatus.STOPPED | RunStatus.CREATED | RunStatus.RUNNING | RunStatus.CANCELLED:
+            output.out(f"run {state.id} {state.state}: {state.reason or ''}".rstrip(": "))
+            output.out(f"  continue with: swamp run resume {state.id}")
+        case _:
+            assert_never(state.state)
+    return exit_code(state.state)

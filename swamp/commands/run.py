@@ -3,14 +3,14 @@ from __future__ import annotations
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, assert_never
 
 from swamp import output
 from swamp.commands.report import show_value, step_lines, tell
 from swamp.definitions import Workflow, parse_duration
 from swamp.engine import control, runs, service
 from swamp.engine.journal import CorruptRun
-from swamp.engine.state import RunState, RunStatus, load_state
+from swamp.engine.state import JobStatus, RunState, RunStatus, load_state
 from swamp.errors import SwampError, UsageError
 from swamp.publish import NONE, Publish, open_repo, record
 from swamp.queue import item_runs
@@ -19,25 +19,27 @@ from swamp.repo import Repository
 from swamp.validate import load_repository
 
 STOP_WAIT_SECONDS = 30.0
-# What `run list --state` can match: the engine's states, and "interrupted"
-# (a run left running or created by a process that is gone).
-RUN_STATES = (
-    "created",
-    "running",
-    "paused",
-    "held",
-    "succeeded",
-    "failed",
-    "stopped",
-    "cancelled",
-    "interrupted",
-)
+# What `run list --state` can match: the engine's states ("interrupted" also
+# shows a run left running or created by a process that is gone).
+RUN_STATES = tuple(RunStatus)
 
 
 def display_state(state: RunState, folder: Path) -> str:
-    if state.state in ("running", "created") and not control.is_active(folder):
-        return "interrupted"
-    return state.state
+    match state.state:
+        case RunStatus.RUNNING | RunStatus.CREATED:
+            return state.state if control.is_active(folder) else RunStatus.INTERRUPTED
+        case (
+            RunStatus.HELD
+            | RunStatus.PAUSED
+            | RunStatus.SUCCEEDED
+            | RunStatus.FAILED
+            | RunStatus.STOPPED
+            | RunStatus.INTERRUPTED
+            | RunStatus.CANCELLED
+        ):
+            return state.state
+        case _:
+            assert_never(state.state)
 
 
 def _since(value: str) -> str:
@@ -150,7 +152,7 @@ def show(repo_path: Path | None, run_id: str, *, as_json: bool) -> int:
     if st.ignored_inputs:
         output.out("  ignored inputs (not declared): " + ", ".join(st.ignored_inputs))
     for name, job in st.jobs.items():
-        extra = job.prompt if job.state == "held" else job.reason
+        extra = job.prompt if job.state == JobStatus.HELD else job.reason
         output.out(f"  job {name}: {job.state}" + (f" ({extra})" if extra else ""))
         if job.released_by:
             output.out(f"    released by {job.released_by} at {job.released_at}")
@@ -224,7 +226,7 @@ def stop(repo_path: Path | None, run_id: str, *, as_json: bool = False) -> int:
         output.as_json({"run": name, "state": state})
     else:
         output.out(f"run {name}: {state}")
-    return 0 if state == "stopped" else 1
+    return 0 if state == RunStatus.STOPPED else 1
 
 
 def request_stop(
@@ -241,13 +243,25 @@ def request_stop(
         return folder.name, str(load_state(folder).state)
     handle = runs.open_run(repo.root, run_id)
     try:
-        if handle.state.state in ("succeeded", "stopped", "cancelled"):
-            raise SwampError(f"run {handle.id} already {handle.state.state}")
+        match handle.state.state:
+            case RunStatus.SUCCEEDED | RunStatus.STOPPED | RunStatus.CANCELLED:
+                raise SwampError(f"run {handle.id} already {handle.state.state}")
+            case (
+                RunStatus.CREATED
+                | RunStatus.RUNNING
+                | RunStatus.HELD
+                | RunStatus.PAUSED
+                | RunStatus.FAILED
+                | RunStatus.INTERRUPTED
+            ):
+                pass
+            case _:
+                assert_never(handle.state.state)
         lock = control.RunLock(handle.dir)
         lock.acquire(handle.id)
         try:
             reason = "stopped on request" + (f" by {by}" if by else "")
-            handle.record("run-state", state="stopped", reason=reason)
+            handle.record("run-state", state=RunStatus.STOPPED, reason=reason)
         finally:
             lock.release()
     finally:

@@ -8,7 +8,7 @@ from swamp.commands.report import tell
 from swamp.engine import runs, service
 from swamp.engine.control import is_active
 from swamp.engine.journal import CorruptRun
-from swamp.engine.state import load_state
+from swamp.engine.state import JobStatus, RunStatus, load_state
 from swamp.errors import SwampError
 from swamp.identity import who
 from swamp.inputs import apply_defaults, check_inputs, parse_inputs
@@ -98,8 +98,8 @@ def _held_run(repo: Repository, job: str, run_id: str | None) -> runs.RunHandle:
     if run_id:
         handle = runs.open_run(repo.root, run_id)
         js = handle.state.jobs.get(job)
-        if js is None or js.state != "held":
-            held = [j for j, s in handle.state.jobs.items() if s.state == "held"]
+        if js is None or js.state != JobStatus.HELD:
+            held = [j for j, s in handle.state.jobs.items() if s.state == JobStatus.HELD]
             handle.journal.close()
             raise SwampError(
                 f"job {job!r} of run {handle.id} is not on hold"
@@ -112,7 +112,8 @@ def _held_run(repo: Repository, job: str, run_id: str | None) -> runs.RunHandle:
             state = load_state(folder)
         except CorruptRun:
             continue  # `run list` names it; it holds nothing that can be released
-        if state.state == "held" and state.jobs.get(job) and state.jobs[job].state == "held":
+        held_job = state.jobs.get(job)
+        if state.state == RunStatus.HELD and held_job and held_job.state == JobStatus.HELD:
             candidates.append(state.id)
     if not candidates:
         raise SwampError(f"no run has job {job!r} on hold (see `swamp run list --state held`)")

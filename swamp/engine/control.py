@@ -70,8 +70,13 @@ def send(run_dir: Path, signal: str) -> None:
 
 
 def read(run_dir: Path) -> str | None:
+    return read_file(local_path(run_dir, CONTROL))
+
+
+def read_file(path: Path) -> str | None:
+    """The signal in a control file (`local_path(run_dir, CONTROL)`), if any."""
     try:
-        return local_path(run_dir, CONTROL).read_text().strip() or None
+        return path.read_text().strip() or None
     except FileNotFoundError:
         return None
 

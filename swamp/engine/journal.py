@@ -2,11 +2,10 @@
 
 Every state transition (a step started, a job's or the run's state, a
 release) is written and fsynced before the engine acts on it, so a run
-survives `kill -9` (and a power cut) at any moment. `durable=False` (a
-step's finish) writes without the fsync; the next durable event, which comes
-before anything acts on it, makes it durable too. Concurrent fsyncs are
-grouped (see Journal.sync). A
-torn last line (a write cut short) is ignored when reading and cut off
+survives `kill -9` (and a power cut) at any moment. `write` without `sync`
+(a step's finish) leaves the fsync to the next durable event, which comes
+before anything acts on it. Concurrent fsyncs are grouped (see
+Journal.sync). A torn last line (a write cut short) is ignored when reading and cut off
 before the next append, which only the run's owner (the holder of its lock)
 makes: reading a journal never changes it.
 
@@ -77,12 +76,11 @@ def read_events(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
 class Journal:
     """Appends events to runs/<id>/journal.jsonl; fsyncs the durable ones."""
 
-    def __init__(self, path: Path, *, fsync: bool = True, seq: int = 0) -> None:
+    def __init__(self, path: Path, *, seq: int = 0) -> None:
         """`seq`: the last event's (the caller has read the journal). The
         file is opened, and a torn line cut, at the first append: by the
         run's owner, under its lock."""
         self.path = path
-        self.fsync = fsync
         self._lock = threading.Lock()
         self._sync_lock = threading.Lock()  # one fsync at a time; see sync()
         self._fd = -1
@@ -97,7 +95,7 @@ class Journal:
         else:
             self._repair()
         self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-        if created and self.fsync:
+        if created:
             fsync_dir(self.path.parent)
 
     def _repair(self) -> None:
@@ -112,11 +110,10 @@ class Journal:
                 f.truncate(keep)
                 os.fsync(f.fileno())
 
-    def append(self, type_: str, *, durable: bool = True, **fields: Any) -> dict[str, Any]:
-        """Write one event; with `durable`, fsync it (and all before it)."""
+    def append(self, type_: str, **fields: Any) -> dict[str, Any]:
+        """Write one event and fsync it (and all before it)."""
         event = self.write(type_, **fields)
-        if durable:
-            self.sync(event["seq"])
+        self.sync(event["seq"])
         return event
 
     def write(self, type_: str, **fields: Any) -> dict[str, Any]:
@@ -150,8 +147,6 @@ class Journal:
         Group commit: one fsync covers every line written before it began, so
         parallel steps that finish together share it, and a caller whose
         line an fsync already covered does not wait for another."""
-        if not self.fsync:
-            return
         with self._sync_lock:
             if self._synced >= seq:
                 return
@@ -169,7 +164,7 @@ class Journal:
     def close(self) -> None:
         with self._sync_lock, self._lock:
             if self._fd >= 0:
-                if self.fsync and self._synced < self.seq:
+                if self._synced < self.seq:
                     os.fsync(self._fd)
                     self._synced = self.seq
                 os.close(self._fd)

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import sys
 import time
-from typing import Any, TextIO
+from typing import Any, TextIO, assert_never
 
 from swamp import secrets
 from swamp.engine.runs import RunHandle
+from swamp.engine.state import JobStatus
 
 _SYMBOL = {
     "succeeded": "ok",
@@ -27,15 +28,24 @@ def describe(event: dict[str, Any]) -> str | None:
         reason = f" ({event['reason']})" if event.get("reason") else ""
         return f"run {event['state']}{reason}"
     if kind == "job-state":
-        state = event["state"]
-        if state == "pending":
-            return None
+        state = JobStatus(event["state"])
         line = f"job {event['job']}: {_SYMBOL.get(state, state)}"
-        if state == "held" and event.get("prompt"):
-            line += f": {event['prompt']}"
-        elif event.get("reason"):
-            line += f" ({event['reason']})"
-        return line
+        match state:
+            case JobStatus.PENDING:
+                return None  # back to pending: nothing happened yet
+            case JobStatus.HELD if event.get("prompt"):
+                return line + f": {event['prompt']}"
+            case (
+                JobStatus.HELD
+                | JobStatus.RUNNING
+                | JobStatus.SUCCEEDED
+                | JobStatus.FAILED
+                | JobStatus.SKIPPED
+                | JobStatus.STOPPED
+            ):
+                return line + (f" ({event['reason']})" if event.get("reason") else "")
+            case _:
+                assert_never(state)
     if kind == "job-released":
         return f"job {event['job']}: released by {event.get('by')}"
     if kind == "step-started":

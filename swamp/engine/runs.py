@@ -42,8 +42,9 @@ class RunHandle:
     journal: Journal
     state: RunState
 
-    def record(self, type_: str, *, durable: bool = True, **fields: Any) -> dict[str, Any]:
-        event = self.journal.append(type_, durable=durable, **fields)
+    def record(self, type_: str, **fields: Any) -> dict[str, Any]:
+        """Journal an event durably, and apply it to the state."""
+        event = self.journal.append(type_, **fields)
         self.state.apply(event)
         return event
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, assert_never
 
 from swamp import freeze
 from swamp.definitions import Workflow
@@ -13,7 +13,7 @@ from swamp.engine import control
 from swamp.engine.progress import make_progress
 from swamp.engine.runner import Progress, Runner
 from swamp.engine.runs import RunHandle, create_run, method_workflow
-from swamp.engine.state import RunState
+from swamp.engine.state import RunState, RunStatus
 from swamp.engine.unknown import refusal, unknown_steps
 from swamp.errors import SwampError
 from swamp.interrupts import reason, running
@@ -26,7 +26,7 @@ class RunResult:
     state: RunState
 
     @property
-    def final(self) -> str:
+    def final(self) -> RunStatus:
         return self.state.state
 
 
@@ -149,10 +149,24 @@ def resume(
             f"run {handle.id} was cut off before it recorded what it runs; nothing of it ran "
             f"(delete it with `swamp run delete {handle.id}`)"
         )
-    if state.state == "succeeded" and not retrying:
-        raise SwampError(f"run {handle.id} already succeeded; nothing to resume")
-    if state.state == "cancelled":
-        raise SwampError(f"run {handle.id} was cancelled")
+    match state.state:
+        case RunStatus.SUCCEEDED if not retrying:
+            raise SwampError(f"run {handle.id} already succeeded; nothing to resume")
+        case RunStatus.CANCELLED:
+            raise SwampError(f"run {handle.id} was cancelled")
+        case (
+            RunStatus.SUCCEEDED
+            | RunStatus.CREATED
+            | RunStatus.RUNNING
+            | RunStatus.HELD
+            | RunStatus.PAUSED
+            | RunStatus.FAILED
+            | RunStatus.STOPPED
+            | RunStatus.INTERRUPTED
+        ):
+            pass
+        case _:
+            assert_never(state.state)
     wf = target_workflow(repo, state.kind, state.target, state.inputs)
     control.clear(handle.dir)
     return _execute(
@@ -168,12 +182,7 @@ def resume(
 
 def interrupted(state: RunState) -> str:
     """What to tell about a run a signal stopped: its steps in flight."""
-    in_flight = [
-        f"{j}/{k}"
-        for j, job in state.jobs.items()
-        for k, s in job.steps.items()
-        if s.state == "interrupted"
-    ]
+    in_flight = state.interrupted_steps()
     told = f"{state.reason or reason()}: run {state.id} stopped"
     if in_flight:
         told += f"; in flight, outcome unknown: {', '.join(in_flight)}"

@@ -24,7 +24,7 @@ class StepStatus(StrEnum):
     SUCCEEDED = "succeeded"
     FAILED = "failed"
     SKIPPED = "skipped"  # a condition on what it depends on cannot hold
-    STOPPED = "stopped"  # terminated by `swamp run stop`
+    STOPPED = "stopped"  # terminated by `swamp run stop`: its outcome is unknown
     INTERRUPTED = "interrupted"  # terminated by a signal: its outcome is unknown
 
 
@@ -41,33 +41,50 @@ class JobStatus(StrEnum):
 class RunStatus(StrEnum):
     CREATED = "created"
     RUNNING = "running"
-    HELD = "held"
     PAUSED = "paused"
+    HELD = "held"
     SUCCEEDED = "succeeded"
     FAILED = "failed"
     STOPPED = "stopped"
-    INTERRUPTED = "interrupted"
     CANCELLED = "cancelled"  # its queue item was purged: never continued
+    INTERRUPTED = "interrupted"
 
 
-# States a step or job does not leave in this invocation.
-TERMINAL = frozenset({"succeeded", "failed", "skipped", "stopped", "cancelled", "interrupted"})
-# Run states in which nothing executes and the run can be continued.
-RESUMABLE = frozenset({"failed", "held", "paused", "stopped", "interrupted", "running", "created"})
+def finished(status: StepStatus | JobStatus) -> bool:
+    """Whether a step or job in `status` does not change again in this invocation."""
+    match status:
+        case (
+            StepStatus.SUCCEEDED
+            | StepStatus.FAILED
+            | StepStatus.SKIPPED
+            | StepStatus.STOPPED
+            | StepStatus.INTERRUPTED
+            | JobStatus.SUCCEEDED
+            | JobStatus.FAILED
+            | JobStatus.SKIPPED
+            | JobStatus.STOPPED
+        ):
+            return True
+        case (
+            StepStatus.PENDING
+            | StepStatus.RUNNING
+            | JobStatus.PENDING
+            | JobStatus.RUNNING
+            | JobStatus.HELD
+        ):
+            return False
+        case _:
+            assert_never(status)
 
 
 def outcome_unknown(status: StepStatus) -> bool:
     """Whether a step in `status` may have acted without a recorded result."""
     match status:
-        case StepStatus.RUNNING | StepStatus.INTERRUPTED:
+        case StepStatus.RUNNING | StepStatus.INTERRUPTED | StepStatus.STOPPED:
+            # In flight when swamp died, or terminated by a signal or by
+            # `swamp run stop`: it may have acted before it was cut off.
             return True
-        case (
-            StepStatus.PENDING
-            | StepStatus.SUCCEEDED
-            | StepStatus.FAILED
-            | StepStatus.SKIPPED
-            | StepStatus.STOPPED
-        ):
+        case StepStatus.PENDING | StepStatus.SUCCEEDED | StepStatus.FAILED | StepStatus.SKIPPED:
             return False
         case _:
             assert_never(status)
@@ -134,7 +151,16 @@ class RunState:
             (j, k, s)
             for j, job in self.jobs.items()
             for k, s in job.steps.items()
-            if s.state == "failed" and not s.allowed
+            if s.state == StepStatus.FAILED and not s.allowed
+        ]
+
+    def interrupted_steps(self) -> list[str]:
+        """`job/step` of every step a signal stopped in flight."""
+        return [
+            f"{j}/{k}"
+            for j, job in self.jobs.items()
+            for k, s in job.steps.items()
+            if s.state == StepStatus.INTERRUPTED
         ]
 
     def apply(self, e: dict[str, Any]) -> None:
@@ -166,9 +192,9 @@ class RunState:
             job.reason = e.get("reason")
             if "prompt" in e:
                 job.prompt = e["prompt"]
-            if e["state"] == "running" and job.started is None:
+            if job.state == JobStatus.RUNNING and job.started is None:
                 job.started = e.get("at")
-            if e["state"] in TERMINAL:
+            if finished(job.state):
                 job.ended = e.get("at")
         elif kind == "job-released":
             job = self.job(e["job"])
@@ -209,7 +235,7 @@ class RunState:
                 "steps": {
                     key: {"outputs": s.outputs}
                     for key, s in job.steps.items()
-                    if s.state == "succeeded"
+                    if s.state == StepStatus.SUCCEEDED
                 }
             }
             for name, job in self.jobs.items()

@@ -1,11 +1,12 @@
 """Steps whose outcome is unknown are never run again silently.
 
 A step that was in flight when swamp died (`running` in the journal, and no
-process owns the run) or was interrupted by a signal (`interrupted`) may or
-may not have acted. Running it again may act twice. So a resume (`run
-resume`, `queue execute --item`, a reclaim) runs such a step again only when
-its definition says that is safe (`idempotent: true` on the step, or on the
-model's method) or the operator says so (`--rerun-unknown`).
+process owns the run), was interrupted by a signal (`interrupted`) or was
+terminated by `swamp run stop` (`stopped`) may or may not have acted. Running
+it again may act twice. So a resume (`run resume`, `queue execute --item`, a
+reclaim) runs such a step again only when its definition says that is safe
+(`idempotent: true` on the step, or on the model's method) or the operator
+says so (`--rerun-unknown`).
 """
 
 from __future__ import annotations

@@ -13,7 +13,7 @@ import contextlib
 import socket
 import threading
 from collections.abc import Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor, as_completed
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -291,8 +291,13 @@ class Executor:
         with ThreadPoolExecutor(max_workers=concurrency) as pool:
             futures = {pool.submit(work, t): n for n, t in enumerate(todo)}
             reports: list[Report | None] = [None] * len(todo)
-            for f in as_completed(futures):
-                reports[futures[f]] = self._report(f.result())
+            pending = set(futures)
+            while pending:
+                # With a timeout: a signal the kernel hands to another thread
+                # runs its Python handler (Ctrl-C) only once this thread wakes.
+                done, pending = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
+                for f in done:
+                    reports[futures[f]] = self._report(f.result())
         return [r for r in reports if r is not None]
 
     def _report(self, report: Report) -> Report:

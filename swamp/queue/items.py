@@ -421,13 +421,6 @@ def in_review_order(entries: Iterable[Item | BrokenItem]) -> list[Item | BrokenI
     return sorted(entries, key=key)
 
 
-def find_item(root: Path, item_id: str) -> Item:
-    for entry in iter_items(root):
-        if isinstance(entry, Item) and item_id in (entry.id, entry.path.stem):
-            return entry
-    raise SwampError(f"no queued item {paths.shown(item_id)!r} (see `swamp queue list`)")
-
-
 def existing(root: Path, item_id: str) -> Item | None:
     """The queued item with this id. File names end with the id, so this
     reads one file, not the whole queue."""

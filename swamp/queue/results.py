@@ -85,7 +85,6 @@ class Publisher:
     root: Path
     keeper: Keeper | None = None
     stranded: list[str] = field(default_factory=list)
-    pushed: list[str] = field(default_factory=list)  # paths now on origin
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def after(self, action: Action, report: Report) -> Report:
@@ -104,7 +103,6 @@ class Publisher:
                     f"land it with: {RECOVER}"
                 )
                 return report
-            self.pushed += paths
         if self.keeper is not None:
             self.keeper.release(action.item.id)
         return report

@@ -16,7 +16,6 @@ from typing import Any
 from swamp.errors import SwampError, UsageError
 
 log = logging.getLogger("swamp.serve")
-DEFAULT_BIND = "127.0.0.1:8080"
 STOP_WAIT_SECONDS = 30.0
 
 

@@ -65,7 +65,6 @@ class PullLoop:
         self.shard = shard
         self.concurrency = concurrency
         self.stopping = threading.Event()
-        self.ticks = 0
         self._thread = threading.Thread(target=self._loop, name="swamp-pull", daemon=True)
 
     def start(self) -> None:
@@ -79,7 +78,6 @@ class PullLoop:
                 log.warning("pull: %s", e)
             except Exception:
                 log.exception("pull: unexpected error")
-            self.ticks += 1
             self.stopping.wait(self.interval)
 
     def stop(self, timeout: float) -> None:

@@ -34,8 +34,6 @@ class ExecutionContext:
     workdir: Path
     timeout: float | None = None
     cancel: threading.Event = field(default_factory=threading.Event)
-    # Called with each line of output as it arrives (progress, journals).
-    on_output: Callable[[str, str], None] | None = None
     # Called with a child's process group id when it starts and with None when
     # it ends, so that a stop can terminate it from elsewhere.
     on_process: Callable[[int | None], None] | None = None
