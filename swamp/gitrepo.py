@@ -62,6 +62,7 @@ class Repo:
         self.prefix = self.root.relative_to(top).as_posix() if self.root != top else ""
         # Untracked files under runs/ when the command started (see require_clean).
         self.local_runs: dict[str, tuple[int, int] | None] = {}
+        self.configured: tuple[str, str] | None = None  # user.name, user.email
         _OPEN.add(self)
 
     def __del__(self) -> None:
@@ -93,6 +94,12 @@ class Repo:
                 if stream:
                     stream.close()
         self.repo.close()
+
+    def __enter__(self) -> Repo:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     # -- paths -----------------------------------------------------------------
 
@@ -309,7 +316,9 @@ class Repo:
         """
         top = Path(self.repo.working_tree_dir or self.root)
         wanted = sorted({self._top(p) for p in paths})
-        tracked = self._git("ls-files", "--", *wanted).splitlines() if wanted else []
+        if not wanted:
+            return None
+        tracked = self._git("ls-files", "--", *wanted).splitlines()
         # `git add` refuses a path that neither exists nor is tracked, or is ignored.
         present = [
             s
@@ -317,15 +326,17 @@ class Repo:
             if (top / s).exists() or any(f == s or f.startswith(s + "/") for f in tracked)
         ]
         specs = self._not_ignored(present) if present else []
-        if not specs:
-            return None
-        self._git("add", "-A", "--", *specs)
+        if specs:
+            self._git("add", "-A", "--", *specs)
         untouched = [
             self._top(p) for p, before in self.local_runs.items() if _stat(self.root / p) == before
         ]
         if untouched:
             self._git("reset", "--quiet", "--", *untouched)
-        specs = self._git("diff", "--cached", "--name-only", "--", *specs).splitlines()
+        # Every staged change under `paths`, not only what was just added: a
+        # deletion that a runner killed before its commit had staged is in
+        # neither the index nor the work tree, so `git add` cannot name it.
+        specs = self._git("diff", "--cached", "--name-only", "--", *wanted).splitlines()
         if not specs:
             return None
         from swamp import secrets
@@ -588,9 +599,15 @@ def _identity(repo: Repo) -> dict[str, str]:
     """The environment for commits: git's identity, else a fallback, so that a
     runner without `user.name` still records its work."""
     env = dict(os.environ)
-    reader: Any = repo.repo.config_reader()
-    name = env.get("GIT_AUTHOR_NAME") or reader.get_value("user", "name", "")
-    email = env.get("GIT_AUTHOR_EMAIL") or reader.get_value("user", "email", "")
+    if repo.configured is None:
+        # Asked of git itself: GitPython's config reader is kept alive by a
+        # reference cycle, and the repository (with its cat-file processes) with it.
+        repo.configured = (
+            repo._git("config", "--default", "", "--get", "user.name"),
+            repo._git("config", "--default", "", "--get", "user.email"),
+        )
+    name = env.get("GIT_AUTHOR_NAME") or repo.configured[0]
+    email = env.get("GIT_AUTHOR_EMAIL") or repo.configured[1]
     if not name:
         env["GIT_AUTHOR_NAME"] = env["GIT_COMMITTER_NAME"] = FALLBACK_NAME
     if not email:

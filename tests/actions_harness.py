@@ -332,6 +332,7 @@ class Forge:
         self.branch = branch
         self.origin = tmp / "origin.git"
         self.repository = "acme/ops"
+        self.api_url = "https://api.github.com"  # a test points it at its fake API
         self.runs = 0
         git(tmp, "init", "--quiet", "--bare", f"--initial-branch={branch}", str(self.origin))
         git(seed, "init", "--quiet", f"--initial-branch={branch}")
@@ -442,6 +443,7 @@ class Forge:
             "workflow": doc.get("name", workflow.name),
             "event": {**event.payload, "inputs": inputs},
             "token": "ghs_harness_github_token",
+            "api_url": self.api_url,
             "base_ref": event.base_ref,
             "head_ref": event.head_ref,
         }
@@ -476,6 +478,7 @@ class Forge:
         workspace = self.tmp / f"runner-{run_id}" / "workspace"
         temp = self.tmp / f"runner-{run_id}" / "temp"
         temp.mkdir(parents=True)
+        workspace.mkdir()  # GitHub makes it, checked out or not
         summary = temp / "step_summary.md"
         summary.touch()
         result.workspace = workspace
@@ -497,6 +500,7 @@ class Forge:
             "GITHUB_REPOSITORY": self.repository,
             "GITHUB_RUN_ID": run_id,
             "GITHUB_SERVER_URL": "https://github.com",
+            "GITHUB_API_URL": self.api_url,
             "GITHUB_WORKSPACE": str(workspace),
             "GITHUB_STEP_SUMMARY": str(summary),
             "GITHUB_BASE_REF": event.base_ref,

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import github_api
 from actions_harness import BOT_EMAIL, Event, Forge, JobResult, git
 from repo_helpers import BROKEN, GATED, SHELL_MODEL, marks, swamp
 
@@ -205,3 +206,48 @@ def test_the_sharded_workflow_spreads_the_queue_over_its_shards(tmp_path: Path) 
         ran += marks(job.workspace)  # type: ignore[arg-type]
     assert sorted(ran) == ["m0", "m1", "m2", "m3"]  # each item once, on one shard
     assert _queue(forge) == []
+
+
+def test_the_plan_comment_is_one_comment_updated_in_place(tmp_path: Path) -> None:
+    forge = _forge(tmp_path)
+    work = _pull_request(forge, "alice", "stage-gated", "workflow", "queue", "gated")
+    pr = forge.event("pull_request", ref="refs/pull/1/merge", head_ref="stage-gated")
+
+    def plan_and_comment() -> tuple[JobResult, JobResult]:
+        plan = forge.run_job(_workflow(forge, "swamp-plan.yml"), "plan", pr)
+        assert plan.ok, plan.stderr
+        comment = forge.run_job(
+            _workflow(forge, "swamp-plan.yml"),
+            "comment",
+            pr,
+            vars={"SWAMP_PLAN_COMMENT": "true"},
+            needs={"plan": {"result": "success", "outputs": plan.outputs}},
+        )
+        assert comment.ok, comment.stderr
+        return plan, comment
+
+    with github_api.serve("ghs_harness_github_token") as api:
+        forge.api_url = api.url
+        for n in range(100):  # a busy review: the plan's comment lands on page 2
+            api.add(forge.repository, 1, f"review remark {n}")
+        plan, comment = plan_and_comment()
+        assert "added the plan comment" in comment.stdout
+        *_, sticky = api.of(forge.repository, 1)
+        assert sticky["body"] == f"<!-- swamp-plan -->\n{plan.outputs['markdown']}\n"
+        assert "gated" in sticky["body"]
+
+        # The pull request changes; the next plan updates the same comment.
+        swamp(work, "method", "queue", "sh", "mark", "--input", "name=more")
+        git(work, "add", "queue")
+        git(work, "commit", "--quiet", "-m", "stage more")
+        git(work, "push", "--quiet", "origin", "stage-gated")
+        pr = forge.event("pull_request", ref="refs/pull/1/merge", head_ref="stage-gated")
+        again, comment = plan_and_comment()
+        assert f"updated the plan comment {sticky['id']}" in comment.stdout
+        comments = api.of(forge.repository, 1)
+        assert len(comments) == 101
+        assert comments[-1]["id"] == sticky["id"]
+        assert comments[-1]["body"] == f"<!-- swamp-plan -->\n{again.outputs['markdown']}\n"
+        assert "sh.mark" in comments[-1]["body"]
+        assert [m for m, _ in api.requests].count("PATCH") == 1
+        assert [m for m, _ in api.requests].count("POST") == 1

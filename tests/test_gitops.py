@@ -29,6 +29,20 @@ def test_queue_commit_makes_one_commit_with_trailers(tmp_path: Path) -> None:
     assert files == [f"queue/sh-mark-a-{item_id}.yaml"]
 
 
+def test_a_commit_uses_the_configured_identity_else_a_fallback(tmp_path: Path) -> None:
+    from repo_helpers import invoke
+
+    _, alice = _setup(tmp_path)
+    anonymous = ("GIT_AUTHOR_NAME", "GIT_AUTHOR_EMAIL", "GIT_COMMITTER_NAME", "GIT_COMMITTER_EMAIL")
+    args = ("--repo", str(alice), "method", "queue", "sh", "mark", "--commit", "--input")
+    assert invoke(*args, "name=a", unset=anonymous).returncode == 0
+    assert git(alice, "log", "-1", "--format=%an <%ae>") == "swamp <swamp@localhost>"
+    git(alice, "config", "user.name", "Alice Example")
+    git(alice, "config", "user.email", "alice@example.com")
+    assert invoke(*args, "name=b", unset=anonymous).returncode == 0
+    assert git(alice, "log", "-1", "--format=%an <%ae>") == "Alice Example <alice@example.com>"
+
+
 def test_uncommitted_changes_to_swamp_files_are_refused_before_anything_runs(
     tmp_path: Path,
 ) -> None:

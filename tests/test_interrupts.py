@@ -13,7 +13,16 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from repo_helpers import SWAMP_YAML, events, make_repo, marks, run_ids, start_swamp, swamp, wait_for
+from repo_helpers import (
+    SWAMP_YAML,
+    events,
+    make_repo,
+    marks,
+    run_ids,
+    start_swamp,
+    swamp,
+    wait_for,
+)
 
 # Each step leaves its own pid and its grandchild's, and lingers; `stubborn`
 # ignores SIGTERM, `escape` leaves its process group (setsid).
@@ -218,8 +227,64 @@ def test_ctrl_c_in_queue_execute_records_the_item_and_starts_no_other(tmp_path: 
     assert [p for p in pids if alive(p)] == []
     assert "later" not in marks(repo)  # the next item never started
     listed = {r["target"]: r for r in json.loads(swamp(repo, "queue", "list", "--json").stdout)}
-    assert listed["long"]["state"] == "failed"  # recorded: it needs a person now
+    assert listed["long"]["state"] == "interrupted"  # recorded: it needs a person now
     assert listed["proc.quick"]["state"] == "queued"
+
+
+WAITING = """\
+name: waiting
+jobs:
+  main:
+    steps:
+      - {name: first, model: gate, method: wait, inputs: {name: first}}
+      - {name: second, model: sh, method: mark, inputs: {name: second}}
+"""
+
+GATE = """\
+name: gate
+type: command/shell
+inputs:
+  properties:
+    name: {type: string}
+methods:
+  wait:
+    arguments:
+      run: |
+        echo ${{ inputs.name }} >> marks.log
+        echo $$ > ${{ inputs.name }}.pid
+        while [ ! -e GO ]; do sleep 0.05; done
+"""
+
+
+def test_sigterm_in_queue_execute_leaves_the_item_interrupted_and_resumable(
+    tmp_path: Path,
+) -> None:
+    repo = make_repo(tmp_path / "r", {"waiting": WAITING}, {"gate": GATE})
+    swamp(repo, "workflow", "queue", "waiting")
+    proc = start_swamp(repo, "queue", "execute", "--all")
+    wait_for(lambda: (repo / "first.pid").exists() or proc.poll() is not None, what="first")
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, (out, err)
+
+    (row,) = json.loads(swamp(repo, "queue", "list", "--json").stdout)
+    assert row["state"] == "interrupted", row
+    assert row["detail"].endswith(f"resume with: swamp queue execute --item {row['id']}")
+    (item_file,) = (repo / "queue").glob("*.yaml")
+    assert "state: interrupted" in item_file.read_text()
+    # Never again by accident.
+    skipped = swamp(repo, "queue", "execute", "--all")
+    assert f"{row['id']} waiting: skipped: interrupted" in skipped.stdout
+    # The documented command resumes it; the step in flight had an unknown
+    # outcome, so it runs again only when the operator says so.
+    (repo / "GO").touch()
+    refused = swamp(repo, "queue", "execute", "--item", row["id"], check=1)
+    assert "--rerun-unknown" in refused.stdout
+    assert marks(repo) == ["first"]
+    swamp(repo, "queue", "execute", "--item", row["id"], "--rerun-unknown")
+    assert marks(repo) == ["first", "first", "second"]
+    assert list((repo / "queue").glob("*.yaml")) == []
+    assert len(list((repo / "done").glob("*.yaml"))) == 1
 
 
 def test_where_the_watchdog_cannot_start_swamp_says_so_once(

@@ -16,6 +16,8 @@ import yaml
 from git_helpers import clone, git, make_origin
 from repo_helpers import IDEMPOTENT_WAITER, SLOW, SWAMP_YAML, marks, start_swamp, swamp, wait_for
 
+from swamp.queue.timing import parse_iso, utcnow
+
 
 def _origin(tmp_path: Path, claim_timeout: str = "1h") -> Path:
     return make_origin(
@@ -151,13 +153,17 @@ def test_a_live_runner_slower_than_the_claim_timeout_is_never_taken_over(
 
     other = clone(origin, tmp_path / "other")
     (other / "GO").touch()
+    (claimed,) = (other / "queue").glob("*.yaml")
+    claimed_at = parse_iso(yaml.safe_load(claimed.read_text())["claim"]["at"])
     # Wait until the claim is older than claimTimeout: by time alone it is stale.
     wait_for(
-        lambda: (
-            json.loads(swamp(other, "queue", "list", "--json").stdout)[0]["state"] == "stale-claim"
-        ),
+        lambda: (utcnow() - claimed_at).total_seconds() > 4,
         what="the claim to age past claimTimeout",
     )
+    # The listing judges it as a takeover would: by its renewed lease.
+    (row,) = json.loads(swamp(other, "queue", "list", "--json").stdout)
+    assert row["state"] == "running", row
+    assert "lease renewed at" in row["detail"]
     refused = swamp(other, "queue", "execute", "--item", item_id, "--reclaim", "--push")
     assert f"{item_id}: running: its runner" in refused.stdout
     assert "renewed its lease" in refused.stdout
@@ -184,6 +190,12 @@ def test_a_killed_runner_is_taken_over_elsewhere_from_its_checkpoint(tmp_path: P
 
     other = clone(origin, tmp_path / "other")
     (other / "GO").touch()
+    wait_for(  # listed as reclaimable once its lease has lapsed, by the takeover's rule
+        lambda: (
+            json.loads(swamp(other, "queue", "list", "--json").stdout)[0]["state"] == "stale-claim"
+        ),
+        what="the dead runner's lease to lapse",
+    )
 
     def taken_over() -> bool:
         # b was in flight at the kill: its outcome is unknown, so it runs again
@@ -291,11 +303,12 @@ def _recover_elsewhere(tmp: Path, origin: Path, item_id: str, n: int) -> list[st
 
 def _kill_points(calls: int) -> list[int]:
     """Every git call with SWAMP_KILL_EVERY_GIT_CALL=1 (about 45 worlds, some
-    15 minutes on 2 cores); else about seven spread over the run, both legs."""
+    5-15 minutes on 2 cores); else eight spread over the run, both legs, and
+    the last two (the final commit and push, on either checkout)."""
     if os.environ.get("SWAMP_KILL_EVERY_GIT_CALL") == "1":
         return list(range(1, calls + 1))
     step = max(1, calls // 3)
-    points = sorted({*range(1, calls + 1, step), calls})
+    points = sorted({*range(1, calls + 1, step), calls - 1, calls})
     return sorted({p + d for p in points for d in (0, 1) if p + d <= calls})
 
 
@@ -372,3 +385,58 @@ def test_unpushed_results_that_conflict_with_origin_are_kept_aside_and_landed(
     assert len(_on_origin(origin, "done")) == 2
     assert _on_origin(origin, "queue") == []
     assert "nothing to recover" in swamp(runner, "queue", "recover").stdout
+
+
+def test_a_runner_killed_between_staging_and_committing_its_results_is_recovered_here(
+    tmp_path: Path,
+) -> None:
+    """The full kill sweep's last point on the runner's own checkout: its
+    result is on origin (pushed per item) and staged here, the item's queue
+    file staged as deleted, when the runner dies before its final commit."""
+    origin, runner, _ = _world(tmp_path / "w")
+    swamp(runner, *EXECUTE)
+    claim = git(runner, "log", "-1", "--format=%H", "--grep=^swamp: claim")
+    git(runner, "reset", "--quiet", "--soft", claim)  # the state the kill -9 leaves
+    staged = git(runner, "status", "--porcelain", "--", "queue", "done").splitlines()
+    assert sorted(line[:2] for line in staged) == ["A ", "D "]
+
+    swamp(runner, "queue", "recover", "--resume")
+    swamp(runner, *EXECUTE)
+    assert marks(runner) == ["a", "b"]  # nothing ran again
+    assert len(_on_origin(origin, "done")) == 1
+    assert _on_origin(origin, "queue") == []
+    assert git(runner, "status", "--porcelain", "--", "queue", "done", "runs") == ""
+    assert git(runner, "rev-parse", "HEAD") == git(origin, "rev-parse", "main")
+
+
+def test_a_runner_cancelled_by_a_signal_leaves_its_item_interrupted_on_origin(
+    tmp_path: Path,
+) -> None:
+    """GitHub cancels a job with SIGINT; the template's recovery step then runs
+    `swamp queue recover` on that checkout. Origin shows the item interrupted,
+    and the documented command resumes it anywhere, skipping what succeeded."""
+    origin = _origin(tmp_path)
+    engineer = clone(origin, tmp_path / "engineer")
+    swamp(engineer, "workflow", "queue", "slow", "--push")
+    item_id = _item_id(engineer)
+    runner = clone(origin, tmp_path / "runner")
+    proc = start_swamp(runner, "queue", "execute", "--all", "--commit", "--push")
+    wait_for(lambda: "b" in marks(runner), what="step b to start")
+    proc.send_signal(signal.SIGINT)
+    result = _finish(proc)
+    assert result.returncode == 130, result.stderr
+
+    recovered = swamp(runner, "queue", "recover")
+    assert f"continue it with `swamp queue execute --item {item_id}`" in recovered.stdout
+    other = clone(origin, tmp_path / "other")
+    (row,) = json.loads(swamp(other, "queue", "list", "--json").stdout)
+    assert row["state"] == "interrupted", row
+    assert row["detail"].endswith(f"resume with: swamp queue execute --item {item_id}")
+    assert "interrupted" in swamp(other, "queue", "execute", "--all", "--push").stdout
+    assert marks(other) == []  # never again by accident
+
+    (other / "GO").touch()
+    swamp(other, "queue", "execute", "--item", item_id, "--push")
+    assert marks(other) == ["b", "c"]  # a succeeded before the signal; b is idempotent
+    assert len(_on_origin(origin, "done")) == 1
+    assert _on_origin(origin, "queue") == []

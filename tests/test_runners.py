@@ -143,6 +143,41 @@ def test_two_runners_racing_run_every_item_exactly_once(tmp_path: Path) -> None:
     _assert_exactly_once(origin, runners, n)
 
 
+def test_a_claim_lost_to_a_runner_that_finished_the_item_is_skipped(tmp_path: Path) -> None:
+    """The claims seam, deterministically: between this runner's decision and
+    its claim push, another clone runs the item to the end. The claim's
+    rebase conflicts, claims reports the item as origin has it (gone), and
+    the executor skips it: nothing runs twice."""
+    from swamp.gitrepo import Repo
+    from swamp.queue.claims import pusher
+    from swamp.queue.executor import Executor, Selector, select
+    from swamp.validate import load_repository
+
+    origin = make_origin(tmp_path)
+    engineer = clone(origin, tmp_path / "engineer")
+    swamp(engineer, "method", "queue", "sh", "mark", "--input", "name=x", "--push")
+    runner, rival = clone(origin, tmp_path / "runner"), clone(origin, tmp_path / "rival")
+    attempts: list[list[str]] = []
+
+    def raced(claimed: list[Any]) -> Any:
+        if not attempts:  # the rival is quicker, once
+            swamp(rival, "queue", "execute", "--all", "--push")
+        attempts.append([i.id for i in claimed])
+        return push(claimed)
+
+    chosen, _ = select(runner, Selector(all=True))
+    executor = Executor(load_repository(runner), "runner", quiet=True)
+    with Repo(runner) as handle:
+        push = pusher(handle)
+        reports = executor.run_all(chosen, Selector(all=True), 1, raced)
+    assert [(r.outcome, r.detail) for r in reports] == [("skipped", "finished elsewhere")]
+    assert len(attempts) == 1
+    assert marks(rival) == ["x"]
+    assert marks(runner) == []
+    assert git(runner, "rev-parse", "HEAD") == git(origin, "rev-parse", "main")
+    assert status(runner) == ""
+
+
 def test_four_shards_split_the_queue_and_push_without_conflict(tmp_path: Path) -> None:
     n = 24
     origin = make_origin(tmp_path)

@@ -9,10 +9,10 @@ from swamp.identity import who
 from swamp.inputs import parse_inputs
 from swamp.publish import NONE, Publish, open_repo, prepare, record
 from swamp.queue import items
-from swamp.queue.claims import claimer
+from swamp.queue.claims import pusher
 from swamp.queue.executor import Executor, Report, Selector, Shard, purge, select
 from swamp.queue.stage import When, stage
-from swamp.queue.status import status
+from swamp.queue.status import lapsed, silent_for, status
 from swamp.queue.timing import iso, parse_iso, utcnow
 from swamp.repo import Repository
 from swamp.validate import load_repository
@@ -231,7 +231,7 @@ def execute(
         approvals=approvals,
         on_report=tell,
     )
-    claim = claimer(git, selector.explicit) if git is not None and publish.push else None
+    claim = pusher(git) if git is not None and publish.push else None
     keeper = None
     publisher = None
     if pushing and git is not None:
@@ -317,11 +317,13 @@ def _may_reclaim(repo: Repository, git: Repo, item_id: str) -> bool:
     current = lease.remote_lease(git, item_id)
     if current is None:
         return True
-    age = current.age(utcnow())
-    if age < repo.config.claim_timeout:
+    claimed = items.existing(repo.root, item_id)
+    claim = (claimed.data.get("claim") or {}) if claimed is not None else {}
+    silence = silent_for(claim, current.renewed_at, utcnow())
+    if not lapsed(silence, repo.config.claim_timeout):
         output.out(
             f"{item_id}: running: its runner {current.runner} renewed its lease "
-            f"{age:.0f}s ago (at {current.renewed_at}); it can be taken over only once "
+            f"{silence:.0f}s ago (at {current.renewed_at}); it can be taken over only once "
             f"the lease has lapsed for defaults.claimTimeout ({repo.config.claim_timeout:.0f}s)"
         )
         return False
@@ -355,12 +357,12 @@ def recover(repo_path: Path | None, *, resume: bool = False) -> int:
     _catch_up(git)
     repo = load_repository(root)
     now = utcnow()
-    interrupted = [
-        e.id
+    interrupted = {
+        e.id: e
         for e in items.iter_items(root)
         if isinstance(e, items.Item) and status(repo, e, now).state == "interrupted"
-    ]
-    for item_id in interrupted:
+    }
+    for item_id, item in interrupted.items():
         if resume:
             code = max(
                 code,
@@ -373,6 +375,11 @@ def recover(repo_path: Path | None, *, resume: bool = False) -> int:
                     as_json=False,
                     publish=Publish(commit=True, push=True),
                 ),
+            )
+        elif item.state == items.ItemState.INTERRUPTED:  # a signal stopped its run
+            output.out(
+                f"{item_id}: interrupted (run {item.data.get('run', '?')}); continue it with "
+                f"`swamp queue execute --item {item_id}` or `swamp queue recover --resume`"
             )
         else:
             output.out(

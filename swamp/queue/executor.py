@@ -26,6 +26,7 @@ from swamp.errors import SwampError, UsageError
 from swamp.identity import runner_identity
 from swamp.interrupts import Interrupted
 from swamp.queue import gate, items
+from swamp.queue.claims import ClaimPush, Lost, Pushed
 from swamp.queue.items import BrokenItem, Item, ItemState
 from swamp.queue.outcome import detail, record_outcome, release_commit
 from swamp.queue.status import NEEDS_ACTION, ItemLock, status
@@ -153,7 +154,8 @@ class Action:
     approval: Verdict | None = None  # what the forge verified, for the audit record
 
 
-Claimer = Callable[["Executor", list[Action]], tuple[list[Action], list[Report]]]
+# Claim attempts before giving up while other runners keep pushing.
+CLAIM_ROUNDS = 8
 
 
 @dataclass
@@ -180,12 +182,13 @@ class Executor:
         chosen: Iterable[Item],
         selector: Selector,
         concurrency: int,
-        claim: Claimer | None = None,
+        claim: ClaimPush | None = None,
     ) -> list[Report]:
         """Reports in the order of `chosen`, each told as soon as it is known.
 
-        With `claim`, every item is decided first and the ones to run are
-        claimed together before any of them starts.
+        With `claim` (one attempt to push claims, see claims.py), every item is
+        decided first and the ones to run are claimed together before any of
+        them starts.
         """
         todo = list(chosen)
         if claim is None:
@@ -202,13 +205,83 @@ class Executor:
                 actions.append(decided)
         try:
             if actions:
-                actions, dropped = claim(self, actions)
+                actions, dropped = self._claim(claim, actions, selector.explicit)
                 reports += [self._report(r) for r in dropped]
             reports += self._each(actions, self.run, concurrency)
         finally:
             for action in actions:
                 action.lock.release()
         return reports
+
+    def _claim(
+        self, push: ClaimPush, actions: list[Action], explicit: bool
+    ) -> tuple[list[Action], list[Report]]:
+        """Claim `actions` with a pushed commit; (the actions claimed, reports
+        of those another runner took first or that became stale)."""
+        dropped: list[Report] = []
+        for _ in range(CLAIM_ROUNDS):
+            if not actions:
+                return [], dropped
+            for action in actions:
+                self.write_claim(action)
+            match push([a.item for a in actions]):
+                case Pushed(commit):
+                    for action in actions:
+                        action.item.data["claim"]["commit"] = commit
+                        action.item.save()
+                    return self._still_valid(actions, dropped)
+                case Lost(fresh):
+                    actions = self._look_again(actions, fresh, explicit, dropped)
+        raise SwampError(
+            f"could not claim items in {CLAIM_ROUNDS} rounds (other runners keep pushing)"
+        )
+
+    def _look_again(
+        self,
+        actions: list[Action],
+        fresh: dict[str, Item | None],
+        explicit: bool,
+        dropped: list[Report],
+    ) -> list[Action]:
+        """After a lost claim: decide again on each item as origin has it now."""
+        kept = []
+        for action in actions:
+            item = fresh.get(action.item.id)
+            if item is None:
+                dropped.append(
+                    Report(action.item.id, action.item.target, "skipped", "finished elsewhere")
+                )
+                action.lock.release()
+                continue
+            decided = self.decide(item, explicit, action.lock)
+            if isinstance(decided, Report):
+                decided.outcome = "skipped"
+                decided.detail = f"taken by another runner ({decided.detail})".replace(" ()", "")
+                dropped.append(decided)
+                action.lock.release()
+            else:
+                kept.append(decided)
+        return kept
+
+    def _still_valid(
+        self, actions: list[Action], dropped: list[Report]
+    ) -> tuple[list[Action], list[Report]]:
+        """The rebase under the pushed claims may have changed definitions: an
+        item that became stale is given back (its claim undone, with the
+        result commit)."""
+        from swamp.validate import load_repository
+
+        self.repo = load_repository(self.repo.root)
+        kept = []
+        for action in actions:
+            if not items.stale_files(self.repo, action.item):
+                kept.append(action)
+                continue
+            self.give_back(action)
+            action.lock.release()
+            st = status(self.repo, action.item, self.now or utcnow(), active=False)
+            dropped.append(Report(action.item.id, action.item.target, "stale", st.detail))
+        return kept, dropped
 
     def _each(
         self, todo: list[Any], work: Callable[[Any], Report], concurrency: int
@@ -293,7 +366,7 @@ class Executor:
                 if not explicit:  # interrupted: never again by accident
                     base.outcome, base.detail = "skipped", f"{st.state}: {st.detail}"
                     return base
-            case ItemState.FAILED | ItemState.PAUSED | ItemState.STOPPED:
+            case ItemState.FAILED | ItemState.PAUSED | ItemState.STOPPED | ItemState.INTERRUPTED:
                 if not explicit:  # never again by accident
                     base.outcome, base.detail = "skipped", f"{st.state}: {st.detail}"
                     return base

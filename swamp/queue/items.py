@@ -46,6 +46,7 @@ class ItemState(StrEnum):
     FAILED = "failed"
     PAUSED = "paused"
     STOPPED = "stopped"
+    INTERRUPTED = "interrupted"  # by a signal: resumed only on purpose
     EXPIRED = "expired"
     CANCELLED = "cancelled"
     SUCCEEDED = "succeeded"

@@ -106,6 +106,19 @@ def remote_lease(git: Repo, item_id: str) -> Lease | None:
     return Lease.from_message(git.message(sha), sha)
 
 
+def renewals(git: Repo) -> dict[str, str]:
+    """{item: when its lease was last renewed}, as origin has them now; as
+    last fetched when origin cannot be reached."""
+    with contextlib.suppress(GitError):
+        git.fetch_side_refs("leases")
+    found = {}
+    for ref, sha in git.refs("refs/swamp/origin/leases").items():
+        lease = Lease.from_message(git.message(sha), sha)
+        if lease is not None:
+            found[ref.rsplit("/", 1)[1]] = lease.renewed_at
+    return found
+
+
 def restore_checkpoint(git: Repo, root: Path, lease: Lease) -> int:
     """Write the checkpointed journal of the lease's run into runs/<run>/ when
     it holds more than the local one; the number of files written."""

@@ -3,10 +3,11 @@ with the state a reviewer should see now."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from swamp.queue import items
-from swamp.queue.status import status
+from swamp.queue.status import item_locked, status
 from swamp.queue.timing import utcnow
 from swamp.repo import Pinned
 
@@ -19,11 +20,18 @@ def queue_rows(
     now = utcnow()
     rows: list[dict[str, Any]] = []
     broken: list[str] = []
-    for entry in items.in_review_order(items.iter_items(repo.root, include_done=include_done)):
+    found = list(items.in_review_order(items.iter_items(repo.root, include_done=include_done)))
+    # Only a claim no process here holds needs origin's leases (one fetch).
+    elsewhere = any(
+        isinstance(e, items.Item) and e.state == "running" and not item_locked(repo.root, e.id)
+        for e in found
+    )
+    leases = _renewals(repo.root) if elsewhere else {}
+    for entry in found:
         if isinstance(entry, items.BrokenItem):
             broken.append(str(entry.problem))
             continue
-        st = status(repo, entry, now)
+        st = status(repo, entry, now, leases=leases)
         rows.append(
             {
                 "id": entry.id,
@@ -40,3 +48,17 @@ def queue_rows(
             }
         )
     return rows, broken
+
+
+def _renewals(root: Path) -> dict[str, str]:
+    """The leases of runners elsewhere, so that a claim is judged as a
+    takeover would judge it (see status.lapsed); none outside git."""
+    # Start-up: git only when an item is claimed elsewhere.
+    from swamp.gitrepo import GitError, Repo
+    from swamp.queue.lease import renewals
+
+    try:
+        with Repo(root) as git:
+            return renewals(git)
+    except GitError:
+        return {}

@@ -114,9 +114,9 @@ def _from_git(root: Path, item: Item, claim: dict[str, Any]) -> dict[str, Any]:
     from swamp.gitrepo import GitError, Repo
 
     try:
-        git = Repo(root)
-        added = git.added_by(item.path.relative_to(root).as_posix())
-        head = git.head()
+        with Repo(root) as git:
+            added = git.added_by(item.path.relative_to(root).as_posix())
+            head = git.head()
     except GitError:
         return {}  # not in git: the item's own requestedBy is the record
     out: dict[str, Any] = {}

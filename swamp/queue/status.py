@@ -3,10 +3,12 @@ and whoever holds it."""
 
 from __future__ import annotations
 
+import socket
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import assert_never
+from typing import Any, assert_never
 
 from swamp.locks import FileLock, is_held
 from swamp.queue.items import Item, ItemState, stale_files
@@ -15,7 +17,7 @@ from swamp.repo import Pinned
 
 LOCKS = ".swamp/locks"
 # Stored states that need a person (release, resume, purge) before running.
-NEEDS_ACTION = frozenset({"held", "failed", "paused", "stopped"})
+NEEDS_ACTION = frozenset({"held", "failed", "paused", "stopped", "interrupted"})
 
 
 @dataclass(frozen=True)
@@ -25,14 +27,25 @@ class Status:
     detail: str = ""
 
 
-def status(repo: Pinned, item: Item, now: datetime, *, active: bool | None = None) -> Status:
-    """The state a reviewer should see for `item` at `now`."""
+def status(
+    repo: Pinned,
+    item: Item,
+    now: datetime,
+    *,
+    active: bool | None = None,
+    leases: Mapping[str, str] | None = None,
+) -> Status:
+    """The state a reviewer should see for `item` at `now`.
+
+    `leases`: {item: when its runner last renewed its lease} as origin has
+    them (see lease.py); without it a claim made elsewhere is judged by the
+    claim's own time."""
     if item.done:
         return done_status(repo.root, item)
     stored = item.state
     match stored:
         case ItemState.RUNNING:
-            return _claimed(repo, item, now, active)
+            return _claimed(repo, item, now, active, (leases or {}).get(item.id))
         case ItemState.HELD:
             job = item.data.get("heldJob", "?")
             staged = item.data.get("release") or {}
@@ -43,7 +56,7 @@ def status(repo: Pinned, item: Item, now: datetime, *, active: bool | None = Non
                 "held",
                 f"release with: swamp workflow release {job} --run {item.data.get('run', '?')}",
             )
-        case ItemState.FAILED | ItemState.PAUSED | ItemState.STOPPED:
+        case ItemState.FAILED | ItemState.PAUSED | ItemState.STOPPED | ItemState.INTERRUPTED:
             where = item.data.get("failedStep")
             what = f"step {where}" if where else f"run {item.data.get('run', '?')}"
             return Status(stored, f"{what}; resume with: swamp queue execute --item {item.id}")
@@ -105,18 +118,38 @@ def timing_status(repo: Pinned, item: Item, now: datetime) -> Status:
     return Status("queued")
 
 
-def _claimed(repo: Pinned, item: Item, now: datetime, active: bool | None) -> Status:
+def silent_for(claim: Mapping[str, Any], renewed_at: str | None, now: datetime) -> float | None:
+    """Seconds since the runner that holds a claim last showed it is alive:
+    when it claimed the item, or last renewed its lease; None if neither says."""
+    seen = []
+    for moment in (claim.get("at"), renewed_at):
+        try:
+            seen.append(parse_iso(str(moment)))
+        except ValueError:
+            continue
+    return (now - max(seen)).total_seconds() if seen else None
+
+
+def lapsed(silence: float | None, claim_timeout: float) -> bool:
+    """The one rule for taking a claim over (listing and `--reclaim` alike):
+    its runner has been silent for defaults.claimTimeout, however long its
+    run has taken."""
+    return silence is None or silence >= claim_timeout
+
+
+def _claimed(
+    repo: Pinned, item: Item, now: datetime, active: bool | None, renewed_at: str | None
+) -> Status:
     """A claimed item: running; `interrupted` when this checkout claimed it and
     no process here holds it (its runner died); `stale-claim` when a claim
-    made elsewhere has had no result for longer than defaults.claimTimeout."""
+    made elsewhere has had neither a result nor a lease renewal for longer
+    than defaults.claimTimeout."""
     claim = item.data.get("claim") or {}
     run = item.data.get("run", "?")
     running = item_locked(repo.root, item.id) if active is None else active
     if running:
         return Status("running", f"run {run}")
     who_ = f"claimed by {claim.get('by', '?')} at {claim.get('at', '?')}"
-    import socket  # start-up: only a claimed item needs the host's name
-
     here = claim.get("host") == socket.gethostname() and claim.get("checkout") in (
         None,  # claims made before claims named their checkout
         str(repo.root),
@@ -126,14 +159,14 @@ def _claimed(repo: Pinned, item: Item, now: datetime, active: bool | None) -> St
             "interrupted",
             f"{who_}; no runner holds it (resume with: swamp queue execute --item {item.id})",
         )
-    age = (now - parse_iso(claim["at"])).total_seconds() if claim.get("at") else None
-    if age is None or age >= repo.config.claim_timeout:
+    if lapsed(silent_for(claim, renewed_at, now), repo.config.claim_timeout):
         return Status(
             "stale-claim",
             f"{who_}; no result since (take it over with: "
             f"swamp queue execute --item {item.id} --reclaim)",
         )
-    return Status("running", f"{who_} (run {run})")
+    renewed = f"; lease renewed at {renewed_at}" if renewed_at else ""
+    return Status("running", f"{who_}{renewed} (run {run})")
 
 
 def lock_path(root: Path, item_id: str) -> Path:
