@@ -24,7 +24,6 @@ import sys
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -32,7 +31,7 @@ from swamp import freeze
 from swamp.engine import runs
 from swamp.gitrepo import GitError, Repo
 from swamp.identity import runner_identity
-from swamp.queue.timing import iso, parse_iso, utcnow
+from swamp.queue.timing import iso, utcnow
 
 if TYPE_CHECKING:
     from swamp.queue.executor import Action
@@ -89,12 +88,6 @@ class Lease:
             )
         except (ValueError, KeyError, TypeError):
             return None
-
-    def age(self, now: datetime) -> float:
-        try:
-            return (now - parse_iso(self.renewed_at)).total_seconds()
-        except ValueError:
-            return float("inf")
 
 
 def remote_lease(git: Repo, item_id: str) -> Lease | None:
