@@ -139,7 +139,7 @@ def _stage_release(
         i
         for i in items.iter_items(repo.root)
         if isinstance(i, items.Item)
-        and i.state == "held"
+        and i.state == items.ItemState.HELD
         and i.data.get("heldJob") == job
         and (run_id is None or run_id in str(i.data.get("run", "")))
     ]

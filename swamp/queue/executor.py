@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any, assert_never
 from swamp import freeze, paths
 from swamp.engine import control, runs, service
 from swamp.engine.progress import PlainProgress
+from swamp.engine.state import RunStatus
 from swamp.errors import SwampError, UsageError
 from swamp.identity import runner_identity
 from swamp.interrupts import Interrupted
@@ -453,7 +454,7 @@ class Executor:
             if handle is not None and not handle.state.target:
                 handle.journal.close()  # cut off as it began: nothing of it ran
                 handle = None
-        if handle is not None and handle.state.state == "succeeded":
+        if handle is not None and handle.state.state == RunStatus.SUCCEEDED:
             # The run finished but its runner died before recording it.
             handle.journal.close()
             record_outcome(self.repo.root, handle.state, self._audit(action))

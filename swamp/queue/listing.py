@@ -23,7 +23,9 @@ def queue_rows(
     found = list(items.in_review_order(items.iter_items(repo.root, include_done=include_done)))
     # Only a claim no process here holds needs origin's leases (one fetch).
     elsewhere = any(
-        isinstance(e, items.Item) and e.state == "running" and not item_locked(repo.root, e.id)
+        isinstance(e, items.Item)
+        and e.state == items.ItemState.RUNNING
+        and not item_locked(repo.root, e.id)
         for e in found
     )
     leases = _renewals(repo.root) if elsewhere else {}

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from swamp import paths, secrets
-from swamp.engine.state import RunState
+from swamp.engine.state import JobStatus, RunState, RunStatus
 from swamp.errors import SwampError
 from swamp.fsutil import remove
 from swamp.identity import ci_run_url, runner_identity, who
@@ -22,8 +22,8 @@ if TYPE_CHECKING:
 
 
 def detail(state: RunState) -> str:
-    if state.state == "held":
-        held = [j for j, s in state.jobs.items() if s.state == "held"]
+    if state.state == RunStatus.HELD:
+        held = [j for j, s in state.jobs.items() if s.state == JobStatus.HELD]
         return f"release with: swamp workflow release {held[0]} --run {state.id}" if held else ""
     if state.state in ("failed", "stopped", "paused"):
         return state.reason or ""
@@ -50,7 +50,7 @@ def record_outcome(root: Path, state: RunState, audit: dict[str, Any] | None = N
     data["run"] = state.id
     data.pop("heldJob", None)
     data.pop("failedStep", None)
-    if state.state == "succeeded":
+    if state.state == RunStatus.SUCCEEDED:
         claim = data.pop("claim", None) or {}
         data.pop("approval", None)  # never trusted: the audit comes from `audit`
         data["result"] = _result(root, item, state, claim, audit or {})
@@ -58,12 +58,12 @@ def record_outcome(root: Path, state: RunState, audit: dict[str, Any] | None = N
         return
     # A plain string: the YAML writer knows no enums.
     data["state"] = str(state.state) if state.state in NEEDS_ACTION else "failed"
-    if state.state == "held":
-        held = [j for j, s in state.jobs.items() if s.state == "held"]
+    if state.state == RunStatus.HELD:
+        held = [j for j, s in state.jobs.items() if s.state == JobStatus.HELD]
         if held:
             data["heldJob"] = held[0]
     step = failed_step(state)
-    if step and state.state != "held":
+    if step and state.state != RunStatus.HELD:
         data["failedStep"] = step
     item.save()
 
