@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import threading
 import time
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, assert_never
@@ -54,7 +55,7 @@ def _tail(text: str) -> str:
     return "\n".join(lines[-TAIL_LINES:])
 
 
-class StepRunner:
+class StepRunner(ABC):
     """The steps of one run of one workflow (see runner.Runner)."""
 
     def __init__(
@@ -430,6 +431,7 @@ class StepRunner:
             environment=dict(self._step_environment()),
         )
 
+    @abstractmethod
     def _nested(
         self,
         job: Job,
@@ -439,7 +441,6 @@ class StepRunner:
         job_cancel: threading.Event,
     ) -> Outcome:
         """A step that runs a workflow: a run of its own (runner.Runner)."""
-        raise NotImplementedError
 
 
 class Linked(threading.Event):

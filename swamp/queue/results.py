@@ -13,6 +13,7 @@ anything again.
 from __future__ import annotations
 
 import contextlib
+import json
 import re
 import threading
 from dataclasses import dataclass, field
@@ -193,7 +194,7 @@ def not_a_result(
     in it) does not name.
     """
     only = None if ref_item.startswith("unpushed-") else ref_item
-    queued: dict[str, str] = {}  # item id -> its queue/ path at tip
+    queued: set[str] = set()  # the items it records, each queued at tip
     for kind, path in changes:
         top, _, name = path.partition("/")
         if top == runs.RUNS:
@@ -213,10 +214,10 @@ def not_a_result(
         ):
             return f"it deletes {path} without recording a result in done/"
         if kind != "D":
-            wrong = _same_request(git, root, sha, path, item_id, done=top == items.DONE)
+            wrong = _not_an_item(git, root, sha, path, done=top == items.DONE)
             if wrong:
                 return wrong
-        queued[item_id] = queue_path
+        queued.add(item_id)
     run_folders = {p.split("/")[1] for _, p in changes if p.startswith(runs.RUNS + "/")}
     for run_id in sorted(run_folders):
         named = _journal_item(git, sha, run_id)
@@ -238,24 +239,22 @@ def _queue_name(name: str, item_id: str) -> str:
     return stem[: stem.rindex(item_id) + len(item_id)] + ".yaml"
 
 
-def _same_request(git: Repo, root: Path, sha: str, path: str, item_id: str, *, done: bool) -> str:
-    data = git.show(sha, path)
+def _not_an_item(git: Repo, root: Path, sha: str, path: str, *, done: bool) -> str:
+    """Why `path` at `sha` is not a valid item ("" if it is). The loader
+    checks that its id is the digest of its request and ends its file name,
+    so it is the item the path names."""
     try:
-        text = (data or b"").decode("utf-8")
+        text = (git.show(sha, path) or b"").decode("utf-8")
     except UnicodeDecodeError:
         return f"{path} is not text"
     item = items.parse_item(text, root / path, done=done)
-    if not isinstance(item, items.Item):
+    if isinstance(item, items.BrokenItem):
         return f"{path} is not a valid item ({item.problem.message})"
-    if item.id != item_id or items.identity(item.kind, item.target, item.inputs) != item_id:
-        return f"{path} records another request than item {item_id}"
     return ""
 
 
 def _journal_item(git: Repo, sha: str, run_id: str) -> str | None:
     """The item the run's journal (its first event) says it was started for."""
-    import json
-
     data = git.show(sha, f"{runs.RUNS}/{run_id}/{JOURNAL}")
     if not data:
         return None
