@@ -74,6 +74,11 @@ def clear() -> None:
         _ordered.clear()
 
 
+def active() -> bool:
+    """Whether any secret is registered (so that masking can change a value)."""
+    return bool(_ordered)
+
+
 def mask_text(text: str) -> str:
     if not _ordered:
         return text

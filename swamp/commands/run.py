@@ -9,6 +9,7 @@ from swamp import output
 from swamp.commands.report import show_value, step_lines, tell
 from swamp.definitions import Workflow, parse_duration
 from swamp.engine import control, runs, service
+from swamp.engine.events import JobReset, RunStateSet, StepReset
 from swamp.engine.journal import CorruptRun
 from swamp.engine.state import JobStatus, RunState, RunStatus, load_state
 from swamp.errors import SwampError, UsageError
@@ -261,7 +262,7 @@ def request_stop(
         lock.acquire(handle.id)
         try:
             reason = "stopped on request" + (f" by {by}" if by else "")
-            handle.record("run-state", state=RunStatus.STOPPED, reason=reason)
+            handle.record(RunStateSet, state=RunStatus.STOPPED, reason=reason)
         finally:
             lock.release()
     finally:
@@ -302,8 +303,8 @@ def reset_for_retry(repo: Repository, run_id: str, step: str, job: str | None) -
         known = handle.state.jobs.get(job_name)
         for key in list(known.steps) if known else []:
             if key.split("[")[0] in keys:
-                handle.record("step-reset", job=job_name, step=key)
-        handle.record("job-reset", job=job_name)
+                handle.record(StepReset, job=job_name, step=key)
+        handle.record(JobReset, job=job_name)
     return handle
 
 

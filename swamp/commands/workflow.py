@@ -7,6 +7,7 @@ from swamp import output
 from swamp.commands.report import tell
 from swamp.engine import runs, service
 from swamp.engine.control import is_active
+from swamp.engine.events import JobReleased
 from swamp.engine.journal import CorruptRun
 from swamp.engine.state import JobStatus, RunStatus, load_state
 from swamp.errors import SwampError
@@ -90,7 +91,7 @@ def take_release(repo: Repository, job: str, run_id: str | None, actor: str) -> 
     except SwampError:
         handle.journal.close()
         raise
-    handle.record("job-released", job=job, by=actor)
+    handle.record(JobReleased, job=job, by=actor)
     return handle
 
 

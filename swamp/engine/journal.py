@@ -12,6 +12,9 @@ makes: reading a journal never changes it.
 Any other damage (a corrupt or mis-shaped line before the last) is not
 guessed around: it raises CorruptRun, one line naming the file and the way
 out, and the run cannot be continued.
+
+Events cross this module as typed values (events.py): `read_events` yields
+them, `Journal.write` takes an event's class and its fields.
 """
 
 from __future__ import annotations
@@ -19,14 +22,20 @@ from __future__ import annotations
 import json
 import os
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
+from enum import Enum
 from pathlib import Path
-from typing import Any
+from typing import Any, Concatenate, ParamSpec, TypeVar, cast
 
 from swamp import secrets
+from swamp.engine import events
+from swamp.engine.events import Event
 from swamp.errors import SwampError
 from swamp.fsutil import fsync_dir
+
+P = ParamSpec("P")
+E = TypeVar("E", bound=Event)
 
 JOURNAL = "journal.jsonl"
 
@@ -47,7 +56,7 @@ class CorruptRun(SwampError):
         )
 
 
-def read_events(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
+def read_events(path: Path) -> Iterator[tuple[int, Event]]:
     """(line number, event) of every complete event; a torn last line is
     skipped (a crash mid-write leaves one), anything else damaged raises."""
     try:
@@ -70,7 +79,10 @@ def read_events(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
             and isinstance(event.get("seq"), int)
         ):
             raise CorruptRun(path, i + 1, "not an event (an object with a type and a seq)")
-        yield i + 1, event
+        try:
+            yield i + 1, events.load(event)
+        except events.BadEvent as e:
+            raise CorruptRun(path, i + 1, str(e)) from None
 
 
 class Journal:
@@ -110,26 +122,31 @@ class Journal:
                 f.truncate(keep)
                 os.fsync(f.fileno())
 
-    def append(self, type_: str, **fields: Any) -> dict[str, Any]:
+    def append(
+        self, cls: Callable[Concatenate[int, str, P], E], *args: P.args, **fields: P.kwargs
+    ) -> E:
         """Write one event and fsync it (and all before it)."""
-        event = self.write(type_, **fields)
-        self.sync(event["seq"])
+        event = self.write(cls, *args, **fields)
+        self.sync(event.seq)
         return event
 
-    def write(self, type_: str, **fields: Any) -> dict[str, Any]:
-        """Write one event without waiting for the disk; `sync` makes it durable."""
+    def write(
+        self, cls: Callable[Concatenate[int, str, P], E], *args: P.args, **fields: P.kwargs
+    ) -> E:
+        """Write one event, `cls(seq, now, **fields)`, without waiting for the
+        disk; `sync` makes it durable. mypy checks the fields against `cls`."""
+        # Masked before it is written or applied: the state in memory is
+        # exactly what a rebuild from the journal would give.
+        values = {k: _masked(v) for k, v in fields.items()} if secrets.active() else fields
+        make = cast(Callable[..., E], cls)
         with self._lock:
             if self._failed is not None:
                 raise self._failed
             if self._fd < 0:
                 self._open()
             self.seq += 1
-            # Masked before it is written or applied: the state in memory is
-            # exactly what a rebuild from the journal would give.
-            event: dict[str, Any] = secrets.mask(
-                {"seq": self.seq, "at": now(), "type": type_, **fields}
-            )
-            line = json.dumps(event, separators=(",", ":"), default=str) + "\n"
+            event = make(self.seq, now(), *args, **values)
+            line = json.dumps(events.to_dict(event), separators=(",", ":"), default=str) + "\n"
             data = memoryview(line.encode("utf-8"))
             try:
                 while data:  # a write may be short (a full disk raises instead)
@@ -169,3 +186,13 @@ class Journal:
                     self._synced = self.seq
                 os.close(self._fd)
                 self._fd = -1
+
+
+def _masked(value: Any) -> Any:
+    """`value` with its secrets masked, of the same type: a state stays its
+    enum, a tuple a tuple."""
+    if isinstance(value, Enum):
+        return value
+    if isinstance(value, tuple):
+        return tuple(secrets.mask(list(value)))
+    return secrets.mask(value)

@@ -8,6 +8,22 @@ import time
 from typing import Any, TextIO, assert_never
 
 from swamp import secrets
+from swamp.engine.events import (
+    ApiRequest,
+    Event,
+    InputsIgnored,
+    JobReleased,
+    JobReset,
+    JobStateSet,
+    RunCreated,
+    RunStateSet,
+    ServeAccepted,
+    ServeDrained,
+    StepFinished,
+    StepReset,
+    StepStarted,
+    UnknownRerun,
+)
 from swamp.engine.runs import RunHandle
 from swamp.engine.state import JobStatus
 
@@ -21,44 +37,59 @@ _SYMBOL = {
 }
 
 
-def describe(event: dict[str, Any]) -> str | None:
+def describe(event: Event) -> str | None:
     """One line for a journal event, or None for events not worth a line."""
-    kind = event["type"]
-    if kind == "run-state":
-        reason = f" ({event['reason']})" if event.get("reason") else ""
-        return f"run {event['state']}{reason}"
-    if kind == "job-state":
-        state = JobStatus(event["state"])
-        line = f"job {event['job']}: {_SYMBOL.get(state, state)}"
-        match state:
-            case JobStatus.PENDING:
-                return None  # back to pending: nothing happened yet
-            case JobStatus.HELD if event.get("prompt"):
-                return line + f": {event['prompt']}"
-            case (
-                JobStatus.HELD
-                | JobStatus.RUNNING
-                | JobStatus.SUCCEEDED
-                | JobStatus.FAILED
-                | JobStatus.SKIPPED
-                | JobStatus.STOPPED
-            ):
-                return line + (f" ({event['reason']})" if event.get("reason") else "")
-            case _:
-                assert_never(state)
-    if kind == "job-released":
-        return f"job {event['job']}: released by {event.get('by')}"
-    if kind == "step-started":
-        attempt = f" (attempt {event['attempt']})" if event.get("attempt", 1) > 1 else ""
-        return f"step {event['job']}/{event['step']}: started {event.get('target', '')}{attempt}"
-    if kind == "step-finished":
-        line = f"step {event['job']}/{event['step']}: {_SYMBOL.get(event['state'], event['state'])}"
-        if event.get("error"):
-            line += f": {event['error']}"
-        if event.get("allowed"):
-            line += " (allowed to fail)"
-        return line
-    return None
+    match event:
+        case RunStateSet():
+            reason = f" ({event.reason})" if event.reason else ""
+            return f"run {event.state}{reason}"
+        case JobStateSet():
+            return _job_line(event)
+        case JobReleased():
+            return f"job {event.job}: released by {event.by}"
+        case StepStarted():
+            attempt = f" (attempt {event.attempt})" if event.attempt > 1 else ""
+            return f"step {event.job}/{event.step}: started {event.target}{attempt}"
+        case StepFinished():
+            line = f"step {event.job}/{event.step}: {_SYMBOL.get(event.state, event.state)}"
+            if event.error:
+                line += f": {event.error}"
+            if event.allowed:
+                line += " (allowed to fail)"
+            return line
+        case (
+            RunCreated()
+            | InputsIgnored()
+            | JobReset()
+            | StepReset()
+            | UnknownRerun()
+            | ServeAccepted()
+            | ServeDrained()
+            | ApiRequest()
+        ):
+            return None
+        case _:
+            assert_never(event)
+
+
+def _job_line(event: JobStateSet) -> str | None:
+    line = f"job {event.job}: {_SYMBOL.get(event.state, event.state)}"
+    match event.state:
+        case JobStatus.PENDING:
+            return None  # back to pending: nothing happened yet
+        case JobStatus.HELD if event.prompt:
+            return line + f": {event.prompt}"
+        case (
+            JobStatus.HELD
+            | JobStatus.RUNNING
+            | JobStatus.SUCCEEDED
+            | JobStatus.FAILED
+            | JobStatus.SKIPPED
+            | JobStatus.STOPPED
+        ):
+            return line + (f" ({event.reason})" if event.reason else "")
+        case _:
+            assert_never(event.state)
 
 
 class PlainProgress:
@@ -69,7 +100,7 @@ class PlainProgress:
         # Says whose line it is when several runs share a stream (queue items).
         self.prefix = f"{label}: " if label else ""
 
-    def __call__(self, event: dict[str, Any], run: RunHandle) -> None:
+    def __call__(self, event: Event, run: RunHandle) -> None:
         line = describe(event)
         if line:
             stamp = time.strftime("%H:%M:%S")
@@ -104,7 +135,7 @@ class LiveProgress:
         )
         self.live.start()
 
-    def __call__(self, event: dict[str, Any], run: RunHandle) -> None:
+    def __call__(self, event: Event, run: RunHandle) -> None:
         self.run = run
 
     def _table(self) -> Any:

@@ -25,6 +25,7 @@ from typing import Any, assert_never
 from swamp import expressions, schemas
 from swamp.definitions import MAX_DEPTH, Job, Step
 from swamp.engine import schedule
+from swamp.engine.events import JobReset, JobStateSet, RunStateSet, StepReset
 from swamp.engine.runs import create_run, open_child
 from swamp.engine.state import (
     JobStatus,
@@ -53,7 +54,7 @@ class Runner(StepRunner):
     def execute(self) -> RunStatus:
         """Run until nothing more can start; return the run's final state."""
         self._prepare_resume()
-        self.record("run-state", state=RunStatus.RUNNING)
+        self.record(RunStateSet, state=RunStatus.RUNNING)
         stop_watch = threading.Event()
         watcher = None
         if self.depth == 0:
@@ -66,10 +67,10 @@ class Runner(StepRunner):
             if watcher:
                 watcher.join()
         final, reason = self._final_state()
-        extra: dict[str, Any] = {}
+        in_flight = None
         if final == RunStatus.INTERRUPTED:
-            extra["inFlight"] = self.run.state.interrupted_steps()
-        self.record("run-state", state=final, reason=reason, **extra)
+            in_flight = tuple(self.run.state.interrupted_steps())
+        self.record(RunStateSet, state=final, reason=reason, in_flight=in_flight)
         write_snapshot(self.run.dir, self.run.state)
         return final
 
@@ -81,9 +82,9 @@ class Runner(StepRunner):
                 case JobStatus.RUNNING | JobStatus.FAILED | JobStatus.STOPPED | JobStatus.PENDING:
                     for key, step in list(job.steps.items()):
                         if _runs_again(step):
-                            self.record("step-reset", job=name, step=key)
+                            self.record(StepReset, job=name, step=key)
                     if job.state != JobStatus.PENDING:
-                        self.record("job-reset", job=name)
+                        self.record(JobReset, job=name)
                 case JobStatus.HELD | JobStatus.SUCCEEDED | JobStatus.SKIPPED:
                     pass  # a hold waits for its release; the others are done
                 case _:
@@ -150,7 +151,7 @@ class Runner(StepRunner):
                         if len(running) >= self.concurrency:
                             break
                         candidates.remove(name)
-                        self.record("job-state", job=name, state=JobStatus.RUNNING)
+                        self.record(JobStateSet, job=name, state=JobStatus.RUNNING)
                         running[pool.submit(self._run_job, jobs[name])] = name
                 if not running:
                     return
@@ -163,7 +164,7 @@ class Runner(StepRunner):
                     if exc is not None:  # a bug, not a user error: fail the job
                         self.failed.set()
                         self.record(
-                            "job-state",
+                            JobStateSet,
                             job=name,
                             state=JobStatus.FAILED,
                             reason=f"internal error: {exc}",
@@ -188,7 +189,7 @@ class Runner(StepRunner):
                 candidates.remove(name)  # waits on a failure that a resume may mend
                 continue
             if isinstance(verdict, str):
-                self.record("job-state", job=name, state=JobStatus.SKIPPED, reason=verdict)
+                self.record(JobStateSet, job=name, state=JobStatus.SKIPPED, reason=verdict)
                 candidates.remove(name)
                 order.done(name)
                 continue
@@ -197,7 +198,7 @@ class Runner(StepRunner):
                 continue
             if job.hold and not js.released_by:
                 prompt = self._render_text(job.hold, self._context())
-                self.record("job-state", job=name, state=JobStatus.HELD, prompt=prompt)
+                self.record(JobStateSet, job=name, state=JobStatus.HELD, prompt=prompt)
                 candidates.remove(name)
                 continue
             ready.append(name)
@@ -246,12 +247,12 @@ class Runner(StepRunner):
             self._finish_job(job, JobStatus.SUCCEEDED, None)
         else:
             # Paused, or a step waits on a failure elsewhere: continue on resume.
-            self.record("job-state", job=job.name, state=JobStatus.PENDING, reason="interrupted")
+            self.record(JobStateSet, job=job.name, state=JobStatus.PENDING, reason="interrupted")
 
     def _finish_job(self, job: Job, state: JobStatus, reason: str | None) -> None:
         if state == JobStatus.FAILED:
             self.failed.set()
-        self.record("job-state", job=job.name, state=state, reason=reason)
+        self.record(JobStateSet, job=job.name, state=state, reason=reason)
 
     def _run_for_each(self, job: Job, job_cancel: threading.Event) -> tuple[str | None, list[str]]:
         """Run the steps once per item; (a failure reason, the step keys)."""

@@ -6,21 +6,25 @@ import os
 import re
 import secrets as random
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from swamp import paths
 from swamp.definitions import Job, Model, Step, Workflow
 from swamp.engine import control
+from swamp.engine.events import Event, RunCreated
 from swamp.engine.journal import JOURNAL, Journal
 from swamp.engine.state import RunState, load_state
 from swamp.errors import SwampError
 from swamp.fsutil import fsync_dir
 
 RUNS = "runs"
+
+P = ParamSpec("P")
+E = TypeVar("E", bound=Event)
 
 
 def runs_dir(root: Path) -> Path:
@@ -42,9 +46,12 @@ class RunHandle:
     journal: Journal
     state: RunState
 
-    def record(self, type_: str, **fields: Any) -> dict[str, Any]:
-        """Journal an event durably, and apply it to the state."""
-        event = self.journal.append(type_, **fields)
+    def record(
+        self, cls: Callable[Concatenate[int, str, P], E], *args: P.args, **fields: P.kwargs
+    ) -> E:
+        """Journal an event durably, `cls(seq, now, **fields)`, and apply it
+        to the state."""
+        event = self.journal.append(cls, *args, **fields)
         self.state.apply(event)
         return event
 
@@ -69,7 +76,7 @@ def create_run(
     fsync_dir(folder.parent)
     handle = RunHandle(run_id, folder, Journal(folder / JOURNAL), RunState())
     handle.record(
-        "run-created",
+        RunCreated,
         run=run_id,
         kind=kind,
         workflow=workflow.name,
@@ -80,7 +87,7 @@ def create_run(
         item=item,
         request=request,
         pin=pin,
-        jobs=list(workflow.jobs),
+        jobs=tuple(workflow.jobs),
         pid=os.getpid(),
     )
     return handle

@@ -10,6 +10,7 @@ from typing import Any, assert_never
 from swamp import freeze
 from swamp.definitions import Workflow
 from swamp.engine import control
+from swamp.engine.events import InputsIgnored, UnknownRerun
 from swamp.engine.progress import make_progress
 from swamp.engine.runner import Progress, Runner
 from swamp.engine.runs import RunHandle, create_run, method_workflow
@@ -118,7 +119,7 @@ def create(
         pin=pin,
     )
     if ignored:
-        handle.record("inputs-ignored", names=ignored)
+        handle.record(InputsIgnored, names=tuple(ignored))
     return wf, handle
 
 
@@ -222,7 +223,7 @@ def _execute(
         if unknown and check_unknown:
             raise SwampError(refusal(handle.id, unknown))
         if unknown:
-            handle.record("unknown-rerun", steps=unknown)  # the operator's decision, audited
+            handle.record(UnknownRerun, steps=tuple(unknown))  # the operator's decision, audited
         made = make_progress(quiet) if progress is None else None
         with running(repo.config.stop_grace):
             Runner(

@@ -8,46 +8,46 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field, fields
-from enum import StrEnum
 from pathlib import Path
 from typing import Any, assert_never
 
+from swamp.engine.events import (
+    ApiRequest,
+    Event,
+    InputsIgnored,
+    JobReleased,
+    JobReset,
+    JobStateSet,
+    RunCreated,
+    RunStateSet,
+    ServeAccepted,
+    ServeDrained,
+    StepFinished,
+    StepReset,
+    StepStarted,
+    UnknownRerun,
+)
 from swamp.engine.journal import JOURNAL, CorruptRun, read_events
+from swamp.engine.status import JobStatus, RunStatus, StepStatus
 from swamp.fsutil import atomic_write
 
+# The states are defined in status.py (events carry them too); most code
+# imports them from here, with the state that holds them.
+__all__ = [
+    "SNAPSHOT",
+    "JobState",
+    "JobStatus",
+    "RunState",
+    "RunStatus",
+    "StepState",
+    "StepStatus",
+    "finished",
+    "load_state",
+    "outcome_unknown",
+    "write_snapshot",
+]
+
 SNAPSHOT = "snapshot.json"
-
-
-class StepStatus(StrEnum):
-    PENDING = "pending"
-    RUNNING = "running"  # in flight; after a crash, its outcome is unknown
-    SUCCEEDED = "succeeded"
-    FAILED = "failed"
-    SKIPPED = "skipped"  # a condition on what it depends on cannot hold
-    STOPPED = "stopped"  # terminated by `swamp run stop`: its outcome is unknown
-    INTERRUPTED = "interrupted"  # terminated by a signal: its outcome is unknown
-
-
-class JobStatus(StrEnum):
-    PENDING = "pending"
-    RUNNING = "running"
-    HELD = "held"
-    SUCCEEDED = "succeeded"
-    FAILED = "failed"
-    SKIPPED = "skipped"
-    STOPPED = "stopped"
-
-
-class RunStatus(StrEnum):
-    CREATED = "created"
-    RUNNING = "running"
-    PAUSED = "paused"
-    HELD = "held"
-    SUCCEEDED = "succeeded"
-    FAILED = "failed"
-    STOPPED = "stopped"
-    CANCELLED = "cancelled"  # its queue item was purged: never continued
-    INTERRUPTED = "interrupted"
 
 
 def finished(status: StepStatus | JobStatus) -> bool:
@@ -163,70 +163,72 @@ class RunState:
             if s.state == StepStatus.INTERRUPTED
         ]
 
-    def apply(self, e: dict[str, Any]) -> None:
-        kind = e["type"]
-        self.seq = e.get("seq", self.seq)
-        self.updated = e.get("at", self.updated)
-        if kind == "run-created":
-            self.id = e["run"]
-            self.kind = e.get("kind", "workflow")
-            self.workflow = e.get("workflow", "")
-            self.target = e.get("target", self.workflow)
-            self.inputs = e.get("inputs", {})
-            self.by = e.get("by", "")
-            self.concurrency = e.get("concurrency", 4)
-            self.item = e.get("item")
-            self.request = e.get("request") or ""
-            self.pin = e.get("pin") or {}
-            self.created = e.get("at", "")
-            for name in e.get("jobs", []):
-                self.job(name)
-        elif kind == "inputs-ignored":
-            self.ignored_inputs = list(e.get("names", []))
-        elif kind == "run-state":
-            self.state = RunStatus(e["state"])
-            self.reason = e.get("reason")
-        elif kind == "job-state":
-            job = self.job(e["job"])
-            job.state = JobStatus(e["state"])
-            job.reason = e.get("reason")
-            if "prompt" in e:
-                job.prompt = e["prompt"]
-            if job.state == JobStatus.RUNNING and job.started is None:
-                job.started = e.get("at")
-            if finished(job.state):
-                job.ended = e.get("at")
-        elif kind == "job-released":
-            job = self.job(e["job"])
-            job.released_by = e.get("by")
-            job.released_at = e.get("at")
-            job.released_commit = e.get("commit")
-        elif kind == "job-reset":
-            job = self.job(e["job"])
-            job.state, job.reason, job.ended = JobStatus.PENDING, None, None
-        elif kind == "step-started":
-            step = self.job(e["job"]).steps.setdefault(e["step"], StepState())
-            step.state = StepStatus.RUNNING
-            step.attempts = e.get("attempt", step.attempts + 1)
-            step.started = e.get("at")
-            step.ended = None
-            step.error = None
-            step.target = e.get("target", step.target)
-        elif kind == "step-finished":
-            step = self.job(e["job"]).steps.setdefault(e["step"], StepState())
-            step.state = StepStatus(e["state"])
-            step.outputs = e.get("outputs", {})
-            step.error = e.get("error")
-            step.ended = e.get("at")
-            step.stdout = e.get("stdout", "")
-            step.stderr = e.get("stderr", "")
-            step.allowed = bool(e.get("allowed", False))
-            if "attempt" in e:
-                step.attempts = e["attempt"]
-            if e.get("started"):
-                step.started = e["started"]
-        elif kind == "step-reset":
-            self.job(e["job"]).steps.pop(e["step"], None)
+    def apply(self, e: Event) -> None:
+        self.seq = e.seq
+        self.updated = e.at
+        match e:
+            case RunCreated():
+                self.id = e.run
+                self.kind = e.kind
+                self.workflow = e.workflow
+                self.target = e.target or e.workflow
+                self.inputs = e.inputs
+                self.by = e.by
+                self.concurrency = e.concurrency
+                self.item = e.item
+                self.request = e.request or ""
+                self.pin = e.pin or {}
+                self.created = e.at
+                for name in e.jobs:
+                    self.job(name)
+            case InputsIgnored():
+                self.ignored_inputs = list(e.names)
+            case RunStateSet():
+                self.state = e.state
+                self.reason = e.reason
+            case JobStateSet():
+                job = self.job(e.job)
+                job.state = e.state
+                job.reason = e.reason
+                if e.prompt is not None:
+                    job.prompt = e.prompt
+                if job.state == JobStatus.RUNNING and job.started is None:
+                    job.started = e.at
+                if finished(job.state):
+                    job.ended = e.at
+            case JobReleased():
+                job = self.job(e.job)
+                job.released_by = e.by
+                job.released_at = e.at
+                job.released_commit = e.commit
+            case JobReset():
+                job = self.job(e.job)
+                job.state, job.reason, job.ended = JobStatus.PENDING, None, None
+            case StepStarted():
+                step = self.job(e.job).steps.setdefault(e.step, StepState())
+                step.state = StepStatus.RUNNING
+                step.attempts = e.attempt
+                step.started = e.at
+                step.ended = None
+                step.error = None
+                step.target = e.target
+            case StepFinished():
+                step = self.job(e.job).steps.setdefault(e.step, StepState())
+                step.state = e.state
+                step.outputs = e.outputs
+                step.error = e.error
+                step.ended = e.at
+                step.stdout = e.stdout
+                step.stderr = e.stderr
+                step.allowed = e.allowed
+                if e.attempt is not None:
+                    step.attempts = e.attempt
+            case StepReset():
+                self.job(e.job).steps.pop(e.step, None)
+            case UnknownRerun() | ServeAccepted() | ServeDrained() | ApiRequest():
+                pass  # an audit: it changes no state
+            case _:
+                assert_never(e)
 
     def outputs(self) -> dict[str, Any]:
         """jobs.<job>.steps.<step>.outputs of every succeeded step."""
@@ -298,16 +300,10 @@ def load_state(run_dir: Path) -> RunState:
             state = RunState()  # rebuilt from the journal below
     last = 0
     journal = run_dir / JOURNAL
-    for line, event in read_events(journal):
-        last = event["seq"]
+    for _, event in read_events(journal):
+        last = event.seq
         if last > state.seq:
-            try:
-                state.apply(event)
-            except KeyError as e:
-                raise CorruptRun(journal, line, f"a {event['type']} event without {e}") from None
-            except (TypeError, ValueError, AttributeError) as e:
-                what = f"a {event['type']} event with a wrong value ({e})"
-                raise CorruptRun(journal, line, what) from None
+            state.apply(event)
     if last < state.seq:
         raise CorruptRun(
             journal,

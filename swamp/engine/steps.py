@@ -14,12 +14,23 @@ import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, assert_never
+from typing import Any, Concatenate, ParamSpec, TypeVar, assert_never
 
 from swamp import expressions, freeze, schemas
 from swamp.context import base_context, step_environment
 from swamp.definitions import Job, Step, Workflow
 from swamp.engine import control, schedule
+from swamp.engine.events import (
+    Event,
+    EventBase,
+    JobReleased,
+    JobReset,
+    JobStateSet,
+    RunStateSet,
+    StepFinished,
+    StepReset,
+    StepStarted,
+)
 from swamp.engine.runs import RunHandle
 from swamp.engine.state import JobState, StepStatus, finished
 from swamp.execute import call_method, call_task
@@ -35,19 +46,14 @@ from swamp.types.base import ExecutionContext, Outcome
 # the job's state), so one fsync covers both; that halves the fsyncs of a
 # sequence of steps. A crash in between loses at most the finish, and the
 # step then counts as in flight: its outcome is unknown (engine/unknown.py).
-DURABLE_EVENTS = frozenset(
-    {
-        "step-started",
-        "job-state",
-        "run-state",
-        "job-released",
-        "step-reset",
-        "job-reset",
-    }
+DURABLE_EVENTS: frozenset[Callable[..., EventBase]] = frozenset(
+    {StepStarted, JobStateSet, RunStateSet, JobReleased, StepReset, JobReset}
 )
 TAIL_LINES = 20
 
-Progress = Callable[[dict[str, Any], RunHandle], None]
+Progress = Callable[[Event, RunHandle], None]
+P = ParamSpec("P")
+E = TypeVar("E", bound=Event)
 
 
 def _tail(text: str) -> str:
@@ -88,29 +94,31 @@ class StepRunner(ABC):
         # Read at every step boundary: built once.
         self._control = control.local_path(run.dir, control.CONTROL)
         self._freeze = freeze.files(repo.root)
-        self._unreported: list[dict[str, Any]] = []
+        self._unreported: list[Event] = []
         self.unwatched: str | None = None  # why stops and freezes cannot be read
 
     # -- recording -----------------------------------------------------------
 
-    def record(self, type_: str, **fields: Any) -> None:
-        """Journal an event; state transitions (DURABLE_EVENTS) are fsynced
-        before the engine moves on (see journal.py). Progress lines wait for
-        the fsync."""
-        durable = type_ in DURABLE_EVENTS
+    def record(
+        self, cls: Callable[Concatenate[int, str, P], E], *args: P.args, **fields: P.kwargs
+    ) -> None:
+        """Journal an event, `cls(seq, now, **fields)`; state transitions
+        (DURABLE_EVENTS) are fsynced before the engine moves on (see
+        journal.py). Progress lines wait for the fsync."""
+        durable = cls in DURABLE_EVENTS
         journal = self.run.journal
         with self.lock:
-            event = journal.write(type_, **fields)
+            event = journal.write(cls, *args, **fields)
             self.run.state.apply(event)
             if self.progress:
                 self._unreported.append(event)
         if not durable:
             return
         # Outside the lock: steps finishing together share one fsync.
-        journal.sync(event["seq"])
+        journal.sync(event.seq)
         if self.progress:
             with self.lock:
-                done = [e for e in self._unreported if e["seq"] <= event["seq"]]
+                done = [e for e in self._unreported if e.seq <= event.seq]
                 self._unreported = self._unreported[len(done) :]
                 for e in done:
                     self.progress(e, self.run)
@@ -211,7 +219,7 @@ class StepRunner(ABC):
                     continue  # waits on a failure that a resume may mend
                 if isinstance(verdict, str):
                     self.record(
-                        "step-finished",
+                        StepFinished,
                         job=job.name,
                         step=keys[s.name],
                         state=StepStatus.SKIPPED,
@@ -331,7 +339,7 @@ class StepRunner(ABC):
         for attempt in range(1, attempts + 1):
             if record_success or attempt > 1:
                 self.record(
-                    "step-started", job=job.name, step=key, attempt=attempt, target=step.target
+                    StepStarted, job=job.name, step=key, attempt=attempt, target=step.target
                 )
             try:
                 outcome = self._attempt(job, step, key, context, job_cancel)
@@ -353,7 +361,7 @@ class StepRunner(ABC):
         elif not outcome.ok and self.cancel.is_set():
             state = StepStatus.STOPPED  # its outcome is unknown too (engine/unknown.py)
         self.record(
-            "step-finished",
+            StepFinished,
             job=job.name,
             step=key,
             state=state,

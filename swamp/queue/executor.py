@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, assert_never
 
 from swamp import freeze, paths
 from swamp.engine import control, runs, service
+from swamp.engine.events import JobReleased, RunStateSet
 from swamp.engine.progress import PlainProgress
 from swamp.engine.state import RunStatus
 from swamp.errors import SwampError, UsageError
@@ -445,7 +446,7 @@ class Executor:
         item = action.item
         progress = None if self.quiet else PlainProgress(label=f"{item.id} {item.target}")
         staged = item.data.pop("release", None)
-        released = self._released_by(item, staged) if staged else {}
+        released_by, released_commit = self._released_by(item, staged) if staged else ("", None)
         item.save()
         handle = None
         if action.mode == "resume":
@@ -461,7 +462,9 @@ class Executor:
             return Report(item.id, item.target, "succeeded", "result recorded", handle.id)
         if handle is not None:
             if staged:
-                handle.record("job-released", job=staged["job"], **released)
+                handle.record(
+                    JobReleased, job=staged["job"], by=released_by, commit=released_commit
+                )
             result = service.resume(
                 self.repo,
                 handle,
@@ -489,14 +492,14 @@ class Executor:
             raise Interrupted(service.interrupted(result.state))
         return Report(item.id, item.target, result.state.state, detail(result.state), result.id)
 
-    def _released_by(self, item: Item, staged: dict[str, Any]) -> dict[str, Any]:
-        """Who released the hold: the author of the commit that staged the
-        release, never the release's own `by` text; for a release made in
-        this checkout and not committed, whoever runs it."""
+    def _released_by(self, item: Item, staged: dict[str, Any]) -> tuple[str, str | None]:
+        """Who released the hold, and the commit that staged the release: its
+        author, never the release's own `by` text; for a release made in
+        this checkout and not committed, whoever runs it (and no commit)."""
         commit = release_commit(self.repo.root, item, staged)
         if commit is None:
-            return {"by": self.by}
-        return {"by": f"{commit.author} <{commit.email}>", "commit": commit.sha}
+            return self.by, None
+        return f"{commit.author} <{commit.email}>", commit.sha
 
     def _audit(self, action: Action) -> dict[str, Any]:
         """What this runner verified itself: the only source of the audit's
@@ -560,7 +563,7 @@ def _cancel_run(root: Path, run_id: str) -> None:
     lock = control.RunLock(handle.dir)
     try:
         lock.acquire(handle.id)
-        handle.record("run-state", state="cancelled", reason="its queue item was purged")
+        handle.record(RunStateSet, state=RunStatus.CANCELLED, reason="its queue item was purged")
     finally:
         lock.release()
         handle.journal.close()

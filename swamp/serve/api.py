@@ -197,6 +197,7 @@ def _act(request: Request, action: str, run_id: str, who: str, body: dict[str, A
     from swamp.commands import run as run_cmd
     from swamp.commands import workflow as wf_cmd
     from swamp.engine import runs
+    from swamp.engine.events import ApiRequest
 
     srv = server(request)
     repo = srv.cache.get()
@@ -232,7 +233,7 @@ def _act(request: Request, action: str, run_id: str, who: str, body: dict[str, A
                 if d.owns(name):
                     raise ApiError(409, f"run {name} is being executed by this server")
                 rerun = body.get("rerunUnknown", False) is True
-                d.note(name, "resume", who, rerunUnknown=rerun)
+                d.note(name, "resume", who, rerun_unknown=rerun)
                 handle = runs.open_run(repo.root, name)
                 _check_resumable(handle)
                 d.submit_resume(handle, rerun_unknown=rerun)
@@ -243,7 +244,7 @@ def _act(request: Request, action: str, run_id: str, who: str, body: dict[str, A
                     raise ApiError(400, 'give the step as {"step": NAME, "job": NAME?}')
                 name = runs.find_run(repo.root, run_id).name
                 handle = run_cmd.reset_for_retry(repo, name, step, body.get("job"))
-                handle.record("api-request", action="retry", by=who, step=step)
+                handle.record(ApiRequest, action="retry", by=who, step=step)
                 d.submit_resume(handle, retrying=True)
                 return {"run": handle.id, "requested": "retry", "step": step, "by": who}
             case _:

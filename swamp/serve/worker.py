@@ -22,18 +22,15 @@ from pathlib import Path
 from typing import Any
 
 from swamp.engine import control, runs, service
+from swamp.engine.events import ApiRequest, RunStateSet, ServeAccepted, ServeDrained
 from swamp.engine.journal import JOURNAL, CorruptRun, read_events
 from swamp.engine.runs import RunHandle
-from swamp.engine.state import load_state
+from swamp.engine.state import RunStatus, load_state
 from swamp.errors import SwampError
 from swamp.queue import item_runs
 from swamp.serve.repocache import RepoCache
 
 log = logging.getLogger("swamp.serve")
-
-ACCEPTED = "serve-accepted"
-DRAINED = "serve-drained"
-REQUEST = "api-request"
 
 
 class Draining(SwampError):
@@ -77,7 +74,7 @@ class Dispatcher:
             raise Draining("the server is shutting down; try again later")
         repo = self.cache.get()
         wf, handle = service.create(repo, kind, target, inputs, by=by, run_id=run_id)
-        handle.record(ACCEPTED, by=by, via=via)
+        handle.record(ServeAccepted, by=by, via=via)
         with self._lock:
             self._pending[handle.id] = handle
         self._submit(handle.id, lambda: self._execute(wf, handle))
@@ -144,20 +141,20 @@ class Dispatcher:
         with self._lock:
             return run_id in self._pending or run_id in self._active
 
-    def note(self, run_id: str, action: str, by: str, **extra: Any) -> bool:
+    def note(self, run_id: str, action: str, by: str, *, rerun_unknown: bool | None = None) -> bool:
         """Record an API action in the run's journal, when this process may
         write it (the run executes here, or nowhere); False otherwise."""
         with self._lock:
             handle = self._active.get(run_id) or self._pending.get(run_id)
         if handle is not None:
-            handle.record(REQUEST, action=action, by=by, **extra)
+            handle.record(ApiRequest, action=action, by=by, rerun_unknown=rerun_unknown)
             return True
         folder = runs.find_run(self.root, run_id)
         if control.is_active(folder):
             return False  # another process owns the journal
         handle = runs.open_run(self.root, run_id)
         try:
-            handle.record(REQUEST, action=action, by=by, **extra)
+            handle.record(ApiRequest, action=action, by=by, rerun_unknown=rerun_unknown)
         finally:
             handle.journal.close()
         return True
@@ -170,7 +167,9 @@ class Dispatcher:
             if handle is None or run_id in self._cancelled:
                 return False
             self._cancelled.add(run_id)
-            handle.record("run-state", state="stopped", reason=f"stopped on request by {by}")
+            handle.record(
+                RunStateSet, state=RunStatus.STOPPED, reason=f"stopped on request by {by}"
+            )
         return True
 
     def busy(self) -> int:
@@ -211,7 +210,7 @@ class Dispatcher:
             active = list(self._active.values())
         for handle in active:
             log.info("stopping run %s (grace period over)", handle.id)
-            handle.record(DRAINED, reason=f"server stopped after {grace:g}s of grace")
+            handle.record(ServeDrained, reason=f"server stopped after {grace:g}s of grace")
             control.send(handle.dir, "stop")
         self._pool.shutdown(wait=True, cancel_futures=True)
 
@@ -221,14 +220,18 @@ def _unfinished(folder: Path) -> bool:
     (cut off by a crash), or stopped by a drain."""
     accepted = drained = False
     for _, event in read_events(folder / JOURNAL):
-        kind = event.get("type")
-        if kind == ACCEPTED:
-            accepted = True
-        elif kind == DRAINED:
-            drained = True
-        elif kind == "run-state" and event.get("state") != "stopped":
-            drained = False
+        match event:
+            case ServeAccepted():
+                accepted = True
+            case ServeDrained():
+                drained = True
+            case RunStateSet() if event.state != RunStatus.STOPPED:
+                drained = False
+            case _:
+                pass  # the others say nothing of how the run came to rest
     if not accepted:
         return False
     state = load_state(folder).state
-    return state in ("created", "running") or (state == "stopped" and drained)
+    return state in (RunStatus.CREATED, RunStatus.RUNNING) or (
+        state == RunStatus.STOPPED and drained
+    )
