@@ -146,7 +146,7 @@ def test_an_event_is_written_back_as_the_line_it_was_read_from(journal: Path) ->
     for line in journal.read_text().splitlines():
         original = json.loads(line)
         event = events.load(original)
-        written = json.loads(json.dumps(events.to_dict(event), separators=(",", ":")))
+        written = json.loads(events.to_line(event))
         kept = {k: v for k, v in original.items() if v is not None}
         assert [k for k in written if k in kept] == list(kept), line
         assert {k: written[k] for k in kept} == kept, line

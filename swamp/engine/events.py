@@ -4,8 +4,8 @@ Each line of runs/<id>/journal.jsonl is one event: `seq`, `at`, `type` and
 the fields of its type. Here is every type (EventType), one frozen class per
 type with its fields typed (states as their enums), and the two functions
 that cross the line's JSON: `load` (a line's object to its typed event, the
-one reader; journal.read_events uses it) and `to_dict` (the reverse,
-journal.Journal.write uses it). Code past the journal handles these values,
+one reader; journal.read_events uses it) and `to_dict` (the reverse;
+`to_line` is the line journal.Journal.write appends). Code past the journal handles these values,
 never the dicts, so mypy checks every reader and `match` over `Event` is
 exhaustive.
 
@@ -15,6 +15,7 @@ None is left out, and an absent field reads as its default.
 
 from __future__ import annotations
 
+import json
 import types
 from dataclasses import MISSING, dataclass, field, fields
 from enum import Enum, StrEnum
@@ -198,6 +199,15 @@ def to_dict(event: EventBase) -> dict[str, Any]:
         if value is not None:
             data[key] = value
     return data
+
+
+def to_line(event: EventBase) -> str:
+    """The event's journal line, newline included: compact JSON."""
+    return _ENCODER.encode(to_dict(event)) + "\n"
+
+
+# Built once: json.dumps with options builds an encoder per call.
+_ENCODER = json.JSONEncoder(separators=(",", ":"), default=str)
 
 
 def load(data: dict[str, Any]) -> Event:

@@ -138,7 +138,7 @@ class Journal:
         # Masked before it is written or applied: the state in memory is
         # exactly what a rebuild from the journal would give.
         values = {k: _masked(v) for k, v in fields.items()} if secrets.active() else fields
-        make = cast(Callable[..., E], cls)
+        make = cast("Callable[..., E]", cls)  # a string: no typing object built per event
         with self._lock:
             if self._failed is not None:
                 raise self._failed
@@ -146,8 +146,7 @@ class Journal:
                 self._open()
             self.seq += 1
             event = make(self.seq, now(), *args, **values)
-            line = json.dumps(events.to_dict(event), separators=(",", ":"), default=str) + "\n"
-            data = memoryview(line.encode("utf-8"))
+            data = memoryview(events.to_line(event).encode("utf-8"))
             try:
                 while data:  # a write may be short (a full disk raises instead)
                     data = data[os.write(self._fd, data) :]

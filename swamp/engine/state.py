@@ -116,6 +116,12 @@ class JobState:
     ended: str | None = None
     steps: dict[str, StepState] = field(default_factory=dict)
 
+    def step(self, key: str) -> StepState:
+        step = self.steps.get(key)
+        if step is None:
+            step = self.steps[key] = StepState()
+        return step
+
 
 @dataclass
 class RunState:
@@ -141,7 +147,10 @@ class RunState:
     seq: int = 0
 
     def job(self, name: str) -> JobState:
-        return self.jobs.setdefault(name, JobState())
+        job = self.jobs.get(name)  # not setdefault: no JobState built per event
+        if job is None:
+            job = self.jobs[name] = JobState()
+        return job
 
     def failed_steps(self) -> list[tuple[str, str, StepState]]:
         """(job, step key, step) of every step that failed and counts (not
@@ -205,7 +214,7 @@ class RunState:
                 job = self.job(e.job)
                 job.state, job.reason, job.ended = JobStatus.PENDING, None, None
             case StepStarted():
-                step = self.job(e.job).steps.setdefault(e.step, StepState())
+                step = self.job(e.job).step(e.step)
                 step.state = StepStatus.RUNNING
                 step.attempts = e.attempt
                 step.started = e.at
@@ -213,7 +222,7 @@ class RunState:
                 step.error = None
                 step.target = e.target
             case StepFinished():
-                step = self.job(e.job).steps.setdefault(e.step, StepState())
+                step = self.job(e.job).step(e.step)
                 step.state = e.state
                 step.outputs = e.outputs
                 step.error = e.error
