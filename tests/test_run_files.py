@@ -242,8 +242,9 @@ def test_folders_are_fsynced_after_entries_are_created_renamed_or_removed(
     real_fsync = os.fsync
 
     def spy(fd: int) -> None:
-        if os.path.isdir(f"/proc/self/fd/{fd}"):
-            synced.append(Path(os.readlink(f"/proc/self/fd/{fd}")))
+        link = Path(f"/proc/self/fd/{fd}")
+        if link.is_dir():
+            synced.append(link.readlink())
         real_fsync(fd)
 
     monkeypatch.setattr(os, "fsync", spy)
