@@ -16,10 +16,10 @@ None is left out, and an absent field reads as its default.
 from __future__ import annotations
 
 import json
-import types
+from collections.abc import Callable
 from dataclasses import MISSING, dataclass, field, fields
-from enum import Enum, StrEnum
-from typing import Any, ClassVar, TypeAlias, get_args, get_origin, get_type_hints
+from enum import StrEnum
+from typing import Any, ClassVar, TypeAlias
 
 from swamp.engine.status import JobStatus, RunStatus, StepStatus
 
@@ -47,6 +47,8 @@ class BadEvent(ValueError):
 
 @dataclass(frozen=True, slots=True)
 class EventBase:
+    """What every event has; `TYPE` is its kind, the line's `type`."""
+
     TYPE: ClassVar[EventType]
     seq: int  # the event's place in its journal, from 1
     at: str  # when it was written: ISO 8601, UTC
@@ -58,6 +60,8 @@ class EventBase:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class RunCreated(EventBase):
+    """A run began: what it runs, for whom, and its jobs."""
+
     TYPE = EventType.RUN_CREATED
     run: str
     # Defaults for journals written by hand (tests of planted journals):
@@ -77,12 +81,16 @@ class RunCreated(EventBase):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class InputsIgnored(EventBase):
+    """Inputs given but declared by no input, which a Mender workflow ignores."""
+
     TYPE = EventType.INPUTS_IGNORED
     names: tuple[str, ...]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class RunStateSet(EventBase):
+    """The run's state changed (run-state)."""
+
     TYPE = EventType.RUN_STATE
     state: RunStatus
     reason: str | None = None
@@ -92,6 +100,8 @@ class RunStateSet(EventBase):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class JobStateSet(EventBase):
+    """A job's state changed (job-state)."""
+
     TYPE = EventType.JOB_STATE
     job: str
     state: JobStatus
@@ -101,6 +111,8 @@ class JobStateSet(EventBase):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class JobReleased(EventBase):
+    """A held job was released, and by whom."""
+
     TYPE = EventType.JOB_RELEASED
     job: str
     by: str | None = None
@@ -109,12 +121,16 @@ class JobReleased(EventBase):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class JobReset(EventBase):
+    """A job goes back to pending, to run again (resume, retry)."""
+
     TYPE = EventType.JOB_RESET
     job: str
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class StepStarted(EventBase):
+    """An attempt of a step began."""
+
     TYPE = EventType.STEP_STARTED
     job: str
     step: str  # the step's key: its name, `name[3]` in a forEach, `precheck:name`
@@ -124,6 +140,8 @@ class StepStarted(EventBase):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class StepFinished(EventBase):
+    """A step's outcome: its last attempt's, or why it was skipped."""
+
     TYPE = EventType.STEP_FINISHED
     job: str
     step: str
@@ -138,6 +156,8 @@ class StepFinished(EventBase):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class StepReset(EventBase):
+    """A step is forgotten, to run again (resume, retry)."""
+
     TYPE = EventType.STEP_RESET
     job: str
     step: str
@@ -145,12 +165,16 @@ class StepReset(EventBase):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class UnknownRerun(EventBase):
+    """An operator let steps whose outcome is unknown run again."""
+
     TYPE = EventType.UNKNOWN_RERUN
     steps: tuple[str, ...]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ServeAccepted(EventBase):
+    """swamp serve took the run on (it continues it after a restart)."""
+
     TYPE = EventType.SERVE_ACCEPTED
     by: str
     via: str
@@ -158,12 +182,16 @@ class ServeAccepted(EventBase):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ServeDrained(EventBase):
+    """swamp serve stopped the run when shutting down (the next start continues it)."""
+
     TYPE = EventType.SERVE_DRAINED
     reason: str
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ApiRequest(EventBase):
+    """An action asked through serve's API, and who asked."""
+
     TYPE = EventType.API_REQUEST
     action: str
     by: str
@@ -246,43 +274,37 @@ def _shown(value: Any) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
-def _checker(tp: Any) -> Any:
-    """A function that returns a JSON value as type `tp`, or raises _Wrong."""
-    origin, args = get_origin(tp), get_args(tp)
-    if origin is types.UnionType:  # X | None: None never reaches the check
-        (inner,) = [a for a in args if a is not type(None)]
-        return _checker(inner)
-    if isinstance(tp, type) and issubclass(tp, Enum):
-        return tp
-    if tp is bool:
-        return _is(lambda v: isinstance(v, bool), "true or false")
-    if tp is int:
-        return _is(lambda v: isinstance(v, int) and not isinstance(v, bool), "a whole number")
-    if tp is str:
-        return _is(lambda v: isinstance(v, str), "a string")
-    if origin is dict and args[1] is str:
-        return _is(
-            lambda v: isinstance(v, dict) and all(isinstance(x, str) for x in v.values()),
-            "an object of strings",
-        )
-    if origin is dict:
-        return _is(lambda v: isinstance(v, dict), "an object")
-    if origin is tuple:  # tuple[str, ...]
-        strings = _is(
-            lambda v: isinstance(v, list) and all(isinstance(x, str) for x in v),
-            "a list of strings",
-        )
-        return lambda v: tuple(strings(v))
-    raise TypeError(f"no check for {tp}")  # a new field's type: add it here
-
-
-def _is(test: Any, expected: str) -> Any:
+def _is(test: Callable[[Any], bool], expected: str) -> Callable[[Any], Any]:
     def check(value: Any) -> Any:
         if not test(value):
             raise _Wrong(f"expected {expected}, got {_shown(value)}")
         return value
 
     return check
+
+
+def _strings(value: Any) -> tuple[str, ...]:
+    if not (isinstance(value, list) and all(isinstance(x, str) for x in value)):
+        raise _Wrong(f"expected a list of strings, got {_shown(value)}")
+    return tuple(value)
+
+
+# The check of each field type, by its annotation (`X | None` is X's: None
+# never reaches a check). An enum raises ValueError for a state it does not know.
+_CHECKS: dict[str, Callable[[Any], Any]] = {
+    "str": _is(lambda v: isinstance(v, str), "a string"),
+    "int": _is(lambda v: isinstance(v, int) and not isinstance(v, bool), "a whole number"),
+    "bool": _is(lambda v: isinstance(v, bool), "true or false"),
+    "dict[str, Any]": _is(lambda v: isinstance(v, dict), "an object"),
+    "dict[str, str]": _is(
+        lambda v: isinstance(v, dict) and all(isinstance(x, str) for x in v.values()),
+        "an object of strings",
+    ),
+    "tuple[str, ...]": _strings,
+    "StepStatus": StepStatus,
+    "JobStatus": JobStatus,
+    "RunStatus": RunStatus,
+}
 
 
 _CLASSES: dict[str, type[Event]] = {
@@ -308,20 +330,19 @@ assert set(_CLASSES) == set(EventType), "one class per event type"
 
 def _specs() -> tuple[
     dict[type[EventBase], tuple[tuple[str, str], ...]],
-    dict[type[EventBase], tuple[tuple[str, str, Any, bool], ...]],
+    dict[type[EventBase], tuple[tuple[str, str, Callable[[Any], Any], bool], ...]],
 ]:
     """Per class: (field, key) in order, and (field, key, check, required)."""
     keys: dict[type[EventBase], tuple[tuple[str, str], ...]] = {}
-    specs: dict[type[EventBase], tuple[tuple[str, str, Any, bool], ...]] = {}
+    specs: dict[type[EventBase], tuple[tuple[str, str, Callable[[Any], Any], bool], ...]] = {}
     for cls in _CLASSES.values():
-        hints = get_type_hints(cls)
         own = [f for f in fields(cls) if f.name not in ("seq", "at")]
         keys[cls] = tuple((f.name, f.metadata.get("key", f.name)) for f in own)
         specs[cls] = tuple(
             (
                 f.name,
                 f.metadata.get("key", f.name),
-                _checker(hints[f.name]),
+                _CHECKS[str(f.type).removesuffix(" | None")],
                 f.default is MISSING and f.default_factory is MISSING,
             )
             for f in own
