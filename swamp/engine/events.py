@@ -19,7 +19,7 @@ import json
 from collections.abc import Callable
 from dataclasses import MISSING, dataclass, field, fields
 from enum import StrEnum
-from typing import Any, ClassVar, TypeAlias
+from typing import Any, ClassVar, Concatenate, ParamSpec, TypeAlias, TypeVar
 
 from swamp.engine.status import JobStatus, RunStatus, StepStatus
 
@@ -214,6 +214,12 @@ Event: TypeAlias = (
     | ServeDrained
     | ApiRequest
 )
+
+P = ParamSpec("P")
+E = TypeVar("E", bound=Event)
+# An event's class, as a journal calls it: cls(seq, at, **fields). Functions
+# that record take one and the fields, so mypy checks the fields against it.
+EventClass: TypeAlias = Callable[Concatenate[int, str, P], E]
 
 # -- the line's JSON object <-> the typed event ---------------------------------
 

@@ -26,16 +26,13 @@ from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from enum import Enum
 from pathlib import Path
-from typing import Any, Concatenate, ParamSpec, TypeVar, cast
+from typing import Any, cast
 
 from swamp import secrets
 from swamp.engine import events
-from swamp.engine.events import Event
+from swamp.engine.events import E, Event, EventClass, P
 from swamp.errors import SwampError
 from swamp.fsutil import fsync_dir
-
-P = ParamSpec("P")
-E = TypeVar("E", bound=Event)
 
 JOURNAL = "journal.jsonl"
 
@@ -122,17 +119,13 @@ class Journal:
                 f.truncate(keep)
                 os.fsync(f.fileno())
 
-    def append(
-        self, cls: Callable[Concatenate[int, str, P], E], *args: P.args, **fields: P.kwargs
-    ) -> E:
+    def append(self, cls: EventClass[P, E], *args: P.args, **fields: P.kwargs) -> E:
         """Write one event and fsync it (and all before it)."""
         event = self.write(cls, *args, **fields)
         self.sync(event.seq)
         return event
 
-    def write(
-        self, cls: Callable[Concatenate[int, str, P], E], *args: P.args, **fields: P.kwargs
-    ) -> E:
+    def write(self, cls: EventClass[P, E], *args: P.args, **fields: P.kwargs) -> E:
         """Write one event, `cls(seq, now, **fields)`, without waiting for the
         disk; `sync` makes it durable. mypy checks the fields against `cls`."""
         # Masked before it is written or applied: the state in memory is

@@ -6,25 +6,22 @@ import os
 import re
 import secrets as random
 import shutil
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Concatenate, ParamSpec, TypeVar
+from typing import Any
 
 from swamp import paths
 from swamp.definitions import Job, Model, Step, Workflow
 from swamp.engine import control
-from swamp.engine.events import Event, RunCreated
+from swamp.engine.events import E, EventClass, P, RunCreated
 from swamp.engine.journal import JOURNAL, Journal
 from swamp.engine.state import RunState, load_state
 from swamp.errors import SwampError
 from swamp.fsutil import fsync_dir
 
 RUNS = "runs"
-
-P = ParamSpec("P")
-E = TypeVar("E", bound=Event)
 
 
 def runs_dir(root: Path) -> Path:
@@ -46,9 +43,7 @@ class RunHandle:
     journal: Journal
     state: RunState
 
-    def record(
-        self, cls: Callable[Concatenate[int, str, P], E], *args: P.args, **fields: P.kwargs
-    ) -> E:
+    def record(self, cls: EventClass[P, E], *args: P.args, **fields: P.kwargs) -> E:
         """Journal an event durably, `cls(seq, now, **fields)`, and apply it
         to the state."""
         event = self.journal.append(cls, *args, **fields)

@@ -14,18 +14,21 @@ import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Concatenate, ParamSpec, TypeVar, assert_never
+from typing import Any, assert_never
 
 from swamp import expressions, freeze, schemas
 from swamp.context import base_context, step_environment
 from swamp.definitions import Job, Step, Workflow
 from swamp.engine import control, schedule
 from swamp.engine.events import (
+    E,
     Event,
     EventBase,
+    EventClass,
     JobReleased,
     JobReset,
     JobStateSet,
+    P,
     RunStateSet,
     StepFinished,
     StepReset,
@@ -52,8 +55,6 @@ DURABLE_EVENTS: frozenset[Callable[..., EventBase]] = frozenset(
 TAIL_LINES = 20
 
 Progress = Callable[[Event, RunHandle], None]
-P = ParamSpec("P")
-E = TypeVar("E", bound=Event)
 
 
 def _tail(text: str) -> str:
@@ -99,9 +100,7 @@ class StepRunner(ABC):
 
     # -- recording -----------------------------------------------------------
 
-    def record(
-        self, cls: Callable[Concatenate[int, str, P], E], *args: P.args, **fields: P.kwargs
-    ) -> None:
+    def record(self, cls: EventClass[P, E], *args: P.args, **fields: P.kwargs) -> None:
         """Journal an event, `cls(seq, now, **fields)`; state transitions
         (DURABLE_EVENTS) are fsynced before the engine moves on (see
         journal.py). Progress lines wait for the fsync."""
