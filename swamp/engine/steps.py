@@ -23,7 +23,6 @@ from swamp.engine import control, schedule
 from swamp.engine.events import (
     E,
     Event,
-    EventBase,
     EventClass,
     JobReleased,
     JobReset,
@@ -49,7 +48,7 @@ from swamp.types.base import ExecutionContext, Outcome
 # the job's state), so one fsync covers both; that halves the fsyncs of a
 # sequence of steps. A crash in between loses at most the finish, and the
 # step then counts as in flight: its outcome is unknown (engine/unknown.py).
-DURABLE_EVENTS: frozenset[Callable[..., EventBase]] = frozenset(
+DURABLE_EVENTS: frozenset[type[Event]] = frozenset(
     {StepStarted, JobStateSet, RunStateSet, JobReleased, StepReset, JobReset}
 )
 TAIL_LINES = 20
