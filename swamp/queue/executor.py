@@ -30,7 +30,7 @@ from swamp.queue import gate, items
 from swamp.queue.claims import ClaimPush, Lost, Pushed
 from swamp.queue.items import BrokenItem, Item, ItemState
 from swamp.queue.outcome import detail, record_outcome, release_commit
-from swamp.queue.status import NEEDS_ACTION, ItemLock, status
+from swamp.queue.status import NEEDS_ACTION, DisplayState, ItemLock, claim_status, status
 from swamp.queue.timing import iso, utcnow
 from swamp.repo import Repository
 
@@ -359,14 +359,20 @@ class Executor:
                     base.outcome, base.detail = "skipped", f"held: {st.detail}"
                     return base
             case ItemState.RUNNING:
-                if st.state == "running":
-                    return base
-                if st.state == "stale-claim" and not (explicit and self.reclaim):
-                    base.outcome = "skipped"
-                    return base
-                if not explicit:  # interrupted: never again by accident
-                    base.outcome, base.detail = "skipped", f"{st.state}: {st.detail}"
-                    return base
+                claimed = claim_status(self.repo, item, now, active=False)
+                match claimed.state:
+                    case DisplayState.RUNNING:
+                        return base
+                    case DisplayState.STALE_CLAIM:
+                        if not (explicit and self.reclaim):
+                            base.outcome = "skipped"
+                            return base
+                    case DisplayState.INTERRUPTED:
+                        if not explicit:  # never again by accident
+                            base.outcome, base.detail = "skipped", f"{st.state}: {st.detail}"
+                            return base
+                    case _:
+                        assert_never(claimed.state)
             case ItemState.FAILED | ItemState.PAUSED | ItemState.STOPPED | ItemState.INTERRUPTED:
                 if not explicit:  # never again by accident
                     base.outcome, base.detail = "skipped", f"{st.state}: {st.detail}"
@@ -394,7 +400,7 @@ class Executor:
         if isinstance(verdict, gate.Refusal):
             base.outcome, base.detail = verdict.outcome, verdict.detail
             if verdict.outcome == "expired" and not self.dry_run:
-                item.data["state"] = "expired"
+                item.data["state"] = ItemState.EXPIRED.value
                 item.save()
             return base
         if self.dry_run:
@@ -408,7 +414,7 @@ class Executor:
     def write_claim(self, action: Action) -> None:
         """Mark the item running, by this runner, in its file."""
         data = action.item.data
-        data["state"] = "running"
+        data["state"] = ItemState.RUNNING.value
         data["run"] = action.run_id
         data["claim"] = {
             "by": runner_identity(),
@@ -485,7 +491,7 @@ class Executor:
             )
         # The engine reports how the run stopped; the queue records it in the item.
         record_outcome(self.repo.root, result.state, self._audit(action))
-        if result.state.state == "interrupted":  # Ctrl-C, SIGTERM: no further item starts
+        if result.state.state == RunStatus.INTERRUPTED:  # Ctrl-C, SIGTERM: no further item starts
             raise Interrupted(service.interrupted(result.state))
         return Report(item.id, item.target, result.state.state, detail(result.state), result.id)
 
@@ -530,20 +536,24 @@ def purge(repo: Repository, item: Item, *, dry_run: bool) -> Report:
         if fresh is None:
             return Report(item.id, item.target, "skipped", "no longer queued")
         item = fresh
-        st = status(repo, item, utcnow(), active=False)
         run_id = item.data.get("run")
-        if st.state == "running":
-            if st.detail.startswith("claimed by"):  # by a runner elsewhere, maybe running
-                detail = (
-                    f"{st.detail}; purge it where it runs, or once that runner is gone take it "
-                    f"over with `swamp queue execute --item {item.id} --reclaim`"
-                )
-            else:
-                detail = f"running ({st.detail}); stop it with `swamp run stop {run_id}` first"
-            return Report(item.id, item.target, "refused", detail, run_id)
+        if item.state == ItemState.RUNNING:
+            # This process holds its lock: a claim that is running is a runner's elsewhere.
+            claimed = claim_status(repo, item, utcnow(), active=False)
+            match claimed.state:
+                case DisplayState.RUNNING:
+                    detail = (
+                        f"{claimed.detail}; purge it where it runs, or once that runner is gone "
+                        f"take it over with `swamp queue execute --item {item.id} --reclaim`"
+                    )
+                    return Report(item.id, item.target, "refused", detail, run_id)
+                case DisplayState.INTERRUPTED | DisplayState.STALE_CLAIM:
+                    pass
+                case _:
+                    assert_never(claimed.state)
         if dry_run:
             return Report(item.id, item.target, "would-purge", "", run_id)
-        if run_id and item.state in (*NEEDS_ACTION, "running"):
+        if run_id and (item.state in NEEDS_ACTION or item.state == ItemState.RUNNING):
             _cancel_run(repo.root, run_id)
         with contextlib.suppress(FileNotFoundError):
             item.path.unlink()
