@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
 from swamp import expressions, schemas
-from swamp.definitions import Model
+from swamp.definitions import Model, Workflow
 from swamp.errors import Problem
 from swamp.loader import Document, JsonPath, LoadError, format_path, load_file
 from swamp.repo import Contents, digest_bytes, parsed_digest
@@ -45,6 +45,28 @@ class Broken(set[str]):
         super().__init__()
         # The valid methods of a model with problems, and the names of the others.
         self.models: dict[str, tuple[Model, frozenset[str]]] = {}
+
+
+def first_checks(
+    doc: Document, kind: str, defined: Mapping[str, Model | Workflow]
+) -> tuple[dict[str, Any], Any, list[Problem], list[Where]]:
+    """What every model or workflow file is checked for first: a mapping
+    (empty if it is not one), its schema, and a name not defined already.
+    (data, its name, problems, where the schema errors are, to prune.)"""
+    problems = mapping_problems(doc)
+    where: list[Where] = []
+    if not problems:
+        problems, where = schema_errors(doc, kind)
+    data = doc.data if isinstance(doc.data, dict) else {}
+    name = data.get("name")
+    if isinstance(name, str) and name in defined:
+        problems.append(
+            doc.problem(
+                ("name",),
+                f"name: {kind} {name!r} is already defined in {defined[name].file}",
+            )
+        )
+    return data, name, problems, where
 
 
 def schema_errors(doc: Document, kind: str) -> tuple[list[Problem], list[Where]]:

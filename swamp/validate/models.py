@@ -19,10 +19,9 @@ from swamp.validate.common import (
     Broken,
     Where,
     dumps,
+    first_checks,
     holds_expression,
     load_doc,
-    mapping_problems,
-    schema_errors,
     schema_shape,
 )
 from swamp.validate.references import expression_problems
@@ -33,19 +32,7 @@ def load_models(repo: Contents, broken: Broken) -> None:
         doc = load_doc(repo, path)
         if doc is None:
             continue
-        problems = mapping_problems(doc)
-        where: list[Where] = []
-        if not problems:
-            problems, where = schema_errors(doc, "model")
-        data = doc.data if isinstance(doc.data, dict) else {}
-        name = data.get("name")
-        if isinstance(name, str) and name in repo.models:
-            problems.append(
-                doc.problem(
-                    ("name",),
-                    f"name: model {name!r} is already defined in {repo.models[name].file}",
-                )
-            )
+        data, name, problems, where = first_checks(doc, "model", repo.models)
         calls: dict[str, str] = {}
         checkable = _prune_model(data, where) if data else None
         whole = checkable is None

@@ -20,10 +20,9 @@ from swamp.types import registry
 from swamp.validate.common import (
     Broken,
     Where,
+    first_checks,
     known_hint,
     load_doc,
-    mapping_problems,
-    schema_errors,
     schema_shape,
 )
 from swamp.validate.nesting import cycle_problems
@@ -42,19 +41,7 @@ def load_workflows(repo: Contents, broken: Broken) -> list[tuple[Workflow, froze
         if mender.is_mender(doc):  # the Mender dialect: loaded after, highest version wins
             mender_docs.append(doc)
             continue
-        problems = mapping_problems(doc)
-        where: list[Where] = []
-        if not problems:
-            problems, where = schema_errors(doc, "workflow")
-        data = doc.data if isinstance(doc.data, dict) else {}
-        name = data.get("name")
-        if isinstance(name, str) and name in repo.workflows:
-            problems.append(
-                doc.problem(
-                    ("name",),
-                    f"name: workflow {name!r} is already defined in {repo.workflows[name].file}",
-                )
-            )
+        data, name, problems, where = first_checks(doc, "workflow", repo.workflows)
         if data and not where:
             problems += schema_shape(doc, ("inputs",), data.get("inputs"))
         repo.problems.extend(problems)
