@@ -14,7 +14,7 @@ import typer
 
 if TYPE_CHECKING:
     from swamp.publish import Publish
-    from swamp.queue.executor import Selector
+    from swamp.queue.selection import Selector
 
 
 @dataclass(frozen=True)
@@ -225,6 +225,6 @@ def selector(
     method: str | None,
     item: str | None,
 ) -> Selector:
-    from swamp.queue.executor import Selector
+    from swamp.queue.selection import Selector
 
     return Selector(all_, workflows, methods, workflow, method, item)

@@ -10,7 +10,10 @@ from swamp.inputs import parse_inputs
 from swamp.publish import NONE, Publish, open_repo, prepare, record
 from swamp.queue import items
 from swamp.queue.claims import pusher
-from swamp.queue.executor import Executor, Report, Selector, Shard, purge, select
+from swamp.queue.decision import Report
+from swamp.queue.executor import Executor
+from swamp.queue.purge import purge
+from swamp.queue.selection import Selector, Shard, select
 from swamp.queue.stage import When, stage
 from swamp.queue.status import DisplayState, lapsed, silent_for, status
 from swamp.queue.timing import iso, parse_iso, utcnow

@@ -34,7 +34,7 @@ from swamp.identity import runner_identity
 from swamp.queue.timing import iso, utcnow
 
 if TYPE_CHECKING:
-    from swamp.queue.executor import Action
+    from swamp.queue.decision import Action
 
 LEASES = "refs/swamp/leases"
 # At most this long between two looks at origin; a short claimTimeout shortens it.

@@ -44,7 +44,7 @@ def tick(root: Path, shard: str | None, concurrency: int) -> int:
     """One pass: what `swamp queue execute --all --push [--shard]` does."""
     from swamp.commands.queue import execute
     from swamp.publish import Publish
-    from swamp.queue.executor import Selector
+    from swamp.queue.selection import Selector
 
     return execute(
         root,
