@@ -11,9 +11,21 @@ both.
 
 from __future__ import annotations
 
+import json
 from typing import TYPE_CHECKING, Any
 
+from starlette.concurrency import run_in_threadpool
+from starlette.responses import JSONResponse, StreamingResponse
+from starlette.routing import Route
+
+from swamp.commands import run as run_cmd
+from swamp.commands import workflow as wf_cmd
+from swamp.commands.run import display_state, run_rows
+from swamp.engine import runs, service
+from swamp.engine.state import load_state
 from swamp.errors import SwampError
+from swamp.inputs import apply_defaults, check_inputs
+from swamp.queue.listing import queue_rows
 from swamp.serve.context import (
     ApiError,
     actor,
@@ -22,6 +34,8 @@ from swamp.serve.context import (
     refused,
     server,
 )
+from swamp.serve.events import stream
+from swamp.serve.openapi import document
 
 if TYPE_CHECKING:
     from starlette.requests import Request
@@ -30,13 +44,11 @@ if TYPE_CHECKING:
 
 
 def _json(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
-    from starlette.responses import JSONResponse
 
     return JSONResponse(masked(data), status, headers=headers)
 
 
 async def _body(request: Request) -> dict[str, Any]:
-    import json
 
     raw = await request.body()
     if not raw.strip():
@@ -51,7 +63,6 @@ async def _body(request: Request) -> dict[str, Any]:
 
 
 def queue(request: Request) -> Response:
-    from swamp.queue.listing import queue_rows
 
     done = request.query_params.get("done") in ("1", "true")
     rows, broken = queue_rows(server(request).cache.get(), include_done=done)
@@ -59,7 +70,6 @@ def queue(request: Request) -> Response:
 
 
 def run_list(request: Request) -> Response:
-    from swamp.commands.run import run_rows
 
     q = request.query_params
     srv = server(request)
@@ -76,9 +86,6 @@ def run_list(request: Request) -> Response:
 
 
 def run_document(request: Request, run_id: str) -> dict[str, Any]:
-    from swamp.commands.run import display_state
-    from swamp.engine import runs
-    from swamp.engine.state import load_state
 
     srv = server(request)
     try:
@@ -99,10 +106,6 @@ def run_show(request: Request) -> Response:
 
 
 def run_events(request: Request) -> Response:
-    from starlette.responses import StreamingResponse
-
-    from swamp.engine import runs
-    from swamp.serve.events import stream
 
     srv = server(request)
     try:
@@ -123,9 +126,6 @@ def check_start(request: Request, kind: str, target: str, inputs: dict[str, Any]
     """What `workflow run` / `method run` check before they start: the
     definition exists and is valid, the inputs fit; plus swamp.yaml's
     serve.allowStart. The inputs with their defaults."""
-    from swamp.engine import service
-    from swamp.inputs import apply_defaults, check_inputs
-
     repo = server(request).cache.get()
     if not repo.config.serve.may_start(target):
         raise ApiError(403, f"swamp.yaml's serve.allowStart does not allow starting {target}")
@@ -148,7 +148,6 @@ def check_start(request: Request, kind: str, target: str, inputs: dict[str, Any]
 
 
 async def _start(request: Request, kind: str, target: str) -> Response:
-    from starlette.concurrency import run_in_threadpool
 
     who = actor(request)
     refuse_in_pull_mode(request, "start runs")
@@ -182,7 +181,6 @@ async def start_method(request: Request) -> Response:
 
 
 async def _action(request: Request, action: str) -> Response:
-    from starlette.concurrency import run_in_threadpool
 
     who = actor(request)
     if action not in ("pause", "stop"):
@@ -194,9 +192,6 @@ async def _action(request: Request, action: str) -> Response:
 
 
 def _act(request: Request, action: str, run_id: str, who: str, body: dict[str, Any]) -> Any:
-    from swamp.commands import run as run_cmd
-    from swamp.commands import workflow as wf_cmd
-    from swamp.engine import runs
 
     srv = server(request)
     repo = srv.cache.get()
@@ -303,13 +298,11 @@ def ready(request: Request) -> Response:
 
 
 def openapi(request: Request) -> Response:
-    from swamp.serve.openapi import document
 
     return _json(document())
 
 
 def routes() -> list[Route]:
-    from starlette.routing import Route
 
     v1 = "/api/v1"
     return [

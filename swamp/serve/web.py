@@ -9,8 +9,18 @@ from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import jinja2
+from starlette.responses import HTMLResponse, RedirectResponse
+from starlette.routing import Route
+
+from swamp.commands.run import run_rows
+from swamp.engine import runs, service
+from swamp.engine.state import load_state
 from swamp.errors import SwampError
+from swamp.queue.listing import queue_rows
+from swamp.serve.api import run_document
 from swamp.serve.context import masked, server
+from swamp.serve.svg import job_graph
 
 if TYPE_CHECKING:
     import jinja2
@@ -33,7 +43,6 @@ RUN_STATES = (
 
 @cache
 def _env() -> jinja2.Environment:
-    import jinja2
 
     return jinja2.Environment(
         loader=jinja2.FileSystemLoader(Path(__file__).parent / "templates"),
@@ -43,7 +52,6 @@ def _env() -> jinja2.Environment:
 
 
 def _page(request: Request, template: str, title: str, **values: Any) -> Response:
-    from starlette.responses import HTMLResponse
 
     srv = server(request)
     html = (
@@ -59,20 +67,17 @@ _CSP = "default-src 'self'; script-src 'unsafe-inline' 'self'; style-src 'unsafe
 
 
 def home(request: Request) -> Response:
-    from starlette.responses import RedirectResponse
 
     return RedirectResponse("/queue", 302)
 
 
 def queue_page(request: Request) -> Response:
-    from swamp.queue.listing import queue_rows
 
     rows, broken = queue_rows(server(request).cache.get())
     return _page(request, "queue.html", "Queue", items=rows, broken=broken)
 
 
 def runs_page(request: Request) -> Response:
-    from swamp.commands.run import run_rows
 
     srv = server(request)
     q = request.query_params
@@ -91,10 +96,6 @@ def runs_page(request: Request) -> Response:
 
 
 def run_page(request: Request) -> Response:
-    from swamp.engine import runs, service
-    from swamp.engine.state import load_state
-    from swamp.serve.api import run_document
-    from swamp.serve.svg import job_graph
 
     srv = server(request)
     data = run_document(request, request.path_params["run"])
@@ -111,7 +112,6 @@ def run_page(request: Request) -> Response:
 
 
 def routes() -> list[BaseRoute]:
-    from starlette.routing import Route
 
     return [
         Route("/", home),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -117,7 +118,6 @@ def holds_expression(value: Any) -> bool:
 
 
 def dumps(value: Any) -> str:
-    import json
 
     return json.dumps(value, sort_keys=True, default=str)
 
