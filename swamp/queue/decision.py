@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, assert_never
+from typing import TYPE_CHECKING, Any, Literal, assert_never
 
 from swamp import paths
 from swamp.engine import runs
@@ -21,6 +21,10 @@ from swamp.repo import Repository
 
 if TYPE_CHECKING:
     from swamp.approval import Approvals, Verdict
+
+# Start a new run, or resume the item's run (failed, stopped, paused,
+# interrupted, reclaimed, released).
+Mode = Literal["start", "resume"]
 
 
 @dataclass
@@ -46,7 +50,7 @@ class Action:
     """An item this executor will run: start a new run, or continue one."""
 
     item: Item
-    mode: str  # start, or resume (failed, stopped, paused, interrupted, reclaimed, released)
+    mode: Mode
     run_id: str
     lock: ItemLock
     before: dict[str, Any]  # the item as it was, to put back if nothing ran
@@ -88,7 +92,7 @@ def _decide(
 ) -> Action | Report:
     st = status(repo, item, now, active=False)
     base = Report(item.id, item.target, st.state, st.detail, item.data.get("run"))
-    mode = "resume"
+    mode: Mode = "resume"
     match item.state:
         case ItemState.QUEUED:
             mode = "start"
