@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
 import re
-import selectors
+import select
 import shutil
 import signal
 import subprocess
@@ -93,7 +94,8 @@ class ShellType:
             if not cwd.is_dir():
                 return Outcome(ok=False, error=f"workingDir {arguments['workingDir']!r} not found")
         given = {k: _word(v) for k, v in (arguments.get("env") or {}).items()}
-        env = {**ctx.environment, **given, **ctx.shell_env}
+        # run_process adds what it must to the environment: one copy per step.
+        env = {**ctx.environment, **given, **ctx.shell_env} if given or ctx.shell_env else None
         timeout = arguments.get("timeout")
         if ctx.timeout is not None:
             timeout = ctx.timeout if timeout is None else min(timeout, ctx.timeout)
@@ -306,7 +308,7 @@ def _collect(
 ) -> tuple[bytes, bytes, str | None]:
     """Read the command's output until it closes it and exits; on a stop or
     at the deadline, SIGTERM its process group, then SIGKILL it after a grace
-    period. Waiting is event-driven (the selector also watches a pidfd for
+    period. Waiting is event-driven (poll also watches a pidfd for
     the exit where the system has them), so a quick command costs no more
     than its own run: Popen.communicate(timeout=…) sleep-polls for the exit.
     """
@@ -315,12 +317,13 @@ def _collect(
     deadline = None if timeout is None else started + timeout
     chunks: dict[int, list[bytes]] = {proc.stdout.fileno(): [], proc.stderr.fileno(): []}
     out_fd, err_fd = proc.stdout.fileno(), proc.stderr.fileno()
-    sel = selectors.DefaultSelector()
+    # poll(2), not a selectors' epoll: nothing to create and close per step.
+    poller = select.poll()
     for fd in chunks:
-        sel.register(fd, selectors.EVENT_READ)
+        poller.register(fd, select.POLLIN)
     pidfd = _pidfd(proc.pid)
     if pidfd is not None:
-        sel.register(pidfd, selectors.EVENT_READ)
+        poller.register(pidfd, select.POLLIN)
     if stdin is not None:
         threading.Thread(target=_feed, args=(proc, stdin.encode()), daemon=True).start()
     reason: str | None = None
@@ -336,17 +339,16 @@ def _collect(
                 if moment is not None:
                     wait = max(0.0, min(wait, moment - now))
             if open_fds or pidfd is not None:
-                for key, _ in sel.select(wait):
-                    fd = int(key.fd)
+                for fd, _ in poller.poll(math.ceil(wait * 1000)):
                     if fd == pidfd:
-                        sel.unregister(fd)
+                        poller.unregister(fd)
                         exited = True
                         continue
                     chunk = os.read(fd, 65536)
                     if chunk:
                         chunks[fd].append(chunk)
-                    else:
-                        sel.unregister(fd)
+                    else:  # closed (a hang-up reads as the end)
+                        poller.unregister(fd)
                         open_fds.discard(fd)
             if pidfd is None and not open_fds:
                 # No pidfd: the pipes are closed, so the exit is imminent.
@@ -368,7 +370,6 @@ def _collect(
             if give_up is not None and now >= give_up:
                 break  # something outside the group holds the pipes open
     finally:
-        sel.close()
         if pidfd is not None:
             os.close(pidfd)
         proc.stdout.close()
