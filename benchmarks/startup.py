@@ -7,9 +7,12 @@ runs, and prints the median and the fastest wall time, and the median minus
 that of `python -c pass` (the interpreter's own start-up). `swamp` is the
 console script next to this Python, when installed.
 
-With PYTHONDONTWRITEBYTECODE set, swamp's own modules are compiled at every
-start (typer's and yaml's were compiled when pip installed them): unset it to
-compare like with like, as a `pip install` of swamp would.
+Like with like: typer's and yaml's bytecode was compiled when pip installed
+them, and a `pip install` of swamp compiles swamp's too. An editable install
+does not, and with PYTHONDONTWRITEBYTECODE set (as in some CI images) swamp's
+sources would be compiled again at every start. So this script first compiles
+swamp's bytecode (`compileall`, into the package's own __pycache__, which git
+ignores), and says so.
 
 It ends with `swamp queue list` on this repository's example (its models/,
 workflows/ and queue/) against `python -c "import typer, yaml"`, the floor of
@@ -19,6 +22,7 @@ any typer command that reads YAML; issue 12 aims at 1.5x or less.
 from __future__ import annotations
 
 import argparse
+import compileall
 import resource
 import shutil
 import statistics
@@ -75,6 +79,9 @@ def main() -> None:
         extra = "" if label == "python -c pass" else f"{(median - base) * 1000:+10.1f} ms"
         print(f"{label:28} {median * 1000:6.1f} ms {min(times) * 1000:6.1f} ms {extra:>13}")
     example = str(Path(__file__).resolve().parent.parent)
+    package = Path(__file__).resolve().parent.parent / "swamp"
+    compiled = compileall.compile_dir(package, quiet=1)
+    print(f"swamp's bytecode compiled first, as pip install does: {'ok' if compiled else 'FAILED'}")
     floor = measure_cpu([py, "-c", "import typer, yaml"], runs)
     listed = measure_cpu([py, "-m", "swamp", "--repo", example, "queue", "list"], runs)
     for i, what in enumerate(("wall", "CPU")):

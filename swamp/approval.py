@@ -55,6 +55,7 @@ class Approvals:
 
     def _http(self) -> httpx.Client:
         if self._client is None:
+            # start-up time: httpx loads only when used
             import httpx
 
             token = os.environ.get(self.policy.token_env, "")
@@ -73,6 +74,7 @@ class Approvals:
 
     def _get(self, path: str) -> Any:
         """GET a JSON resource, following `Link: rel="next"` pages for lists."""
+        # start-up time: httpx loads only when used
         import httpx
 
         url: str | None = path
@@ -110,6 +112,7 @@ class Approvals:
             )
         if not os.environ.get(self.policy.token_env):
             return Verdict(False, f"the approval policy needs a token in ${self.policy.token_env}")
+        # start-up time: loaded only on this path
         from swamp.gitrepo import GitError
 
         rel = item.path.relative_to(self.root).as_posix()
@@ -239,6 +242,7 @@ class ApprovalError(Exception):
 def _reviewed_part(data: bytes | None) -> str:
     """The fields of an item file a reviewer approves (request and release),
     canonically; the runner's own fields (state, run, claim…) are left out."""
+    # start-up time: loaded only on this path
     from swamp.loader import LoadError, load_yaml_text
     from swamp.queue.items import REQUEST_FIELDS, canonical
 
@@ -259,6 +263,7 @@ def approvals_for(repo: Repository) -> Approvals | None:
     policy = repo.config.approval
     if policy is None or not policy.required:
         return None
+    # start-up time: loaded only on this path
     from swamp.gitrepo import Repo
 
     return Approvals(policy, Repo(repo.root), repo.root)

@@ -39,6 +39,7 @@ class Cron:
 
 def _openings(window: Window, start: datetime) -> Iterable[datetime]:
     """The window's openings from start for a year (at most _MAX_OPENINGS), in UTC."""
+    # start-up time: zoneinfo and croniter load only when windows are computed
     from zoneinfo import ZoneInfo
 
     from croniter import croniter
@@ -135,6 +136,7 @@ def replace_block(text: str, block: str) -> str | None:
 
 def sync(root: Path, windows: Mapping[str, Window], every: str | None) -> tuple[Path, bool]:
     """Rewrite the schedule of the execute workflow; (its path, whether it changed)."""
+    # start-up time: loaded only on this path
     from swamp.fsutil import atomic_write
 
     path = root / EXECUTE_WORKFLOW
@@ -161,6 +163,7 @@ def sync(root: Path, windows: Mapping[str, Window], every: str | None) -> tuple[
 
 def scheduled_crons(root: Path) -> list[str] | None:
     """The crons of the execute workflow (None when there is no such workflow)."""
+    # start-up time: yaml loads only when used
     import yaml
 
     path = root / EXECUTE_WORKFLOW
@@ -180,6 +183,7 @@ def scheduled_crons(root: Path) -> list[str] | None:
 
 def uncovered(window: Window, crons: list[str], start: datetime | None = None) -> datetime | None:
     """The first opening of the window in which no cron fires (None: all covered)."""
+    # start-up time: croniter loads only when used
     from croniter import croniter
 
     start = start or datetime.now(UTC)

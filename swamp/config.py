@@ -11,6 +11,7 @@ import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from fnmatch import fnmatchcase
 from typing import Any
 
 _DURATION_PART = re.compile(r"([0-9]+(?:\.[0-9]+)?)(ms|s|m|h|d)")
@@ -63,8 +64,6 @@ class ServeSettings:
     allow_register: bool = False
 
     def may_start(self, target: str) -> bool:
-        from fnmatch import fnmatchcase
-
         return any(fnmatchcase(target, pattern) for pattern in self.allow_start)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any
 
 # The settings were defined here first; they are re-exported for their importers.
@@ -68,10 +69,19 @@ class Model:
     digest: str
 
 
+class Condition(StrEnum):
+    """What a job or step needs of one it depends on (`dependsOn: [{name, condition}]`)."""
+
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    COMPLETED = "completed"  # succeeded or failed
+    ALWAYS = "always"  # finished in any way, skipped included
+
+
 @dataclass(frozen=True)
 class Dependency:
     name: str
-    condition: str = "succeeded"
+    condition: Condition = Condition.SUCCEEDED
 
 
 @dataclass(frozen=True)
@@ -161,7 +171,7 @@ def dependencies(raw: list[Any] | None) -> tuple[Dependency, ...]:
         if isinstance(d, str):
             out.append(Dependency(d))
         else:
-            out.append(Dependency(d["name"], d.get("condition", "succeeded")))
+            out.append(Dependency(d["name"], Condition(d.get("condition", "succeeded"))))
     return tuple(out)
 
 

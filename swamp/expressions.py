@@ -66,6 +66,7 @@ def find(value: str) -> Iterator[tuple[str, int]]:
 
 @cache
 def _environment() -> ImmutableSandboxedEnvironment:
+    # start-up time: jinja2 loads only when used
     from jinja2 import StrictUndefined
     from jinja2.sandbox import ImmutableSandboxedEnvironment
 
@@ -143,6 +144,7 @@ def _sized(name: str, original: Callable[..., Any]) -> Callable[..., Any]:
 def _as_data(value: Any, source: str) -> Any:
     """The result as data, or ExpressionError: an unsafe or undefined value
     nested in a list, a NaN, a range or a function never leaves evaluation."""
+    # start-up time: jinja2 loads only when used
     from jinja2 import Undefined
 
     budget = [MAX_SIZE]
@@ -180,6 +182,7 @@ def _as_data(value: Any, source: str) -> Any:
 
 def parse(source: str) -> nodes.Expr:
     """The AST of one expression, or ExpressionError naming the problem."""
+    # start-up time: jinja2 loads only when used
     from jinja2 import TemplateSyntaxError
     from jinja2.parser import Parser
 
@@ -199,6 +202,7 @@ def parse(source: str) -> nodes.Expr:
 
 def references(source: str) -> list[Reference]:
     """Every dotted name the expression reads (the longest constant chain)."""
+    # start-up time: jinja2 loads only when used
     from jinja2 import nodes
 
     found: list[Reference] = []
@@ -246,6 +250,7 @@ def _compile(source: str) -> Any:
 
 def evaluate(source: str, context: Mapping[str, Any]) -> Any:
     """The value of one expression in `context`."""
+    # start-up time: jinja2 loads only when used
     from jinja2 import TemplateSyntaxError, Undefined, UndefinedError
     from jinja2.exceptions import SecurityError
 

@@ -48,6 +48,7 @@ class Repo:
     """A swamp repository inside a git work tree."""
 
     def __init__(self, root: Path) -> None:
+        # start-up time: git loads only when used
         import git
 
         self.root = root.resolve()
@@ -74,7 +75,7 @@ class Repo:
         """End GitPython's helper processes (`git cat-file --batch`) now, and
         wait for them: GitPython itself only signals them, leaving zombies
         and open pipes to the garbage collector."""
-        import subprocess
+        import subprocess  # start-up time: only closing GitPython's helpers uses it
 
         for name in ("cat_file_all", "cat_file_header"):
             cmd = getattr(self.repo.git, name, None)
@@ -112,6 +113,7 @@ class Repo:
         return path
 
     def _git(self, *args: str, env: dict[str, str] | None = None) -> str:
+        # start-up time: git loads only when used
         import git
 
         try:
@@ -196,6 +198,7 @@ class Repo:
 
     def show(self, ref: str, path: str) -> bytes | None:
         """The content of `path` at `ref`, or None if it is not there."""
+        # start-up time: git loads only when used
         import git
 
         try:
@@ -206,6 +209,7 @@ class Repo:
         return data
 
     def files_at(self, ref: str, folder: str) -> list[str]:
+        # start-up time: git loads only when used
         import git
 
         try:
@@ -219,6 +223,7 @@ class Repo:
         return sorted(self._local(str(b.path)) for b in sub.traverse() if b.type == "blob")
 
     def resolve(self, ref: str) -> str | None:
+        # start-up time: git loads only when used
         import git
 
         try:
@@ -227,6 +232,7 @@ class Repo:
             return None
 
     def merge_base(self, a: str, b: str = "HEAD") -> str:
+        # start-up time: git loads only when used
         import git
 
         try:
@@ -339,6 +345,7 @@ class Repo:
         specs = self._git("diff", "--cached", "--name-only", "--", *wanted).splitlines()
         if not specs:
             return None
+        # start-up time: loaded only on this path
         from swamp import secrets
         from swamp.paths import one_line
 
@@ -357,6 +364,7 @@ class Repo:
 
     def _not_ignored(self, specs: list[str]) -> list[str]:
         """Git refuses to add a path .gitignore names; leave those out."""
+        # start-up time: git loads only when used
         import git
 
         try:
@@ -372,6 +380,7 @@ class Repo:
 
     def rebase(self) -> bool:
         """Rebase onto the upstream; False (rebase aborted) on a conflict."""
+        # start-up time: git loads only when used
         import git
 
         remote, branch = self.upstream()
@@ -408,6 +417,7 @@ class Repo:
 
     def try_push(self, rev: str = "HEAD") -> bool:
         """Push `rev` to the branch; False if refused as not a fast-forward."""
+        # start-up time: git loads only when used
         import git
 
         remote, branch = self.upstream()
@@ -467,7 +477,7 @@ class Repo:
     def snapshot(self, paths: Sequence[str], message: str, parent: str | None = None) -> str:
         """A commit of `paths` as they are on disk, made through a private
         index so that neither the branch nor the work tree's index moves."""
-        import tempfile
+        import tempfile  # start-up time: only a snapshot needs it
 
         with tempfile.TemporaryDirectory(prefix="swamp-index-") as tmp:
             env = {**_identity(self), "GIT_INDEX_FILE": str(Path(tmp) / "index")}
@@ -527,8 +537,6 @@ class Repo:
         self._git("push", "--quiet", "--force", "--no-verify", self.remote(), f"{sha}:{ref}")
 
     def delete_remote_ref(self, ref: str) -> None:
-        import contextlib
-
         with contextlib.suppress(GitError):  # already gone
             self._git("push", "--quiet", "--no-verify", self.remote(), f":{ref}")
 

@@ -59,6 +59,7 @@ MAX_TEXT = 500
 def checked_text(option: str, text: str) -> str:
     """Free text a person gives that swamp stages in git (--by, --note): one
     line, no control characters, bounded, and no secret's value."""
+    # start-up time: loaded only on this path
     from swamp import secrets
     from swamp.errors import UsageError
     from swamp.paths import shown

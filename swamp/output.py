@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import sys
 from typing import Any
@@ -15,8 +16,6 @@ _CODES = {"red": "31", "green": "32", "yellow": "33", "bold": "1", "dim": "2"}
 def colour_wanted(stream: Any = None) -> bool:
     """Colours on a terminal, unless NO_COLOR is set (no-color.org: present and
     not empty); FORCE_COLOR (present and not empty) asks for them anywhere."""
-    import os
-
     if os.environ.get("NO_COLOR"):
         return False
     if os.environ.get("FORCE_COLOR"):

@@ -39,6 +39,7 @@ def prepare(root: Path, publish: Publish) -> Repo | None:
     """Check the work tree (and sync it, with --push) before the command acts."""
     if not publish.enabled:
         return None
+    # start-up time: loaded only on this path
     from swamp.gitrepo import RebaseConflict, Repo
     from swamp.queue.results import keep_leftovers
 
@@ -49,6 +50,7 @@ def prepare(root: Path, publish: Publish) -> Repo | None:
         try:
             git.sync()
         except RebaseConflict:
+            # start-up time: loaded only on this path
             from swamp import output
             from swamp.queue.results import RECOVER, strand_unpushed
 
@@ -70,6 +72,7 @@ def record(
     """Commit what the command changed under swamp's paths (and push it)."""
     if git is None:
         return None
+    # start-up time: loaded only on this path
     from swamp.gitrepo import OWNED
 
     sha = git.commit(OWNED, subject, trailers, body)
@@ -81,6 +84,7 @@ def record(
 def open_repo(repo_path: Path | None, publish: Publish) -> tuple[Repository, Repo | None]:
     """Find the repository, prepare git (with --commit/--push), then load it,
     so that a pushed command acts on the latest definitions and queue."""
+    # start-up time: loaded only on this path
     from swamp.repo import find_root
     from swamp.validate import load_repository
 

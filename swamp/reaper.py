@@ -142,6 +142,7 @@ class Reaper:
 
     @staticmethod
     def _warn(e: BaseException) -> None:
+        # start-up time: loaded only on this path
         from swamp import output
 
         output.err(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -40,8 +41,6 @@ def digest_bytes(data: bytes) -> str:
 
 def parsed_digest(data: object) -> str:
     """The digest of a loaded value: canonical JSON of it."""
-    import json
-
     text = json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return digest_bytes(text.encode("utf-8"))
 

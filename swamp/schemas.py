@@ -7,6 +7,7 @@ The schemas are data, kept apart from this code: a wheel carries them as
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from functools import cache
 from pathlib import Path
@@ -50,6 +51,7 @@ def validator(kind: str) -> Validator:
 @cache
 def validator_for_schema(schema_json: str) -> Validator:
     """A validator for an arbitrary (already checked) schema, cached by text."""
+    # start-up time: jsonschema loads only when used
     from jsonschema import Draft202012Validator
 
     cls: Any = Draft202012Validator
@@ -113,6 +115,7 @@ def describe(doc: Document, err: ValidationError, base: JsonPath, what: str = ""
             )
         ]
     if err.validator in ("anyOf", "oneOf") and err.context:
+        # start-up time: jsonschema loads only when used
         from jsonschema.exceptions import best_match
 
         # For a list of alternatives, say what the closest one expected, but
@@ -164,8 +167,6 @@ def _one(
     kind = err.validator
     value: Any = err.validator_value
     if kind == "additionalProperties" and isinstance(err.instance, dict):
-        import re
-
         schema: Any = err.schema
         # `$schema` is for editors; the hint lists the keys that mean something.
         allowed = sorted(k for k in (schema.get("properties") or {}) if not k.startswith("$"))
@@ -197,6 +198,7 @@ def _one(
             doc.problem(path, f"{where}expected {json.dumps(value)}, got {_brief(err.instance)}")
         ]
     if kind == "pattern" and rel[-1:] == ("type",) and isinstance(err.instance, str):
+        # start-up time: loaded only on this path
         from swamp.types.registry import known_types
 
         near = [k for k in known_types() if k.split("/")[-1] == err.instance.lower()]
@@ -255,6 +257,7 @@ def check_schema(schema: Any) -> list[str]:
 def schema_shape_problems(doc: Document, base: JsonPath, schema: Any) -> list[Problem]:
     """Problems of a user-written JSON Schema found at `base` in `doc`, each at
     its node, against the JSON Schema meta-schema."""
+    # start-up time: jsonschema loads only when used
     from jsonschema import Draft202012Validator
 
     cls: Any = Draft202012Validator

@@ -42,3 +42,23 @@ def test_the_command_prints_the_graph_and_exits_0(capsys: pytest.CaptureFixture[
     out, err = capsys.readouterr()
     assert err == ""
     assert "swamp.cli -> " in out
+
+
+def test_a_function_level_import_says_why(tmp_path: Path) -> None:
+    pkg = tmp_path / "swamp"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text("")
+    (pkg / "a.py").write_text(
+        "def f():\n"
+        "    import json\n"  # no reason given
+        "\n"
+        "def g():\n"
+        "    # start-up time: httpx loads only when used\n"
+        "    import os\n"
+        "\n"
+        "    import httpx\n"  # the same block, after a blank line
+        "\n"
+        "def h():\n"
+        "    import csv  # start-up time: only h needs it\n"
+    )
+    assert import_graph.unexplained_lazy_imports(tmp_path) == ["swamp/a.py:2: import json"]

@@ -573,3 +573,20 @@ def test_schedule_takes_exactly_one_of_at_and_window(tmp_path: Path) -> None:
         result = swamp(repo, "method", "schedule", "sh", "mark", *extra, check=2)
         assert result.stderr == "swamp: error: give exactly one of --at TIME or --window NAME\n"
     assert _items(repo) == []
+
+
+def test_an_item_marked_cancelled_is_never_executed(tmp_path: Path) -> None:
+    """Issue 12: an item with `state: cancelled` fell through `decide` to a start."""
+    repo = _repo(tmp_path)
+    swamp(repo, "method", "queue", "sh", "mark", "--input", "name=a")
+    (path,) = (repo / "queue").glob("*.yaml")
+    data = yaml.safe_load(path.read_text())
+    data["state"] = "cancelled"
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    for args in (("--all",), ("--item", str(data["id"]))):
+        out = json.loads(swamp(repo, "queue", "execute", *args, "--json").stdout)
+        assert [i["outcome"] for i in out["items"]] == ["cancelled"]
+        assert marks(repo) == []
+    assert yaml.safe_load(path.read_text())["state"] == "cancelled"
+    (listed,) = _list(repo)
+    assert listed["state"] == "cancelled"

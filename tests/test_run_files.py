@@ -229,3 +229,32 @@ def test_a_read_only_folder_is_one_clear_line_and_exit_1(tmp_path: Path, folder:
             target.chmod(0o755)
     assert err.startswith(f"swamp: error: {target}"), err
     assert "Read-only file system" in err or "Permission denied" in err
+
+
+def test_folders_are_fsynced_after_entries_are_created_renamed_or_removed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 12: a power cut could bring back a removed file or lose a new
+    one, because no folder was ever fsynced. Every folder whose entries a run
+    or a queue handover changes is fsynced (os.fsync on the folder itself)."""
+    repo = make_repo(tmp_path / "r", {"steps": STEPS})
+    synced: list[Path] = []
+    real_fsync = os.fsync
+
+    def spy(fd: int) -> None:
+        link = Path(f"/proc/self/fd/{fd}")
+        if link.is_dir():
+            synced.append(link.readlink())
+        real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", spy)
+    cli(repo, "workflow", "run", "steps")
+    (run,) = run_ids(repo)
+    assert {repo / "runs", repo / "runs" / run} <= set(synced)  # the run's folder, its files
+
+    synced.clear()
+    cli(repo, "method", "queue", "sh", "mark", "--input", "name=q")
+    assert repo / "queue" in synced  # the new item file
+    synced.clear()
+    cli(repo, "queue", "execute", "--all")
+    assert {repo / "queue", repo / "done"} <= set(synced)  # the handover: a move

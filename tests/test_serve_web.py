@@ -92,6 +92,9 @@ def browser() -> Iterator[Any]:
             args=FLAGS,
             bypass_csp=True,  # the page's own CSP forbids eval, which the test's waits use
         )
+        # Waits are bounded, not timed: on a loaded 2-core machine the browser
+        # and the server share the cores with the rest of the suite.
+        context.set_default_timeout(90_000)
         yield context
         context.close()
     shutil.rmtree(profile, ignore_errors=True)

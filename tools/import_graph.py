@@ -8,6 +8,10 @@ A development tool, outside the package: run it as
 Every `import` counts, wherever it stands: at the top, inside a function, or
 under `if TYPE_CHECKING:`. A function-level import hides a cycle from Python,
 not from a reader, so it is an edge here too.
+
+A function-level import is allowed only to keep start-up fast, and says so:
+a comment on its line, or on the line just above its block of imports.
+The tool reports every one that does not.
 """
 
 from __future__ import annotations
@@ -135,6 +139,39 @@ def problems(edges: dict[str, set[str]]) -> list[str]:
     return found + forbidden(edges)
 
 
+def unexplained_lazy_imports(root: Path = ROOT) -> list[str]:
+    """`path:line: import …` of every function-level import with no comment
+    on its line, nor on the line just above its block of imports (blank
+    lines between the groups of a block are part of it)."""
+    found = []
+    for path in modules(root).values():
+        lines = path.read_text().splitlines()
+        for node in ast.walk(ast.parse("\n".join(lines), str(path))):
+            if not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                continue
+            for sub in ast.walk(node):
+                if isinstance(sub, ast.Import | ast.ImportFrom) and not _explained(
+                    lines, sub.lineno
+                ):
+                    where = path.relative_to(root)
+                    found.append(f"{where}:{sub.lineno}: {lines[sub.lineno - 1].strip()}")
+    return sorted(found)
+
+
+def _explained(lines: list[str], lineno: int) -> bool:
+    i = lineno - 1
+    if "#" in lines[i]:
+        return True
+    while i > 0:
+        above = lines[i - 1].strip()
+        if above.startswith("#"):
+            return True
+        if above and not above.startswith(("import ", "from ")):
+            return False
+        i -= 1
+    return False
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quiet", action="store_true", help="print only the problems")
@@ -149,7 +186,10 @@ def main(argv: list[str] | None = None) -> int:
         for name in order:
             targets = sorted(edges[name])
             print(f"{name} -> {', '.join(targets)}" if targets else name)
-    found = problems(edges)
+    found = problems(edges) + [
+        f"{where}: a function-level import must say why (start-up time) in a comment"
+        for where in unexplained_lazy_imports()
+    ]
     for line in found:
         print(f"error: {line}", file=sys.stderr)
     return 1 if found else 0

@@ -18,6 +18,7 @@ import typer
 
 def call(func: Callable[..., int], *args: Any, **kwargs: Any) -> None:
     """The one boundary that turns exceptions into messages and exit codes."""
+    # start-up time: a command loads only what it runs
     from swamp.errors import InvalidFiles, SwampError
     from swamp.interrupts import Interrupted, handled
 
@@ -28,6 +29,7 @@ def call(func: Callable[..., int], *args: Any, **kwargs: Any) -> None:
         sys.stderr.write(f"swamp: {e}\n")
         code = e.exit_code
     except InvalidFiles as e:
+        # start-up time: a command loads only what it runs
         from swamp import output
 
         for p in e.problems:
@@ -35,6 +37,7 @@ def call(func: Callable[..., int], *args: Any, **kwargs: Any) -> None:
         output.error(f"{len(e.problems)} problem(s) in the definitions; nothing was run")
         code = e.exit_code
     except SwampError as e:
+        # start-up time: a command loads only what it runs
         from swamp import output
 
         output.error(str(e))
@@ -69,6 +72,7 @@ def _os_error(e: OSError) -> int:
     """One clear line for what the machine refused; a crash log for the rest."""
     if e.errno not in _ENVIRONMENT_ERRNOS:
         return _crash(e)
+    # start-up time: a command loads only what it runs
     from swamp import output
 
     where = f"{e.filename}: " if e.filename else ""
@@ -80,6 +84,7 @@ def _os_error(e: OSError) -> int:
 
 
 def _crash(e: Exception) -> int:
+    # start-up time: only a crash needs these
     import tempfile
     import traceback
 

@@ -50,6 +50,7 @@ def ci_sync(
 
       swamp ci sync --every 15m
     """
+    # start-up time: a command loads only what it runs
     from swamp.commands import ci as cmd
 
     call(cmd.sync, repo_of(ctx), every=every)

@@ -54,6 +54,7 @@ def method_run(
 
       swamp method run binary release --input version=v1.0.0 --json
     """
+    # start-up time: a command loads only what it runs
     from swamp.commands import method as cmd
 
     call(cmd.run, repo_of(ctx), model, method, inputs or [], input_files or [], as_json=as_json)
@@ -83,6 +84,7 @@ def method_queue(
 
       swamp method queue vpn add-to-group --input user=adoe --input group=support
     """
+    # start-up time: a command loads only what it runs
     from swamp.commands import queue as cmd
     from swamp.queue.stage import When
 
@@ -133,6 +135,7 @@ def method_schedule(
 
       swamp method schedule binary release --input version=v1.1.0 --at 2026-12-01T09:00:00Z
     """
+    # start-up time: a command loads only what it runs
     from swamp.commands import queue as cmd
 
     call(

@@ -178,6 +178,7 @@ PushOption = Annotated[
 
 def publish(commit: bool, push: bool) -> Publish:
     """--push implies --commit."""
+    # start-up time: a command loads only what it runs
     from swamp.publish import Publish
 
     return Publish(commit=commit or push, push=push)
@@ -225,6 +226,7 @@ def selector(
     method: str | None,
     item: str | None,
 ) -> Selector:
+    # start-up time: a command loads only what it runs
     from swamp.queue.executor import Selector
 
     return Selector(all_, workflows, methods, workflow, method, item)

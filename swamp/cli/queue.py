@@ -55,6 +55,7 @@ def queue_list(
 
       swamp queue list --json
     """
+    # start-up time: a command loads only what it runs
     from swamp.commands.queue_list import list_queue
 
     call(list_queue, repo_of(ctx), as_json=as_json, include_done=include_done)
@@ -91,6 +92,7 @@ def queue_plan(
 
       swamp queue plan --format markdown > plan.md
     """
+    # start-up time: a command loads only what it runs
     from swamp.commands import plan as cmd
 
     call(cmd.plan, repo_of(ctx), base, "json" if as_json else fmt)
@@ -157,6 +159,7 @@ def queue_execute(
 
       swamp queue execute --workflow teardown-compute --dry-run
     """
+    # start-up time: a command loads only what it runs
     from swamp.commands import queue as cmd
 
     call(
@@ -198,6 +201,7 @@ def queue_purge(
 
       swamp queue purge --workflow teardown-dns --dry-run
     """
+    # start-up time: a command loads only what it runs
     from swamp.commands import queue as cmd
 
     call(
@@ -234,6 +238,7 @@ def queue_recover(
 
       swamp queue recover --resume
     """
+    # start-up time: a command loads only what it runs
     from swamp.commands import queue as cmd
 
     call(cmd.recover, repo_of(ctx), resume=resume)

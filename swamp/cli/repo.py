@@ -57,6 +57,7 @@ def init(
 
       swamp init . --branch production --install "swamp @ git+https://github.com/acme/swamp@v0.1.0"
     """
+    # start-up time: a command loads only what it runs
     from swamp.commands import init as cmd
 
     call(cmd.init, path, install=install, branch=branch, example=example)
@@ -85,6 +86,7 @@ def validate(
 
       swamp validate workflows/db-migration.yaml --json
     """
+    # start-up time: a command loads only what it runs
     from swamp.commands import validate as cmd
 
     call(cmd.validate, repo_of(ctx), paths or [], as_json=as_json)
@@ -104,6 +106,7 @@ def freeze_command(
 
       swamp freeze --reason "incident 4711: hands off production"
     """
+    # start-up time: a command loads only what it runs
     from swamp.commands import queue as cmd
 
     call(
@@ -129,6 +132,7 @@ def unfreeze_command(
 
       swamp unfreeze
     """
+    # start-up time: a command loads only what it runs
     from swamp.commands import queue as cmd
 
     call(cmd.unfreeze_repo, repo_of(ctx), by=by, as_json=as_json, publish=publish(commit, push))

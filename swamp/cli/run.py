@@ -62,6 +62,7 @@ def run_list(
 
       swamp run list --since 1d --json
     """
+    # start-up time: a command loads only what it runs
     from swamp.commands import run as cmd
 
     call(cmd.list_runs, repo_of(ctx), state=state, workflow=workflow, since=since, as_json=as_json)
@@ -75,6 +76,7 @@ def run_show(ctx: typer.Context, run_id: RunIdArgument, as_json: JsonOption = Fa
 
       swamp run show 20261123-020000-db-migration-1a2b3c
     """
+    # start-up time: a command loads only what it runs
     from swamp.commands import run as cmd
 
     call(cmd.show, repo_of(ctx), run_id, as_json=as_json)
@@ -99,6 +101,7 @@ def run_resume(
 
       swamp run resume 20261123-020000-db-migration-1a2b3c
     """
+    # start-up time: a command loads only what it runs
     from swamp.commands import run as cmd
 
     call(
@@ -119,6 +122,7 @@ def run_pause(ctx: typer.Context, run_id: RunIdArgument, as_json: JsonOption = F
 
       swamp run pause db-migration-1a2b3c
     """
+    # start-up time: a command loads only what it runs
     from swamp.commands import run as cmd
 
     call(cmd.pause, repo_of(ctx), run_id, as_json=as_json)
@@ -132,6 +136,7 @@ def run_stop(ctx: typer.Context, run_id: RunIdArgument, as_json: JsonOption = Fa
 
       swamp run stop db-migration-1a2b3c
     """
+    # start-up time: a command loads only what it runs
     from swamp.commands import run as cmd
 
     call(cmd.stop, repo_of(ctx), run_id, as_json=as_json)
@@ -153,6 +158,7 @@ def run_retry(
 
       swamp run retry db-migration-1a2b3c --step apply
     """
+    # start-up time: a command loads only what it runs
     from swamp.commands import run as cmd
 
     call(cmd.retry, repo_of(ctx), run_id, step, job, as_json=as_json)
@@ -166,6 +172,7 @@ def run_delete(ctx: typer.Context, run_id: RunIdArgument, as_json: JsonOption = 
 
       swamp run delete db-migration-1a2b3c
     """
+    # start-up time: a command loads only what it runs
     from swamp.commands import run as cmd
 
     call(cmd.delete, repo_of(ctx), run_id, as_json=as_json)

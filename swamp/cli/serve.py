@@ -78,6 +78,7 @@ def serve_command(
 
       swamp serve --pull git@git.internal:ops/swamp-ops.git --interval 5m --shard 1/2
     """
+    # start-up time: a command loads only what it runs
     from swamp.serve.main import serve
 
     call(

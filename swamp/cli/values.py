@@ -22,6 +22,7 @@ _NOT_PLAIN = object()
 
 def install() -> None:
     try:
+        # start-up time: typer loads only when used
         from typer import _coercion, core
     except ImportError:  # pragma: no cover - a typer that converts through click
         return

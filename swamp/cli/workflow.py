@@ -55,6 +55,7 @@ def workflow_run(
 
       swamp workflow run smoke-tests --input env=green --json
     """
+    # start-up time: a command loads only what it runs
     from swamp.commands import workflow as cmd
 
     call(
@@ -104,6 +105,7 @@ def workflow_release(
 
       swamp workflow release swap --run 20261123-020000-blue-green-1a2b3c --by alice
     """
+    # start-up time: a command loads only what it runs
     from swamp.commands import workflow as cmd
 
     call(
@@ -132,6 +134,7 @@ def workflow_graph(
 
       swamp workflow graph blue-green --format mermaid
     """
+    # start-up time: a command loads only what it runs
     from swamp.commands import workflow as cmd
 
     call(cmd.graph, repo_of(ctx), name, fmt)
@@ -161,6 +164,7 @@ def workflow_queue(
 
       swamp workflow queue db-migration --input version:json=43 --window change-window
     """
+    # start-up time: a command loads only what it runs
     from swamp.commands import queue as cmd
     from swamp.queue.stage import When
 

@@ -10,6 +10,7 @@ from swamp.validate import load_repository
 
 
 def sync(repo_path: Path | None, *, every: str | None) -> int:
+    # start-up time: a command loads only what it runs
     from swamp import ci
 
     root = find_root() if repo_path is None else repo_path.resolve()

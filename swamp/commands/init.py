@@ -5,6 +5,7 @@ and execute on merge, on the windows' schedule and by hand)."""
 from __future__ import annotations
 
 import json
+import re
 import shlex
 from importlib import resources
 from pathlib import Path
@@ -70,7 +71,7 @@ def install_spec() -> str:
     """The pip requirement that installs the swamp running now, from how it was
     installed (PEP 610's direct_url.json); refused when it cannot be reproduced
     on GitHub's runners."""
-    from importlib import metadata
+    from importlib import metadata  # start-up time: only init reads it
 
     try:
         dist = metadata.distribution("swamp")
@@ -103,6 +104,7 @@ def _cannot(why: str) -> str:
 
 def scaffold(install: str, branch: str = "main", schedule: str | None = None) -> dict[str, str]:
     """Every file `swamp init` writes, by path relative to the repository."""
+    # start-up time: a command loads only what it runs
     from swamp import ci
     from swamp.definitions import Window
 
@@ -130,8 +132,6 @@ def init(
         raise SwampError(
             f"{target / CONFIG_FILE} already exists; this is already a swamp repository"
         )
-    import re
-
     if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._/-]{0,200}", branch):
         raise SwampError(f"--branch {branch!r}: expected a branch name such as main")
     files = scaffold(shlex.quote(install) if install else install_spec(), branch)

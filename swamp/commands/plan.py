@@ -14,6 +14,7 @@ FORMATS = ("text", "markdown", "json")
 
 def default_base(git: object) -> str:
     """The pull request's base in GitHub Actions, else origin/HEAD, origin/main, main."""
+    # start-up time: a command loads only what it runs
     from swamp.gitrepo import Repo
 
     assert isinstance(git, Repo)
@@ -30,6 +31,7 @@ def default_base(git: object) -> str:
 def plan(repo_path: Path | None, base: str | None, fmt: str) -> int:
     if fmt not in FORMATS:
         raise UsageError(f"--format {fmt!r}: expected one of {', '.join(FORMATS)}")
+    # start-up time: a command loads only what it runs
     from swamp.gitrepo import Repo
     from swamp.plan import compute, render
 

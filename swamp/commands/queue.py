@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import difflib
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -133,8 +134,6 @@ def _outcome_order(outcome: str) -> int:
 def _refuse_unknown_name(repo: Repository, selector: Selector) -> None:
     """A selector naming no workflow or method at all is a typo, not an empty
     queue: say so (exit 1), with the names it may have meant."""
-    import difflib
-
     if selector.workflow is not None:
         option, name, known = "--workflow", selector.workflow, set(repo.workflows)
     elif selector.method is not None:
@@ -179,6 +178,7 @@ def execute(
         _refuse_frozen(repo)
     pushing = git is not None and publish.push and not dry_run
     if pushing and git is not None:
+        # start-up time: a command loads only what it runs
         from swamp.queue import results
 
         for item_id, sha in results.stranded(git, include_origin=False).items():
@@ -235,6 +235,7 @@ def execute(
     keeper = None
     publisher = None
     if pushing and git is not None:
+        # start-up time: a command loads only what it runs
         from swamp.queue.lease import Keeper
         from swamp.queue.results import Publisher
 
@@ -277,6 +278,7 @@ def execute(
         count = summary.get("would-run", 0) if dry_run else len(ran)
         output.out(f"{verb} {count} of {len(reports)} selected: " + ", ".join(parts_))
     if publisher is not None and publisher.stranded:
+        # start-up time: a command loads only what it runs
         from swamp.queue.results import RECOVER
 
         output.err(
@@ -292,6 +294,7 @@ def execute(
 def _catch_up(git: Repo) -> None:
     """Results landed on origin are in the work tree too: commit them here and
     rebase (they become empty, as origin has them), so the branch is origin's."""
+    # start-up time: a command loads only what it runs
     from swamp.gitrepo import OWNED
 
     if git.commit(OWNED, "swamp: results landed from side refs"):
@@ -302,6 +305,7 @@ def _may_reclaim(repo: Repository, git: Repo, item_id: str) -> bool:
     """Before taking an item over: land a result its runner left on origin
     (nothing runs again), refuse while its lease is alive, and start from its
     journal's checkpoint."""
+    # start-up time: a command loads only what it runs
     from swamp.queue import lease, results
 
     sha = results.stranded(git, include_origin=True).get(item_id)
@@ -337,6 +341,7 @@ def recover(repo_path: Path | None, *, resume: bool = False) -> int:
     """Land every result kept on a side ref (here or on origin), commit and
     push what an interrupted runner of this checkout left; with `resume`,
     continue the items it was running."""
+    # start-up time: a command loads only what it runs
     from swamp.queue import results
     from swamp.repo import find_root
 
@@ -395,6 +400,7 @@ RAN = ("succeeded", "failed", "held", "paused", "stopped")
 
 
 def _approvals(repo: Repository) -> Approvals | None:
+    # start-up time: a command loads only what it runs
     from swamp.approval import approvals_for
 
     return approvals_for(repo)

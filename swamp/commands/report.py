@@ -50,6 +50,7 @@ def _presenter(target: str, what: str) -> Any:
     steps that name a type (inline tasks such as a Mender workflow's)."""
     if "/" not in target:
         return None
+    # start-up time: a command loads only what it runs
     from swamp.errors import SwampError
     from swamp.types import registry
 

@@ -24,7 +24,8 @@ STOP_WAIT_SECONDS = 30.0
 RUN_STATES = tuple(RunStatus)
 
 
-def display_state(state: RunState, folder: Path) -> str:
+def display_state(state: RunState, folder: Path) -> RunStatus:
+    """The run's state, except that one whose process is gone is `interrupted`."""
     match state.state:
         case RunStatus.RUNNING | RunStatus.CREATED:
             return state.state if control.is_active(folder) else RunStatus.INTERRUPTED
@@ -70,7 +71,7 @@ def run_rows(
     for folder in runs.iter_run_dirs(repo.root):
         try:
             st = load_state(folder)
-            shown = display_state(st, folder)
+            shown: str = display_state(st, folder)
         except CorruptRun as e:
             # Listed, so that it can be found and deleted; the others still are.
             output.err(f"warning: {e}")

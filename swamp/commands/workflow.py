@@ -84,6 +84,7 @@ def take_release(repo: Repository, job: str, run_id: str | None, actor: str) -> 
     try:
         repo.require_valid()
         if handle.state.item is not None:
+            # start-up time: a command loads only what it runs
             from swamp.queue.gate import admit_run
 
             admit_run(repo, handle.state)  # the same gate as the queue
@@ -179,6 +180,7 @@ def _stage_release(
 
 
 def graph(repo_path: Path | None, name: str, fmt: str) -> int:
+    # start-up time: a command loads only what it runs
     from swamp.engine.graph import mermaid, text
 
     repo = load_repository(repo_path)

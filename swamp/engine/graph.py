@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import re
 
-from swamp.definitions import Dependency, Step, Workflow
+from swamp.definitions import Condition, Dependency, Step, Workflow
 
 
 def _deps(deps: tuple[Dependency, ...]) -> str:
     if not deps:
         return ""
-    parts = [d.name if d.condition == "succeeded" else f"{d.name} ({d.condition})" for d in deps]
+    parts = [
+        d.name if d.condition == Condition.SUCCEEDED else f"{d.name} ({d.condition})" for d in deps
+    ]
     return " after " + ", ".join(parts)
 
 
@@ -71,11 +73,11 @@ def mermaid(wf: Workflow) -> str:
             lines.append(f"  {hold} --> {_id('job', job.name)}")
         for s in job.steps:
             for d in s.depends_on:
-                arrow = "-->" if d.condition == "succeeded" else f"-->|{d.condition}|"
+                arrow = "-->" if d.condition == Condition.SUCCEEDED else f"-->|{d.condition}|"
                 lines.append(f"  {_id(job.name, d.name)} {arrow} {_id(job.name, s.name)}")
     for job in wf.jobs.values():
         target = _id("hold", job.name) if job.hold else _id("job", job.name)
         for d in job.depends_on:
-            arrow = "-->" if d.condition == "succeeded" else f"-->|{d.condition}|"
+            arrow = "-->" if d.condition == Condition.SUCCEEDED else f"-->|{d.condition}|"
             lines.append(f"  {_id('job', d.name)} {arrow} {target}")
     return "\n".join(lines)

@@ -91,6 +91,7 @@ class LiveProgress:
     TAIL = 12  # steps shown per job: the latest
 
     def __init__(self) -> None:
+        # start-up time: rich loads only when used
         from rich.console import Console
         from rich.live import Live
 
@@ -108,6 +109,7 @@ class LiveProgress:
         self.run = run
 
     def _table(self) -> Any:
+        # start-up time: rich loads only when used
         from rich.table import Table
 
         run = self.run

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from graphlib import TopologicalSorter
+from typing import assert_never
 
-from swamp.definitions import Dependency
+from swamp.definitions import Condition, Dependency
 from swamp.engine.state import JobStatus, StepStatus, finished
 
 # Both kinds of state: a job's and a step's (a step not recorded yet is pending).
@@ -34,16 +35,16 @@ def condition_met(dep: Dependency, status: Status, allowed: bool = False) -> boo
         return None
     ok = _succeeded(status) or (_failed(status) and allowed)
     match dep.condition:
-        case "succeeded":
+        case Condition.SUCCEEDED:
             return ok
-        case "failed":
+        case Condition.FAILED:
             return _failed(status) and not allowed
-        case "completed":
+        case Condition.COMPLETED:
             return _succeeded(status) or _failed(status)
-        case "always":
+        case Condition.ALWAYS:
             return True
-        case _:  # the schema allows no other (schemas/workflow.schema.json)
-            raise AssertionError(f"unknown condition {dep.condition!r}")
+        case _:
+            assert_never(dep.condition)
 
 
 def verdict(
@@ -57,7 +58,7 @@ def verdict(
         if met is None:
             return None
         if not met:
-            if _failed(status) and not allowed and dep.condition == "succeeded":
+            if _failed(status) and not allowed and dep.condition == Condition.SUCCEEDED:
                 return None  # wait: a resume may make it succeed
             return f"{dep.name} {status} (needs {dep.condition})"
     return True
@@ -66,7 +67,7 @@ def verdict(
 def handles_failure(deps: Sequence[Dependency]) -> bool:
     """Whether it depends on a failure explicitly: after a failure, only such
     work still starts."""
-    return any(d.condition != "succeeded" for d in deps)
+    return any(d.condition != Condition.SUCCEEDED for d in deps)
 
 
 class Ordering:

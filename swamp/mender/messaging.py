@@ -8,6 +8,7 @@ read from the runner's environment as Mender's worker reads its own.
 
 from __future__ import annotations
 
+import os
 import re
 import secrets
 from collections.abc import Mapping
@@ -44,8 +45,6 @@ class MenderNatsType:
         }
 
     def execute(self, method: str, arguments: dict[str, Any], ctx: ExecutionContext) -> Outcome:
-        import os
-
         task = arguments["task"]
         scope = scope_of(arguments)
         return skipped("nats", task, scope) or publish(task["nats"], scope, os.environ, ctx)
@@ -86,6 +85,7 @@ def publish(
 
 
 def _publish(url: str, subject: str, payload: bytes, ctx: ExecutionContext) -> None:
+    # start-up time: asyncio and nats load only when a message is published
     import asyncio
 
     import nats
@@ -125,8 +125,6 @@ class MenderSmtpType:
         }
 
     def execute(self, method: str, arguments: dict[str, Any], ctx: ExecutionContext) -> Outcome:
-        import os
-
         task = arguments["task"]
         scope = scope_of(arguments)
         return skipped("smtp", task, scope) or send_mail(task["smtp"], scope, os.environ, ctx)
@@ -198,7 +196,7 @@ def _text_or_file(text: str, scope: Scope, root: Path) -> str:
 
 def address(text: str) -> str:
     """getEmailAddress: the address in `Name <a@b>`, or the text as it is."""
-    from email.utils import getaddresses
+    from email.utils import getaddresses  # start-up time: only mail needs it
 
     found = getaddresses([text])
     return found[0][1] if found and found[0][1] else text
@@ -233,6 +231,7 @@ def deliver(
     AUTH when a user is set (PLAIN only over TLS or to localhost), MAIL FROM
     with BODY=8BITMIME and SMTPUTF8 when offered, RCPT TO each, DATA with
     every bare line feed sent as CRLF."""
+    # start-up time: only mail needs these
     import smtplib
     import ssl
 

@@ -110,6 +110,7 @@ class MenderHttpType:
 
 def send(http: Mapping[str, Any], scope: Scope, ctx: ExecutionContext) -> Outcome:
     """One http task, as Mender's processHTTPTask (app/worker/http.go) sends it."""
+    # start-up time: httpx loads only when used
     import httpx
 
     method = http.get("method") or "GET"
@@ -191,6 +192,7 @@ def _follow(client: Any, method: str, uri: str, headers: list[list[str]], body: 
     but GET and HEAD becomes a GET without a body; 307 and 308 keep the method
     and the body. The original headers go along (credentials and cookies only
     to the same host or a subdomain), with a Referer naming the previous URL."""
+    # start-up time: httpx loads only when used
     import httpx
 
     url = httpx.URL(uri)
@@ -280,6 +282,7 @@ class MenderCliType:
         }
 
     def execute(self, method: str, arguments: dict[str, Any], ctx: ExecutionContext) -> Outcome:
+        # start-up time: loaded only on this path
         from swamp.types.shell import run_process
 
         task = arguments["task"]

@@ -245,6 +245,7 @@ def _render_step(
             PlannedStep(job_name, step.name, kind, f"{step.model}.{step.method}", {}, note)
         )
         return
+    # start-up time: loaded only on this path
     from swamp.types import registry
 
     shell_fields = registry.get_type(model.type).methods[method.call].shell_fields
@@ -267,6 +268,7 @@ def _render_step(
 def _dialect_arguments(value: Any, inputs: Mapping[str, Any], key: str = "") -> Any:
     """A Mender task with its `${workflow.input.X}` filled in; references to
     the environment and to earlier tasks are known only during the run."""
+    # start-up time: loaded only on this path
     from swamp.mender import substitute as ms
 
     if isinstance(value, str):

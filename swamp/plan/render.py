@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Mapping
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -151,8 +153,6 @@ def _md(text: str) -> str:
 
 
 def as_dict(plan: Plan) -> dict[str, Any]:
-    from dataclasses import asdict
-
     data = asdict(plan)
     data["invalid"] = plan.invalid
     return secrets.mask(data)  # type: ignore[no-any-return]
@@ -160,8 +160,6 @@ def as_dict(plan: Plan) -> dict[str, Any]:
 
 def write_step_summary(markdown: str) -> Path | None:
     """Append the plan to the GitHub Actions job summary, when there is one."""
-    import os
-
     target = os.environ.get("GITHUB_STEP_SUMMARY")
     if not target:
         return None

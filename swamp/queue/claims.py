@@ -71,6 +71,7 @@ def push_claims(git: Repo, claimed: list[Item]) -> Pushed | Lost:
 
 
 def _runner() -> str:
+    # start-up time: loaded only on this path
     from swamp.identity import runner_identity
 
     return runner_identity()

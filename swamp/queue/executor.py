@@ -270,6 +270,7 @@ class Executor:
         """The rebase under the pushed claims may have changed definitions: an
         item that became stale is given back (its claim undone, with the
         result commit)."""
+        # start-up time: loaded only on this path
         from swamp.validate import load_repository
 
         self.repo = load_repository(self.repo.root)

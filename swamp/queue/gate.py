@@ -24,9 +24,11 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from swamp import freeze
+from swamp.errors import SwampError
 from swamp.queue import items
 from swamp.queue.items import Item
 from swamp.queue.status import timing_status
+from swamp.queue.timing import utcnow
 from swamp.repo import Repository
 
 if TYPE_CHECKING:
@@ -115,9 +117,8 @@ def journal_mismatch(item: Item, run: RunState) -> str:
 def admit_run(repo: Repository, run: RunState) -> None:
     """The gate for a run of a queue item continued by hand (`run resume`,
     `run retry`, `workflow release`): raises SwampError with the reason."""
+    # start-up time: loaded only on this path
     from swamp.approval import approvals_for
-    from swamp.errors import SwampError
-    from swamp.queue.timing import utcnow
 
     item_id = run.item or ""
     found = items.existing(repo.root, item_id)

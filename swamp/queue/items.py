@@ -26,6 +26,7 @@ from swamp import paths
 from swamp.errors import Problem, SwampError
 from swamp.fsutil import atomic_write
 from swamp.loader import Document, LoadError, dump_yaml, load_yaml_text, read_text
+from swamp.queue.timing import parse_iso
 from swamp.repo import Pinned
 
 QUEUE = "queue"
@@ -278,7 +279,6 @@ def _kind(value: Any) -> str:
 
 
 def _check(doc: Document, path: Path, done: bool) -> Request:
-    from swamp.queue.timing import parse_iso
 
     data = doc.data
     if not isinstance(data, dict):

@@ -111,6 +111,7 @@ def _result(
 
 def _from_git(root: Path, item: Item, claim: dict[str, Any]) -> dict[str, Any]:
     """Who requested the item as git knows it, and the commits involved."""
+    # start-up time: loaded only on this path
     from swamp.gitrepo import GitError, Repo
 
     try:
@@ -142,6 +143,7 @@ def release_commit(root: Path, item: Item, staged: Mapping[str, Any]) -> CommitI
     """The commit that staged `staged`, the item's release, as git knows it:
     its author is who released the hold, whatever the release's own `by`
     says. None when the release is not committed (an operator's local one)."""
+    # start-up time: loaded only on this path
     from swamp.gitrepo import GitError, Repo
 
     try:
@@ -174,6 +176,7 @@ def release_commit(root: Path, item: Item, staged: Mapping[str, Any]) -> CommitI
 
 def _release_at(git: Repo, ref: str, rel: str) -> str | None:
     """The item's release at `ref`, canonically (None if it has none)."""
+    # start-up time: loaded only on this path
     from swamp.loader import LoadError, load_yaml_text
 
     data = git.show(ref, rel)

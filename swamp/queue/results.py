@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import json
 import re
+import socket
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -283,8 +284,7 @@ def strand_unpushed(git: Repo) -> str:
 def leftovers(git: Repo, root: Path) -> list[str]:
     """Uncommitted files that a runner of this checkout left and no process
     holds now: runs' journals, items claimed here, their done/ records."""
-    import socket
-
+    # start-up time: loaded only on this path
     from swamp.engine import control
     from swamp.queue.status import item_locked
 

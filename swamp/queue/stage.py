@@ -6,8 +6,11 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
+from swamp import secrets
 from swamp.engine import service
 from swamp.errors import SwampError, UsageError
+from swamp.expressions import walk_strings
+from swamp.identity import checked_text
 from swamp.inputs import apply_defaults, check_inputs
 from swamp.queue import items
 from swamp.queue.timing import iso, parse_time, utcnow
@@ -35,8 +38,6 @@ def stage(
     when: When,
 ) -> items.Item:
     """Validate everything, then write queue/<slug>-<id>.yaml atomically."""
-    from swamp.identity import checked_text
-
     by = checked_text("--by", by)
     if note is not None:
         note = checked_text("--note", note)
@@ -99,9 +100,6 @@ def stage(
 
 def _refuse_secrets(inputs: dict[str, Any]) -> None:
     """A queue item is committed for review: a secret's value must never be in it."""
-    from swamp import secrets
-    from swamp.expressions import walk_strings
-
     for path, text in walk_strings(inputs):
         if secrets.mask_text(text) != text:
             name = ".".join(str(p) for p in path)

@@ -10,6 +10,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, assert_never
 
+from swamp.errors import SwampError
 from swamp.locks import FileLock, is_held
 from swamp.queue.items import Item, ItemState, stale_files
 from swamp.queue.timing import iso, parse_iso, window_status
@@ -74,9 +75,9 @@ def done_status(root: Path, item: Item) -> Status:
     deleted, is `unverified`: swamp never vouches for what it cannot see.
     (A journal can be planted too; only branch protection stops that, see
     docs/security.md.)"""
+    # start-up time: loaded only on this path
     from swamp.engine import runs
     from swamp.engine.state import RunStatus
-    from swamp.errors import SwampError
 
     run_id = str(item.data.get("run") or "")
     if not run_id:

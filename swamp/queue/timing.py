@@ -52,6 +52,7 @@ def window_status(window: Window, now: datetime) -> tuple[bool, datetime]:
     """(open now, when it closes if open / when it next opens if not)."""
     from zoneinfo import ZoneInfo  # start-up: only an item bound to a window needs it
 
+    # start-up time: croniter loads only when used
     from croniter import croniter
 
     local = now.astimezone(ZoneInfo(window.timezone))

@@ -11,17 +11,32 @@ both.
 
 from __future__ import annotations
 
+import json
 from typing import TYPE_CHECKING, Any
 
+from starlette.concurrency import run_in_threadpool
+from starlette.responses import JSONResponse, StreamingResponse
+from starlette.routing import Route
+
+from swamp.commands import run as run_cmd
+from swamp.commands import workflow as wf_cmd
+from swamp.commands.run import display_state, run_rows
+from swamp.engine import runs, service
+from swamp.engine.state import RunStatus, load_state
 from swamp.errors import SwampError
+from swamp.inputs import apply_defaults, check_inputs
+from swamp.queue.listing import queue_rows
 from swamp.serve.context import (
     ApiError,
+    Server,
     actor,
     masked,
     refuse_in_pull_mode,
     refused,
     server,
 )
+from swamp.serve.events import stream
+from swamp.serve.openapi import document
 
 if TYPE_CHECKING:
     from starlette.requests import Request
@@ -30,13 +45,10 @@ if TYPE_CHECKING:
 
 
 def _json(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
-    from starlette.responses import JSONResponse
-
     return JSONResponse(masked(data), status, headers=headers)
 
 
 async def _body(request: Request) -> dict[str, Any]:
-    import json
 
     raw = await request.body()
     if not raw.strip():
@@ -51,16 +63,24 @@ async def _body(request: Request) -> dict[str, Any]:
 
 
 def queue(request: Request) -> Response:
-    from swamp.queue.listing import queue_rows
-
     done = request.query_params.get("done") in ("1", "true")
     rows, broken = queue_rows(server(request).cache.get(), include_done=done)
     return _json({"items": rows, "unreadable": broken})
 
 
-def run_list(request: Request) -> Response:
-    from swamp.commands.run import run_rows
+# A run this server has accepted and not started yet: a worker of this server will.
+ACCEPTED = "accepted"
 
+
+def shown_state(srv: Server, run_id: str, state: str) -> str:
+    """The state the API and the pages show: a run this server accepted is
+    `accepted` until its worker starts it, not `created` or `interrupted`."""
+    if srv.dispatcher.owns(run_id) and state in (RunStatus.CREATED, RunStatus.INTERRUPTED):
+        return ACCEPTED
+    return state
+
+
+def run_list(request: Request) -> Response:
     q = request.query_params
     srv = server(request)
     try:
@@ -70,16 +90,11 @@ def run_list(request: Request) -> Response:
     except SwampError as e:
         raise ApiError(400, str(e)) from None
     for row in rows:
-        if srv.dispatcher.owns(row["run"]) and row["state"] in ("created", "interrupted"):
-            row["state"] = "accepted"  # waiting for a worker of this server
+        row["state"] = shown_state(srv, row["run"], row["state"])
     return _json({"runs": rows})
 
 
 def run_document(request: Request, run_id: str) -> dict[str, Any]:
-    from swamp.commands.run import display_state
-    from swamp.engine import runs
-    from swamp.engine.state import load_state
-
     srv = server(request)
     try:
         folder = runs.find_run(srv.cache.root, run_id)
@@ -87,10 +102,7 @@ def run_document(request: Request, run_id: str) -> dict[str, Any]:
         raise refused(e, 404) from None
     st = load_state(folder)
     data = st.to_dict()
-    shown = display_state(st, folder)
-    if srv.dispatcher.owns(st.id) and shown in ("created", "interrupted"):
-        shown = "accepted"
-    data["displayState"] = shown
+    data["displayState"] = shown_state(srv, st.id, display_state(st, folder))
     return data
 
 
@@ -99,11 +111,6 @@ def run_show(request: Request) -> Response:
 
 
 def run_events(request: Request) -> Response:
-    from starlette.responses import StreamingResponse
-
-    from swamp.engine import runs
-    from swamp.serve.events import stream
-
     srv = server(request)
     try:
         folder = runs.find_run(srv.cache.root, request.path_params["run"])
@@ -123,9 +130,6 @@ def check_start(request: Request, kind: str, target: str, inputs: dict[str, Any]
     """What `workflow run` / `method run` check before they start: the
     definition exists and is valid, the inputs fit; plus swamp.yaml's
     serve.allowStart. The inputs with their defaults."""
-    from swamp.engine import service
-    from swamp.inputs import apply_defaults, check_inputs
-
     repo = server(request).cache.get()
     if not repo.config.serve.may_start(target):
         raise ApiError(403, f"swamp.yaml's serve.allowStart does not allow starting {target}")
@@ -148,7 +152,6 @@ def check_start(request: Request, kind: str, target: str, inputs: dict[str, Any]
 
 
 async def _start(request: Request, kind: str, target: str) -> Response:
-    from starlette.concurrency import run_in_threadpool
 
     who = actor(request)
     refuse_in_pull_mode(request, "start runs")
@@ -182,7 +185,6 @@ async def start_method(request: Request) -> Response:
 
 
 async def _action(request: Request, action: str) -> Response:
-    from starlette.concurrency import run_in_threadpool
 
     who = actor(request)
     if action not in ("pause", "stop"):
@@ -194,10 +196,6 @@ async def _action(request: Request, action: str) -> Response:
 
 
 def _act(request: Request, action: str, run_id: str, who: str, body: dict[str, Any]) -> Any:
-    from swamp.commands import run as run_cmd
-    from swamp.commands import workflow as wf_cmd
-    from swamp.engine import runs
-
     srv = server(request)
     repo = srv.cache.get()
     d = srv.dispatcher
@@ -256,9 +254,9 @@ def _check_resumable(handle: Any) -> None:
     """service.resume's refusals, said before the 202 rather than in a log."""
     state = handle.state
     problem = None
-    if state.state == "succeeded":
+    if state.state == RunStatus.SUCCEEDED:
         problem = f"run {handle.id} already succeeded; nothing to resume"
-    elif state.state == "cancelled":
+    elif state.state == RunStatus.CANCELLED:
         problem = f"run {handle.id} was cancelled"
     if problem:
         handle.journal.close()
@@ -303,14 +301,10 @@ def ready(request: Request) -> Response:
 
 
 def openapi(request: Request) -> Response:
-    from swamp.serve.openapi import document
-
     return _json(document())
 
 
 def routes() -> list[Route]:
-    from starlette.routing import Route
-
     v1 = "/api/v1"
     return [
         Route(f"{v1}/openapi.json", openapi),

@@ -6,6 +6,8 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
+from starlette.applications import Starlette
+
 from swamp.errors import SwampError
 from swamp.serve import api, mender_api, web
 from swamp.serve.context import ApiError, Server, error_response, refused
@@ -34,7 +36,6 @@ async def _crash(request: Request, exc: Exception) -> Response:
 
 
 def build(server: Server) -> Starlette:
-    from starlette.applications import Starlette
 
     app = Starlette(
         routes=[*mender_api.routes(), *api.routes(), *web.routes()],

@@ -6,8 +6,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from starlette.responses import JSONResponse
+
 from swamp import secrets
-from swamp.errors import SwampError
+from swamp.errors import InvalidFiles, SwampError
 from swamp.serve.repocache import RepoCache
 from swamp.serve.tokens import Tokens
 from swamp.serve.worker import Dispatcher
@@ -63,7 +65,6 @@ def actor(request: Request, *, anonymous_as: str | None = None) -> str:
 
 
 def error_response(e: ApiError) -> JSONResponse:
-    from starlette.responses import JSONResponse
 
     headers = {"WWW-Authenticate": 'Bearer realm="swamp"'} if e.status == 401 else None
     return JSONResponse({"error": secrets.mask_text(e.message)}, e.status, headers=headers)
@@ -71,8 +72,6 @@ def error_response(e: ApiError) -> JSONResponse:
 
 def refused(e: SwampError, status: int = 409) -> ApiError:
     """A check of the CLI said no: the same message, as an HTTP answer."""
-    from swamp.errors import InvalidFiles
-
     if isinstance(e, InvalidFiles):
         return ApiError(409, "; ".join(str(p) for p in e.problems))
     text = str(e)

@@ -44,6 +44,7 @@ def check_bind(host: str, tokens_configured: bool) -> None:
 
 
 def parse_interval(text: str) -> float:
+    # start-up time: loaded when the server starts, not by other commands
     from swamp.definitions import parse_duration
 
     try:
@@ -57,6 +58,7 @@ def parse_interval(text: str) -> float:
 
 def _stop_own_runs(root: Path) -> None:
     """Stop every run this process executes (API runs and the pull runner's)."""
+    # start-up time: loaded when the server starts, not by other commands
     from swamp.engine import control, runs
 
     me = f"pid {os.getpid()} on {socket.gethostname()}"
@@ -75,8 +77,10 @@ def serve(
     interval: str,
     shard: str | None,
 ) -> int:
+    # start-up time: uvicorn loads only when used
     import uvicorn
 
+    # start-up time: loaded when the server starts, not by other commands
     from swamp.repo import find_root
     from swamp.serve import tokens as tokens_mod
     from swamp.serve.app import build

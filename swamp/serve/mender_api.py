@@ -16,12 +16,23 @@ not passed to the run.
 from __future__ import annotations
 
 import json
+import re
 import secrets as random
 import time
 from typing import TYPE_CHECKING, Any
 
+from starlette.concurrency import run_in_threadpool
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from swamp.engine import runs
+from swamp.engine.state import load_state
 from swamp.errors import SwampError
+from swamp.fsutil import atomic_write
+from swamp.mender.substitute import input_text
+from swamp.serve.api import check_start
 from swamp.serve.context import ApiError, actor, masked, refuse_in_pull_mode, server
+from swamp.validate import load_repository
 
 if TYPE_CHECKING:
     from starlette.requests import Request
@@ -35,7 +46,6 @@ RESULT_PARTS = ("cli", "httpRequest", "httpResponse", "nats", "smtp")
 
 
 def _json(data: Any, status: int = 200) -> Response:
-    from starlette.responses import JSONResponse
 
     return JSONResponse(masked(data), status)
 
@@ -55,8 +65,6 @@ async def _parsed(request: Request) -> Any:
 
 def _accept(request: Request, name: str, params: Any, who: str) -> str:
     """Mender's startWorkflowGetJob, then swamp's start: the run's id."""
-    from swamp.serve.api import check_start
-
     if not isinstance(params, dict):
         raise ApiError(400, "Unable to parse the input parameters: expected a JSON object")
     repo = server(request).cache.get()
@@ -86,7 +94,6 @@ def _who(request: Request) -> str:
 
 
 async def start(request: Request) -> Response:
-    from starlette.concurrency import run_in_threadpool
 
     name = request.path_params["name"]
     who = _who(request)
@@ -96,7 +103,6 @@ async def start(request: Request) -> Response:
 
 
 async def start_batch(request: Request) -> Response:
-    from starlette.concurrency import run_in_threadpool
 
     name = request.path_params["name"]
     who = _who(request)
@@ -151,8 +157,6 @@ def _result(name: str, step: Any) -> dict[str, Any]:
 
 def job_document(state: RunState) -> dict[str, Any]:
     """Mender's model.Job, as PrepareForJSONMarshalling leaves it."""
-    from swamp.mender.substitute import input_text
-
     results = [
         _result(key, step)
         for job in state.jobs.values()
@@ -171,8 +175,6 @@ def job_document(state: RunState) -> dict[str, Any]:
 
 
 def _job(request: Request, run_id: str, name: str | None) -> Response:
-    from swamp.engine import runs
-    from swamp.engine.state import load_state
 
     root = server(request).cache.root
     folder = runs.runs_dir(root) / run_id
@@ -193,7 +195,6 @@ def job_by_id(request: Request) -> Response:
 
 
 def health(request: Request) -> Response:
-    from starlette.responses import Response
 
     srv = server(request)
     if srv.dispatcher.draining:
@@ -235,8 +236,6 @@ def workflows(request: Request) -> Response:
 
 
 async def register(request: Request) -> Response:
-    from starlette.concurrency import run_in_threadpool
-    from starlette.responses import Response
 
     who = actor(request)
     refuse_in_pull_mode(request, "add workflows")
@@ -258,10 +257,6 @@ async def register(request: Request) -> Response:
 
 
 def _write_workflow(request: Request, name: str, data: dict[str, Any], who: str) -> None:
-    import re
-
-    from swamp.fsutil import atomic_write
-    from swamp.validate import load_repository
 
     root = server(request).cache.root
     if name in server(request).cache.get().workflows:
@@ -281,7 +276,6 @@ def _write_workflow(request: Request, name: str, data: dict[str, Any], who: str)
 
 
 def routes() -> list[Route]:
-    from starlette.routing import Route
 
     return [
         Route("/status", status),

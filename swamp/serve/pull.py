@@ -6,18 +6,20 @@ network that no hosted CI runner can reach."""
 from __future__ import annotations
 
 import logging
+import subprocess
 import threading
 from pathlib import Path
 
+from swamp.commands.queue import execute
 from swamp.errors import SwampError
+from swamp.publish import Publish
+from swamp.queue.executor import Selector
 
 log = logging.getLogger("swamp.serve")
 
 
 def ensure_checkout(root: Path, remote: str) -> None:
     """Clone `remote` into `root` unless `root` already is a clone of it."""
-    import subprocess
-
     if (root / ".git").exists():
         found = subprocess.run(
             ["git", "-C", str(root), "remote", "get-url", "origin"],
@@ -42,10 +44,6 @@ def ensure_checkout(root: Path, remote: str) -> None:
 
 def tick(root: Path, shard: str | None, concurrency: int) -> int:
     """One pass: what `swamp queue execute --all --push [--shard]` does."""
-    from swamp.commands.queue import execute
-    from swamp.publish import Publish
-    from swamp.queue.executor import Selector
-
     return execute(
         root,
         Selector(True, False, False, None, None, None),

@@ -9,8 +9,18 @@ from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import jinja2
+from starlette.responses import HTMLResponse, RedirectResponse
+from starlette.routing import Route
+
+from swamp.commands.run import run_rows
+from swamp.engine import runs, service
+from swamp.engine.state import RunStatus, load_state
 from swamp.errors import SwampError
+from swamp.queue.listing import queue_rows
+from swamp.serve.api import ACCEPTED, run_document, shown_state
 from swamp.serve.context import masked, server
+from swamp.serve.svg import job_graph
 
 if TYPE_CHECKING:
     import jinja2
@@ -18,23 +28,22 @@ if TYPE_CHECKING:
     from starlette.responses import Response
     from starlette.routing import BaseRoute
 
+# What the runs page can filter on, in the order it offers them.
 RUN_STATES = (
-    "accepted",
-    "running",
-    "held",
-    "failed",
-    "paused",
-    "stopped",
-    "succeeded",
-    "interrupted",
-    "created",
+    ACCEPTED,
+    RunStatus.RUNNING,
+    RunStatus.HELD,
+    RunStatus.FAILED,
+    RunStatus.PAUSED,
+    RunStatus.STOPPED,
+    RunStatus.SUCCEEDED,
+    RunStatus.INTERRUPTED,
+    RunStatus.CREATED,
 )
 
 
 @cache
 def _env() -> jinja2.Environment:
-    import jinja2
-
     return jinja2.Environment(
         loader=jinja2.FileSystemLoader(Path(__file__).parent / "templates"),
         autoescape=True,
@@ -43,8 +52,6 @@ def _env() -> jinja2.Environment:
 
 
 def _page(request: Request, template: str, title: str, **values: Any) -> Response:
-    from starlette.responses import HTMLResponse
-
     srv = server(request)
     html = (
         _env()
@@ -59,21 +66,15 @@ _CSP = "default-src 'self'; script-src 'unsafe-inline' 'self'; style-src 'unsafe
 
 
 def home(request: Request) -> Response:
-    from starlette.responses import RedirectResponse
-
     return RedirectResponse("/queue", 302)
 
 
 def queue_page(request: Request) -> Response:
-    from swamp.queue.listing import queue_rows
-
     rows, broken = queue_rows(server(request).cache.get())
     return _page(request, "queue.html", "Queue", items=rows, broken=broken)
 
 
 def runs_page(request: Request) -> Response:
-    from swamp.commands.run import run_rows
-
     srv = server(request)
     q = request.query_params
     filters = {k: q.get(k) or None for k in ("state", "workflow", "since")}
@@ -83,19 +84,13 @@ def runs_page(request: Request) -> Response:
     except SwampError as e:
         rows, error = [], str(e)
     for row in rows:
-        if srv.dispatcher.owns(row["run"]) and row["state"] in ("created", "interrupted"):
-            row["state"] = "accepted"
+        row["state"] = shown_state(srv, row["run"], row["state"])
     return _page(
         request, "runs.html", "Runs", runs=rows, filters=filters, states=RUN_STATES, error=error
     )
 
 
 def run_page(request: Request) -> Response:
-    from swamp.engine import runs, service
-    from swamp.engine.state import load_state
-    from swamp.serve.api import run_document
-    from swamp.serve.svg import job_graph
-
     srv = server(request)
     data = run_document(request, request.path_params["run"])
     folder = runs.find_run(srv.cache.root, data["id"])
@@ -106,13 +101,11 @@ def run_page(request: Request) -> Response:
         graph = job_graph(wf, load_state(folder))
     except SwampError:
         pass  # the definition is gone or broken: the page still shows the journal
-    live = data["displayState"] in ("accepted", "running", "created")
+    live = data["displayState"] in (ACCEPTED, RunStatus.RUNNING, RunStatus.CREATED)
     return _page(request, "run.html", f"Run {data['id']}", run=data, graph=graph, live=live)
 
 
 def routes() -> list[BaseRoute]:
-    from starlette.routing import Route
-
     return [
         Route("/", home),
         Route("/queue", queue_page),

@@ -22,6 +22,7 @@ class TypeMethod:
 
 
 def _base_environment() -> dict[str, str]:
+    # start-up time: loaded only on this path
     from swamp.context import step_environment
 
     return step_environment()

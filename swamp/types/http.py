@@ -78,6 +78,7 @@ class HttpType:
         }
 
     def execute(self, method: str, arguments: dict[str, Any], ctx: ExecutionContext) -> Outcome:
+        # start-up time: httpx loads only when used
         import httpx
 
         verb = arguments.get("method", "GET")

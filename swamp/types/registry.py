@@ -29,7 +29,7 @@ DIALECT_TYPES = {
 
 @cache
 def _plugins() -> dict[str, object]:
-    from importlib.metadata import entry_points
+    from importlib.metadata import entry_points  # start-up time: only plugins need it
 
     return {ep.name: ep for ep in entry_points(group=ENTRY_POINT_GROUP)}
 

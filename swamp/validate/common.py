@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -116,7 +117,6 @@ def holds_expression(value: Any) -> bool:
 
 
 def dumps(value: Any) -> str:
-    import json
 
     return json.dumps(value, sort_keys=True, default=str)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -46,6 +47,7 @@ def load_config(repo: Loading) -> None:
 
 
 def _window_problems(doc: Document, name: str, w: Mapping[str, Any]) -> list[Problem]:
+    # start-up time: zoneinfo and croniter load only when windows are checked
     from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
     from croniter import croniter
@@ -81,8 +83,6 @@ _CRON_FIELDS = (
 
 def cron_field_problem(cron: str) -> str | None:
     """What is wrong with a cron expression's shape or numbers, said per field."""
-    import re
-
     fields = cron.split()
     if len(fields) != 5:
         return (
@@ -100,10 +100,12 @@ def cron_field_problem(cron: str) -> str | None:
 
 def schedule_problems(repo: Repository) -> list[Problem]:
     """Windows that the execute workflow's schedule never runs in."""
+    # start-up time: zoneinfo and croniter load only when windows are checked
     from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
     from croniter import croniter
 
+    # start-up time: loaded only on this path
     from swamp import ci
 
     doc = repo.docs.get(CONFIG_FILE)
