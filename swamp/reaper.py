@@ -108,6 +108,8 @@ class Reaper:
         self._pid = 0
 
     def _ensure(self) -> int:
+        if self._pid == os.getpid():  # the common case, without the lock
+            return self._fd
         with self._lock:
             if self._pid == os.getpid():  # started, or failed to, in this process
                 return self._fd

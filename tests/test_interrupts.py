@@ -138,6 +138,17 @@ def test_ctrl_c_stops_steps_records_them_and_exits_130(tmp_path: Path) -> None:
         e["step"] for e in journal if e["type"] == "step-finished" and e["state"] == "interrupted"
     }
     assert interrupted == {"first", "other"}
+    # `side` has one step only, and it was interrupted: the job is stopped by
+    # the signal like `main`, not failed.
+    jobs = {
+        e["job"]: (e["state"], e.get("reason"))
+        for e in journal
+        if e["type"] == "job-state" and e["state"] != "running"
+    }
+    assert jobs == {
+        "main": ("stopped", "interrupted by SIGINT"),
+        "side": ("stopped", "interrupted by SIGINT"),
+    }
     final = journal[-1]
     assert (final["type"], final["state"]) == ("run-state", "interrupted")
     assert final["inFlight"] == ["main/first", "side/other"]

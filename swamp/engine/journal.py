@@ -19,8 +19,8 @@ from __future__ import annotations
 import json
 import os
 import threading
+import time
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -31,8 +31,18 @@ from swamp.fsutil import fsync_dir
 JOURNAL = "journal.jsonl"
 
 
+_SECOND = [(0, "")]  # the last second formatted, and how (one tuple: thread-safe)
+
+
 def now() -> str:
-    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    """UTC to the millisecond, as 2026-01-31T12:00:00.123Z. Every event
+    has one: the formatted second is reused while it lasts."""
+    t = time.time()
+    whole = int(t)
+    second = _SECOND[0]
+    if second[0] != whole:
+        second = _SECOND[0] = (whole, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(whole)))
+    return f"{second[1]}.{int((t - whole) * 1000):03d}Z"
 
 
 class CorruptRun(SwampError):

@@ -232,9 +232,14 @@ class Runner(StepRunner):
                 checker.join()
         steps = self.job_state(job.name).steps
         all_finished = all(k in steps and finished(steps[k].state) for k in keys)
+        # An interrupted step is finished for this invocation, but its job did
+        # not fail: the signal cut it short, as it does a job with steps left.
+        cut_short = not all_finished or any(
+            k in steps and steps[k].state == StepStatus.INTERRUPTED for k in keys
+        )
         if failure:
             self._finish_job(job, JobStatus.FAILED, failure[0])
-        elif INTERRUPT.requested.is_set() and not all_finished:
+        elif INTERRUPT.requested.is_set() and cut_short:
             self._finish_job(job, JobStatus.STOPPED, interrupt_reason())
         elif self.unwatched and not all_finished:
             self._finish_job(job, JobStatus.FAILED, self.unwatched)

@@ -9,11 +9,14 @@ order, checks, forEach and the run's own state.
 from __future__ import annotations
 
 import json
+import stat
 import threading
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from types import MappingProxyType
 from typing import Any, assert_never
 
 from swamp import expressions, freeze, schemas
@@ -84,7 +87,8 @@ class StepRunner(ABC):
         # (schema, inputs as JSON) that passed their check: steps that give a
         # method the same inputs are checked once per run.
         self._valid_inputs: set[tuple[int, str]] = set()
-        self._environment: dict[str, str] | None = None  # what steps' processes get
+        self._environment: Mapping[str, str] | None = None  # what steps' processes get
+        self._linked: dict[int, Linked] = {}  # a job's stop events, by its job_cancel
         # Read at every step boundary: built once.
         self._control = control.local_path(run.dir, control.CONTROL)
         self._freeze = freeze.files(repo.root)
@@ -125,7 +129,9 @@ class StepRunner(ABC):
         must not go on. The jobs it cuts short fail, and so does the run.
         """
         try:
-            signal = control.read_file(self._control)
+            # A stat first: most boundaries find no control file, and a
+            # failed open costs three times as much (this runs every step).
+            signal = control.read_file(self._control) if _present(self._control) else None
             frozen = signal is None and self._frozen()
         except Exception as e:  # whatever the cause, the run is unwatched from now on
             with self.lock:
@@ -140,7 +146,7 @@ class StepRunner(ABC):
             self.pausing.set()
 
     def _frozen(self) -> bool:
-        return self._freeze[0].is_file() or self._freeze[1].is_file()
+        return _present(self._freeze[0], regular=True) or _present(self._freeze[1], regular=True)
 
     # -- steps -----------------------------------------------------------------
 
@@ -415,20 +421,30 @@ class StepRunner(ABC):
         ctx = self._execution_context(step, job_cancel)
         return call_method(model, method, base_context(self.repo.config, inputs), ctx)
 
-    def _step_environment(self) -> dict[str, str]:
-        """Built once per run: it reads the whole of os.environ."""
+    def _step_environment(self) -> Mapping[str, str]:
+        """Built once per run: it reads the whole of os.environ. Read-only
+        (a type that adds to it makes its own copy)."""
         if self._environment is None:
-            self._environment = step_environment(self.repo.config)
+            self._environment = MappingProxyType(step_environment(self.repo.config))
         return self._environment
 
     def _execution_context(self, step: Step, job_cancel: threading.Event) -> ExecutionContext:
+        # What does not change from step to step is built once (per job for
+        # the stop event): a sequence of quick steps pays for each object.
+        cancel = self._linked.get(id(job_cancel))
+        if cancel is None or cancel.sources[1] is not job_cancel:
+            cancel = Linked(self.cancel, job_cancel, INTERRUPT.requested)
+            with self.lock:
+                if len(self._linked) >= 64:  # each round of checks has its own event
+                    self._linked.clear()
+                self._linked[id(job_cancel)] = cancel
         return ExecutionContext(
             workdir=self.repo.root,
             timeout=step.timeout or self.repo.config.step_timeout,
-            cancel=Linked(self.cancel, job_cancel, INTERRUPT.requested),
+            cancel=cancel,
             grace=self.repo.config.stop_grace,
             kill_now=INTERRUPT.kill_now,
-            environment=dict(self._step_environment()),
+            environment=self._step_environment(),  # read-only: types copy it
         )
 
     @abstractmethod
@@ -441,6 +457,16 @@ class StepRunner(ABC):
         job_cancel: threading.Event,
     ) -> Outcome:
         """A step that runs a workflow: a run of its own (runner.Runner)."""
+
+
+def _present(path: Path, *, regular: bool = False) -> bool:
+    """Whether path exists (as a regular file, with `regular`), as
+    Path.exists/is_file say, for less: errors other than its absence raise."""
+    try:
+        mode = path.stat().st_mode
+    except (FileNotFoundError, NotADirectoryError):
+        return False
+    return stat.S_ISREG(mode) or not regular
 
 
 class Linked(threading.Event):
