@@ -399,6 +399,29 @@ def test_purge_refuses_a_running_item(tmp_path: Path) -> None:
     assert len(_items(repo, "done")) == 1
 
 
+def test_purge_refuses_an_item_a_runner_elsewhere_holds_until_its_claim_lapses(
+    tmp_path: Path,
+) -> None:
+    repo = _repo(tmp_path)
+    swamp(repo, "method", "queue", "sh", "mark", "--input", "name=x")
+    (path,) = (repo / "queue").glob("*.yaml")
+    data = yaml.safe_load(path.read_text())
+    now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    claim = {"by": "ci", "host": "elsewhere", "checkout": "/ci/repo", "at": now, "run": "r1"}
+    path.write_text(yaml.safe_dump({**data, "state": "running", "run": "r1", "claim": claim}))
+    refused = swamp(repo, "queue", "purge", "--all", check=1)
+    assert (
+        f"refused: claimed by ci at {now} (run r1); purge it where it runs, or once that "
+        f"runner is gone take it over with `swamp queue execute --item {data['id']} --reclaim`"
+    ) in refused.stdout
+    assert path.exists()
+
+    claim["at"] = "2020-01-01T00:00:00Z"  # silent for longer than claimTimeout
+    path.write_text(yaml.safe_dump({**data, "state": "running", "run": "r1", "claim": claim}))
+    assert "purged 1 of 1 selected" in swamp(repo, "queue", "purge", "--all").stdout
+    assert not path.exists()
+
+
 def test_an_interrupted_item_is_resumed_by_id_or_purged(tmp_path: Path) -> None:
     import os
     import signal

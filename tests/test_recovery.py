@@ -89,6 +89,7 @@ def test_a_result_that_cannot_be_pushed_is_kept_and_landed_without_running_again
     slow_file.write_text(yaml.safe_dump(data))
     git(engineer, "commit", "--quiet", "-am", "a hand edit")
     git(engineer, "push", "--quiet")
+    wait_for(lambda: _lease(origin, data["id"]) is not None, what="the runner's first renewal")
     (runner / "GO").touch()
     result = _finish(proc)
 
@@ -109,6 +110,7 @@ def test_a_result_that_cannot_be_pushed_is_kept_and_landed_without_running_again
     assert len(_on_origin(origin, "done")) == 2
     assert _on_origin(origin, "queue") == []
     assert git(origin, "for-each-ref", "refs/swamp/results/") == ""
+    assert _lease(origin, slow_id) is None  # its runner's lease went with its result
     assert sorted(marks(runner)) == ["a", "b", "c", "m1"]  # nothing ran twice
     assert git(runner, "rev-parse", "HEAD") == git(origin, "rev-parse", "main")
     again = swamp(runner, "queue", "recover")

@@ -25,10 +25,10 @@ from swamp.engine import runs
 from swamp.engine.journal import JOURNAL
 from swamp.gitrepo import PUSH_ATTEMPTS, GitError, Repo, backoff
 from swamp.queue import items
+from swamp.queue.lease import Keeper, lease_ref, remote_lease
 
 if TYPE_CHECKING:
     from swamp.queue.decision import Action, Report
-    from swamp.queue.lease import Keeper
 
 RESULTS = "refs/swamp/results"
 RECOVER = "swamp queue recover"
@@ -174,7 +174,20 @@ def land(git: Repo, root: Path, item_id: str, sha: str) -> bool:
     git.delete_ref(result_ref(item_id))
     git.delete_ref(f"refs/swamp/origin/results/{item_id}")
     git.delete_remote_ref(result_ref(item_id))
+    _release_lease(git, item_id, sha)
     return not landed
+
+
+def _release_lease(git: Repo, item_id: str, sha: str) -> None:
+    """The lease of the run a landed result records is of no more use (its
+    runner ended without releasing it); a lease of another run is left alone.
+    Best effort: the result has landed whatever becomes of the lease."""
+    try:
+        current = remote_lease(git, item_id)
+    except GitError:
+        return
+    if current is not None and f"Swamp-Run: {current.run}" in git.message(sha).splitlines():
+        git.delete_remote_ref(lease_ref(item_id))
 
 
 class Refused(GitError):
