@@ -50,6 +50,10 @@ methods:
     arguments:
       env: {PATH: "TOOLS"}
       argv: [mytool]
+  own-path-missing:
+    arguments:
+      env: {PATH: "TOOLS"}
+      argv: [true]
   where:
     arguments:
       workingDir: sub
@@ -137,6 +141,9 @@ def test_programs_are_found_as_popen_finds_them(repo: Path, request: pytest.Fixt
         "stdout": "mine\n",
         "stderr": "",
     }
+    # `true` is on swamp's PATH, not on the step's.
+    data = _run(repo, cwd, "own-path-missing", code=1)
+    assert data["error"] == "cannot run 'true': No such file or directory"
     data = _run(repo, cwd, "where")
     assert data["outputs"] == {"exitCode": 0, "stdout": f"{repo / 'sub'}\n", "stderr": ""}
 
