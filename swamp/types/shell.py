@@ -268,9 +268,12 @@ def _spawn(argv: list[str], cwd: Path, env: dict[str, str], stdin: str | None) -
             setsid=True,  # its own session and process group, killed as a whole
             setsigdef=_RESTORED_SIGNALS,
         )
-    except BaseException:
+    except BaseException as e:
         for fd in fds:
             os.close(fd)
+        if isinstance(e, NotImplementedError):  # a libc without POSIX_SPAWN_SETSID
+            _FAST_SPAWN.clear()
+            return None
         raise
     for fd in (in_r, out_w, err_w):
         if fd >= 0:
@@ -295,11 +298,14 @@ def _inheritable_descriptors() -> list[int]:
 _RESTORED_SIGNALS = tuple(
     getattr(signal, n) for n in ("SIGPIPE", "SIGXFZ", "SIGXFSZ") if hasattr(signal, n)
 )
+# Empty where the quick path cannot be taken (emptied if posix_spawn says so).
 _FAST_SPAWN = (
-    sys.platform.startswith("linux")
+    {"linux"}
+    if sys.platform.startswith("linux")
     and hasattr(os, "posix_spawn")
     and hasattr(os, "pidfd_open")
     and Path("/proc/self/fd").is_dir()
+    else set()
 )
 
 
