@@ -124,6 +124,9 @@ def test_outputs_exit_codes_and_stdin(repo: Path, request: pytest.FixtureRequest
     assert data["error"] == "command exited with code 3: err"
     data = _run(repo, cwd, "stdin", "--input", "text=fed in")
     assert data["outputs"] == {"exitCode": 0, "stdout": "fed in", "stderr": ""}
+    big = "x" * 300_000  # more than a pipe holds: written while it is read
+    data = _run(repo, cwd, "stdin", "--input", f"text={big}")
+    assert data["outputs"] == {"exitCode": 0, "stdout": big, "stderr": ""}
 
 
 def test_programs_are_found_as_popen_finds_them(repo: Path, request: pytest.FixtureRequest) -> None:

@@ -189,7 +189,8 @@ class _Spawned:
         self.pid = pid
         self.returncode: int | None = None
         # Closed by _collect and _feed, as Popen's are.
-        self.stdin = None if stdin is None else os.fdopen(stdin, "wb", buffering=0)
+        # Buffered like Popen's: its write() writes all, in as many calls as it takes.
+        self.stdin = None if stdin is None else os.fdopen(stdin, "wb")
         self.stdout = os.fdopen(stdout, "rb", buffering=0)
         self.stderr = os.fdopen(stderr, "rb", buffering=0)
 
