@@ -29,6 +29,8 @@ from swamp.errors import SwampError
 from swamp.fsutil import fsync_dir
 
 JOURNAL = "journal.jsonl"
+# One encoder for every event: json.dumps with options builds one per call.
+_ENCODER = json.JSONEncoder(separators=(",", ":"), default=str)
 
 
 _SECOND = [(0, "")]  # the last second formatted, and how (one tuple: thread-safe)
@@ -139,7 +141,7 @@ class Journal:
             event: dict[str, Any] = secrets.mask(
                 {"seq": self.seq, "at": now(), "type": type_, **fields}
             )
-            line = json.dumps(event, separators=(",", ":"), default=str) + "\n"
+            line = _ENCODER.encode(event) + "\n"
             data = memoryview(line.encode("utf-8"))
             try:
                 while data:  # a write may be short (a full disk raises instead)
