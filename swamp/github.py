@@ -13,7 +13,7 @@ from swamp import secrets
 
 if TYPE_CHECKING:
     from swamp.errors import Problem
-    from swamp.queue.executor import Report
+    from swamp.queue.decision import Report
 
 
 def in_actions() -> bool:

@@ -99,8 +99,12 @@ class Pinned(Protocol):
 
 
 @dataclass(frozen=True)
-class Repository:
-    """A repository's validated definitions (built by swamp.validate.load_repository)."""
+class Contents:
+    """What a repository's files hold: settings, models and workflows, the
+    documents they were read from with their digests, and every problem found.
+
+    Validation (swamp.validate) fills its collections as it reads each file;
+    only once all are read and checked does it become a Repository."""
 
     root: Path
     config: Config = field(default_factory=Config)
@@ -116,6 +120,12 @@ class Repository:
             return path.resolve().relative_to(self.root).as_posix()
         except ValueError:
             return str(path)
+
+
+@dataclass(frozen=True)
+class Repository(Contents):
+    """A repository's contents once read and checked, and what the rest of
+    swamp asks of them (built only by swamp.validate.load_repository)."""
 
     def model(self, name: str) -> Model:
         if name in self.models:

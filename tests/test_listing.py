@@ -163,3 +163,63 @@ def test_a_deep_text_without_alias_is_refused_where_the_full_check_refuses_it() 
         problems.append(e.value.problem)
     assert problems[0] == problems[1]
     assert problems[0].message == "nested more than 100 levels deep"
+
+
+def test_every_stored_state_is_shown_under_its_own_name() -> None:
+    from swamp.queue.items import ItemState
+    from swamp.queue.status import DisplayState, shown
+
+    assert {shown(s) for s in ItemState} <= set(DisplayState)
+    assert all(shown(s) == s.value for s in ItemState)
+
+
+def _with_states(tmp_path: Path) -> Path:
+    """The example queue, its items edited into a state each (as runners
+    elsewhere, signals and hands would leave them)."""
+    repo = tmp_path / "example"
+    for name in ("models", "workflows", "queue"):
+        shutil.copytree(ROOT / name, repo / name)
+    shutil.copy(ROOT / "swamp.yaml", repo / "swamp.yaml")
+    extra = {
+        "14db5a561c13": "state: held\nheldJob: approve\nrun: r1\n",
+        "9f094015fa71": "state: failed\nrun: r2\nfailedStep: a/b\n",
+        "dda1c4e68bb4": "state: running\nrun: r3\nclaim: {by: bob, host: elsewhere, "
+        "at: '2020-01-01T00:00:00Z'}\n",
+        "ef306cc66e4d": "state: running\nrun: r4\nclaim: {by: bob, host: elsewhere, "
+        "at: '2099-01-01T00:00:00Z'}\n",
+        "aec51e079728": "state: interrupted\nrun: r5\n",
+        "d2b6b05dfbdb": "state: cancelled\n",
+        "1bd41757736b": "notBefore: '2099-01-01T00:00:00Z'\n",
+    }
+    for path in (repo / "queue").iterdir():
+        item_id = path.stem.rsplit("-", 1)[-1]
+        text = path.read_text().replace("state: queued\n", "")
+        path.write_text(text + extra.get(item_id, "state: queued\n"))
+    (repo / "done").mkdir()
+    vpn = next((repo / "queue").glob("*1bd41757736b.yaml")).read_text()
+    (repo / "done" / "vpn-1bd41757736b.yaml").write_text(
+        vpn.replace("notBefore: '2099-01-01T00:00:00Z'\n", "") + "state: succeeded\nrun: r9\n"
+    )
+    return repo
+
+
+def test_queue_list_json_prints_display_states_as_their_plain_names(tmp_path: Path) -> None:
+    from swamp.queue.listing import queue_rows
+    from swamp.queue.status import DisplayState
+
+    repo = _with_states(tmp_path)
+    rows, broken = queue_rows(load_repository(repo), include_done=True)
+    assert broken == []
+    assert all(type(r["state"]) is DisplayState for r in rows)
+    printed = swamp(repo, "queue", "list", "--json", "--done").stdout
+    assert [line.split('"state": ')[1].split('"')[1] for line in printed.splitlines()[1:-1]] == [
+        "stale-claim",
+        "failed",
+        "interrupted",
+        "cancelled",
+        "waiting",
+        "held",
+        "running",
+        "unverified",
+    ]
+    assert json.loads(printed) == json.loads(json.dumps(rows))

@@ -212,6 +212,29 @@ def test_a_killed_runner_is_taken_over_elsewhere_from_its_checkpoint(tmp_path: P
     assert _on_origin(origin, "queue") == []
 
 
+def test_a_resumed_run_that_ends_before_its_first_renewal_leaves_no_lease_behind(
+    tmp_path: Path,
+) -> None:
+    origin = _origin(tmp_path)  # claimTimeout 1h: a lease is renewed every 5 s
+    engineer = clone(origin, tmp_path / "engineer")
+    swamp(engineer, "workflow", "queue", "slow", "--push")
+    item_id = _item_id(engineer)
+    runner = clone(origin, tmp_path / "runner")
+    proc = start_swamp(runner, "queue", "execute", "--all", "--commit", "--push")
+    wait_for(lambda: _lease(origin, item_id) is not None, what="the runner's first renewal")
+    proc.send_signal(signal.SIGINT)  # Ctrl-C: the run stops, its lease stays on origin
+    interrupted = _finish(proc)
+    assert interrupted.returncode == 130, interrupted.stderr
+    assert _lease(origin, item_id) is not None
+
+    # Resumed on the same checkout: it ends well within its own keeper's first tick.
+    (runner / "GO").touch()
+    swamp(runner, "queue", "execute", "--item", item_id, "--commit", "--push")
+    assert marks(runner).count("a") == 1 and marks(runner)[-1] == "c"
+    assert len(_on_origin(origin, "done")) == 1
+    assert _lease(origin, item_id) is None  # the earlier runner's lease went with the result
+
+
 TWO_STEPS = """\
 name: two
 jobs:

@@ -150,7 +150,8 @@ def test_a_claim_lost_to_a_runner_that_finished_the_item_is_skipped(tmp_path: Pa
     the executor skips it: nothing runs twice."""
     from swamp.gitrepo import Repo
     from swamp.queue.claims import pusher
-    from swamp.queue.executor import Executor, Selector, select
+    from swamp.queue.executor import Executor
+    from swamp.queue.selection import Selector, select
     from swamp.validate import load_repository
 
     origin = make_origin(tmp_path)

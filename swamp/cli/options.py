@@ -14,7 +14,7 @@ import typer
 
 if TYPE_CHECKING:
     from swamp.publish import Publish
-    from swamp.queue.executor import Selector
+    from swamp.queue.selection import Selector
 
 
 @dataclass(frozen=True)
@@ -227,6 +227,6 @@ def selector(
     item: str | None,
 ) -> Selector:
     # start-up time: a command loads only what it runs
-    from swamp.queue.executor import Selector
+    from swamp.queue.selection import Selector
 
     return Selector(all_, workflows, methods, workflow, method, item)

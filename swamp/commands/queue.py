@@ -11,9 +11,12 @@ from swamp.inputs import parse_inputs
 from swamp.publish import NONE, Publish, open_repo, prepare, record
 from swamp.queue import items
 from swamp.queue.claims import pusher
-from swamp.queue.executor import Executor, Report, Selector, Shard, purge, select
+from swamp.queue.decision import Report
+from swamp.queue.executor import Executor
+from swamp.queue.purge import purge
+from swamp.queue.selection import Selector, Shard, select
 from swamp.queue.stage import When, stage
-from swamp.queue.status import lapsed, silent_for, status
+from swamp.queue.status import DisplayState, lapsed, silent_for, status
 from swamp.queue.timing import iso, parse_iso, utcnow
 from swamp.repo import Repository
 from swamp.validate import load_repository
@@ -252,7 +255,9 @@ def execute(
             approvals.close()
     github.append_summary(github.execute_summary(reports, dry_run=dry_run))
     summary: dict[str, int] = {}
-    for outcome in sorted({r.outcome for r in reports}, key=_outcome_order):
+    # dict.fromkeys, not a set: outcomes outside OUTCOMES keep their first
+    # appearance's order, whatever the hash seed.
+    for outcome in sorted(dict.fromkeys(r.outcome for r in reports), key=_outcome_order):
         summary[outcome] = sum(r.outcome == outcome for r in reports)
     ran = [r for r in reports if r.outcome in RAN]
     if ran:
@@ -365,7 +370,7 @@ def recover(repo_path: Path | None, *, resume: bool = False) -> int:
     interrupted = {
         e.id: e
         for e in items.iter_items(root)
-        if isinstance(e, items.Item) and status(repo, e, now).state == "interrupted"
+        if isinstance(e, items.Item) and status(repo, e, now).state == DisplayState.INTERRUPTED
     }
     for item_id, item in interrupted.items():
         if resume:

@@ -21,7 +21,7 @@ from swamp.errors import Problem
 from swamp.expressions import walk_strings
 from swamp.loader import Document, JsonPath, format_path
 from swamp.mender import substitute
-from swamp.validate.common import Loading
+from swamp.repo import Contents
 
 JOB = "tasks"
 TASK_TYPES = ("http", "cli", "nats", "smtp")
@@ -55,7 +55,7 @@ class _File:
     warnings: list[Problem] = field(default_factory=list)
 
 
-def load(repo: Loading, docs: list[Document], broken: set[str]) -> None:
+def load(repo: Contents, docs: list[Document], broken: set[str]) -> None:
     """Validate every Mender file; register the highest version of each name."""
     files = [_check(doc, repo.config) for doc in docs]
     by_name: dict[str, list[_File]] = {}
@@ -85,8 +85,8 @@ def load(repo: Loading, docs: list[Document], broken: set[str]) -> None:
             )
         winners[name] = best[0]
     for f in files:
-        repo.problems += f.errors
-        repo.warnings += f.warnings
+        repo.problems.extend(f.errors)
+        repo.warnings.extend(f.warnings)
     for name, winner in winners.items():
         if winner.errors:
             broken.add(f"workflow:{name}")

@@ -21,13 +21,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, assert_never
 
 from swamp import freeze
 from swamp.errors import SwampError
 from swamp.queue import items
 from swamp.queue.items import Item
-from swamp.queue.status import timing_status
+from swamp.queue.status import DisplayState, timing_status
 from swamp.queue.timing import utcnow
 from swamp.repo import Repository
 
@@ -71,17 +71,26 @@ def admit(
     if frozen is not None:
         return Refusal("frozen", frozen)
     timing = timing_status(repo, item, now)
-    if timing.state == "stale":
-        return Refusal(
-            "stale",
-            timing.detail + "; re-approve by purging it and queueing it again in a reviewed change",
-        )
+    not_now: Refusal | None = None
+    match timing.state:
+        case DisplayState.STALE:
+            return Refusal(
+                "stale",
+                timing.detail
+                + "; re-approve by purging it and queueing it again in a reviewed change",
+            )
+        case DisplayState.EXPIRED | DisplayState.WAITING:
+            not_now = Refusal(timing.state, timing.detail)  # said after `invalid`
+        case DisplayState.QUEUED:
+            pass
+        case _:
+            assert_never(timing.state)
     problems = [p for p in repo.problems if p.file in item.request.pin]
     if problems:  # its definitions cannot run; the other items still do
         more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
         return Refusal("invalid", f"{problems[0]}{more}; see `swamp validate`")
-    if timing.state in ("expired", "waiting"):
-        return Refusal(timing.state, timing.detail)
+    if not_now is not None:
+        return not_now
     if run is not None:
         mismatch = journal_mismatch(item, run)
         if mismatch:

@@ -34,7 +34,7 @@ from swamp.identity import runner_identity
 from swamp.queue.timing import iso, utcnow
 
 if TYPE_CHECKING:
-    from swamp.queue.executor import Action
+    from swamp.queue.decision import Action
 
 LEASES = "refs/swamp/leases"
 # At most this long between two looks at origin; a short claimTimeout shortens it.
@@ -146,7 +146,7 @@ class Keeper:
         self.git = Repo(root)  # its own handle: this thread never touches the index
         self.lock = threading.Lock()
         self.active: dict[str, str] = {}  # item -> run
-        self.leased: set[str] = set()  # items whose lease is on origin
+        self.leased: set[str] = set()  # items whose lease is, or may be, on origin
         self.stopping = threading.Event()
         self.thread: threading.Thread | None = None
         self.warned = False
@@ -168,6 +168,11 @@ class Keeper:
         just pushed is the first lease)."""
         with self.lock:
             self.active[action.item.id] = action.run_id
+            if action.mode == "resume":
+                # The runner it is resumed from (interrupted, or taken over)
+                # may have left its lease on origin: it goes with the result,
+                # even if this run ends before its own first renewal.
+                self.leased.add(action.item.id)
         try:
             yield
         finally:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, assert_never
 
 from swamp import paths, secrets
 from swamp.engine.state import JobStatus, RunState, RunStatus
@@ -14,20 +14,53 @@ from swamp.errors import SwampError
 from swamp.fsutil import remove
 from swamp.identity import ci_run_url, runner_identity, who
 from swamp.queue import items
-from swamp.queue.items import Item
-from swamp.queue.status import NEEDS_ACTION
+from swamp.queue.items import Item, ItemState
 
 if TYPE_CHECKING:
     from swamp.gitrepo import CommitInfo, Repo
 
 
 def detail(state: RunState) -> str:
-    if state.state == RunStatus.HELD:
-        held = [j for j, s in state.jobs.items() if s.state == JobStatus.HELD]
-        return f"release with: swamp workflow release {held[0]} --run {state.id}" if held else ""
-    if state.state in ("failed", "stopped", "paused"):
-        return state.reason or ""
-    return ""
+    match state.state:
+        case RunStatus.HELD:
+            held = [j for j, s in state.jobs.items() if s.state == JobStatus.HELD]
+            return (
+                f"release with: swamp workflow release {held[0]} --run {state.id}" if held else ""
+            )
+        case RunStatus.FAILED | RunStatus.STOPPED | RunStatus.PAUSED:
+            return state.reason or ""
+        case (
+            RunStatus.CREATED
+            | RunStatus.RUNNING
+            | RunStatus.SUCCEEDED
+            | RunStatus.CANCELLED
+            | RunStatus.INTERRUPTED
+        ):
+            return ""
+        case _:
+            assert_never(state.state)
+
+
+def stored_state(run: RunStatus) -> ItemState:
+    """What the item's file says of a run that stopped short of success: the
+    states that need a person as they are; any other counts as failed."""
+    match run:
+        case RunStatus.HELD:
+            return ItemState.HELD
+        case RunStatus.FAILED:
+            return ItemState.FAILED
+        case RunStatus.PAUSED:
+            return ItemState.PAUSED
+        case RunStatus.STOPPED:
+            return ItemState.STOPPED
+        case RunStatus.INTERRUPTED:
+            return ItemState.INTERRUPTED
+        case RunStatus.CREATED | RunStatus.RUNNING | RunStatus.CANCELLED:
+            return ItemState.FAILED
+        case RunStatus.SUCCEEDED:  # not stored: the item moves to done/
+            return ItemState.SUCCEEDED
+        case _:
+            assert_never(run)
 
 
 def failed_step(state: RunState) -> str | None:
@@ -57,7 +90,7 @@ def record_outcome(root: Path, state: RunState, audit: dict[str, Any] | None = N
         _move_to_done(root, item, state.id)
         return
     # A plain string: the YAML writer knows no enums.
-    data["state"] = str(state.state) if state.state in NEEDS_ACTION else "failed"
+    data["state"] = stored_state(state.state).value
     if state.state == RunStatus.HELD:
         held = [j for j, s in state.jobs.items() if s.state == JobStatus.HELD]
         if held:

@@ -27,7 +27,7 @@ from swamp.gitrepo import PUSH_ATTEMPTS, GitError, Repo, backoff
 from swamp.queue import items
 
 if TYPE_CHECKING:
-    from swamp.queue.executor import Action, Report
+    from swamp.queue.decision import Action, Report
     from swamp.queue.lease import Keeper
 
 RESULTS = "refs/swamp/results"

@@ -87,7 +87,7 @@ def stage(
     data["requestedBy"] = by
     data["requestedAt"] = iso(now)
     data["pin"] = files
-    data["state"] = "queued"
+    data["state"] = items.ItemState.QUEUED.value
     path = items.queue_dir(repo.root) / f"{items.slug(target, inputs)}-{item_id}.yaml"
     items.Item(data, path).save()
     # Read back through the one loader: what was written is what will run.

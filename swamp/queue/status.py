@@ -7,8 +7,9 @@ import socket
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from enum import StrEnum
 from pathlib import Path
-from typing import Any, assert_never
+from typing import Any, Literal, assert_never
 
 from swamp.errors import SwampError
 from swamp.locks import FileLock, is_held
@@ -18,14 +19,66 @@ from swamp.repo import Pinned
 
 LOCKS = ".swamp/locks"
 # Stored states that need a person (release, resume, purge) before running.
-NEEDS_ACTION = frozenset({"held", "failed", "paused", "stopped", "interrupted"})
+NEEDS_ACTION = frozenset(
+    {ItemState.HELD, ItemState.FAILED, ItemState.PAUSED, ItemState.STOPPED, ItemState.INTERRUPTED}
+)
+
+
+class DisplayState(StrEnum):
+    """The state `queue list` shows for an item now (and `--json` prints).
+
+    Not the same thing as `ItemState`, the state stored in an item's file:
+    a stored state is shown under its own name (same value, same meaning, see
+    ItemState), and what the file cannot know is added: the clock, the
+    window and the pin (`waiting`, `stale`), who holds a claim
+    (`interrupted`, `stale-claim`), and whether a run's journal vouches for a
+    done/ record (`unverified`)."""
+
+    # Shown as stored (see ItemState).
+    QUEUED = "queued"
+    RUNNING = "running"
+    HELD = "held"
+    FAILED = "failed"
+    PAUSED = "paused"
+    STOPPED = "stopped"
+    INTERRUPTED = "interrupted"  # also: claimed here, and no process here holds it
+    EXPIRED = "expired"  # also: queued, and its notAfter has passed
+    CANCELLED = "cancelled"
+    SUCCEEDED = "succeeded"  # in done/: only when its run's journal confirms it
+    # Known only now.
+    WAITING = "waiting"  # for its notBefore or its window
+    STALE = "stale"  # its definitions changed since review
+    STALE_CLAIM = "stale-claim"  # claimed elsewhere, and silent for claimTimeout
+    UNVERIFIED = "unverified"  # in done/, and no journal confirms it
+
+
+# What time, the window and the pin make of an item that may run (timing_status).
+Timing = Literal[
+    DisplayState.QUEUED, DisplayState.WAITING, DisplayState.EXPIRED, DisplayState.STALE
+]
+# What becomes of a claimed item (claim_status).
+Claimed = Literal[DisplayState.RUNNING, DisplayState.INTERRUPTED, DisplayState.STALE_CLAIM]
 
 
 @dataclass(frozen=True)
 class Status:
-    # queued waiting running held failed paused stopped expired stale succeeded unverified
-    state: str
+    state: DisplayState
     detail: str = ""
+
+
+@dataclass(frozen=True)
+class TimingStatus(Status):
+    state: Timing
+
+
+@dataclass(frozen=True)
+class ClaimStatus(Status):
+    state: Claimed
+
+
+def shown(stored: ItemState) -> DisplayState:
+    """A stored state under its own name."""
+    return DisplayState(stored.value)
 
 
 def status(
@@ -46,23 +99,25 @@ def status(
     stored = item.state
     match stored:
         case ItemState.RUNNING:
-            return _claimed(repo, item, now, active, (leases or {}).get(item.id))
+            return claim_status(repo, item, now, active, (leases or {}).get(item.id))
         case ItemState.HELD:
             job = item.data.get("heldJob", "?")
             staged = item.data.get("release") or {}
             if staged.get("job") == job:
                 # Not its `by` text: who released it is who committed it (see outcome.py).
-                return Status("held", f"release of {job} staged; runs next")
+                return Status(DisplayState.HELD, f"release of {job} staged; runs next")
             return Status(
-                "held",
+                DisplayState.HELD,
                 f"release with: swamp workflow release {job} --run {item.data.get('run', '?')}",
             )
         case ItemState.FAILED | ItemState.PAUSED | ItemState.STOPPED | ItemState.INTERRUPTED:
             where = item.data.get("failedStep")
             what = f"step {where}" if where else f"run {item.data.get('run', '?')}"
-            return Status(stored, f"{what}; resume with: swamp queue execute --item {item.id}")
+            return Status(
+                shown(stored), f"{what}; resume with: swamp queue execute --item {item.id}"
+            )
         case ItemState.EXPIRED | ItemState.CANCELLED | ItemState.SUCCEEDED:
-            return Status(stored)
+            return Status(shown(stored))
         case ItemState.QUEUED:
             return timing_status(repo, item, now)
         case _:
@@ -81,42 +136,44 @@ def done_status(root: Path, item: Item) -> Status:
 
     run_id = str(item.data.get("run") or "")
     if not run_id:
-        return Status("unverified", "it names no run")
+        return Status(DisplayState.UNVERIFIED, "it names no run")
     try:
         state = runs.run_state(root, run_id)
     except SwampError as e:
-        return Status("unverified", f"the journal of run {run_id} is unreadable: {e}")
+        return Status(DisplayState.UNVERIFIED, f"the journal of run {run_id} is unreadable: {e}")
     if state is None:
-        return Status("unverified", f"no journal of run {run_id} confirms it")
+        return Status(DisplayState.UNVERIFIED, f"no journal of run {run_id} confirms it")
     if state.item != item.id:
-        return Status("unverified", f"its run's journal names item {state.item!r}")
+        return Status(DisplayState.UNVERIFIED, f"its run's journal names item {state.item!r}")
     if state.request != item.request.digest():
-        return Status("unverified", "its run's journal records another request")
+        return Status(DisplayState.UNVERIFIED, "its run's journal records another request")
     if state.state != RunStatus.SUCCEEDED:
-        return Status("unverified", f"its run's journal says {state.state}")
-    return Status("succeeded", run_id)
+        return Status(DisplayState.UNVERIFIED, f"its run's journal says {state.state}")
+    return Status(DisplayState.SUCCEEDED, run_id)
 
 
-def timing_status(repo: Pinned, item: Item, now: datetime) -> Status:
+def timing_status(repo: Pinned, item: Item, now: datetime) -> TimingStatus:
     """What time, the window and the pin say of an item that may run."""
     not_after = item.data.get("notAfter")
     if not_after and parse_iso(not_after) < now:
-        return Status("expired", f"not after {not_after}")
+        return TimingStatus(DisplayState.EXPIRED, f"not after {not_after}")
     changed = stale_files(repo, item)
     if changed:
-        return Status("stale", "changed since review: " + ", ".join(changed))
+        return TimingStatus(DisplayState.STALE, "changed since review: " + ", ".join(changed))
     not_before = item.data.get("notBefore")
     if not_before and parse_iso(not_before) > now:
-        return Status("waiting", f"until {not_before}")
+        return TimingStatus(DisplayState.WAITING, f"until {not_before}")
     window = item.data.get("window")
     if window:
         w = repo.config.windows.get(window)
         if w is None:
-            return Status("stale", f"window {window!r} is no longer defined in swamp.yaml")
+            return TimingStatus(
+                DisplayState.STALE, f"window {window!r} is no longer defined in swamp.yaml"
+            )
         is_open, when = window_status(w, now)
         if not is_open:
-            return Status("waiting", f"window {window} opens at {iso(when)}")
-    return Status("queued")
+            return TimingStatus(DisplayState.WAITING, f"window {window} opens at {iso(when)}")
+    return TimingStatus(DisplayState.QUEUED)
 
 
 def silent_for(claim: Mapping[str, Any], renewed_at: str | None, now: datetime) -> float | None:
@@ -138,9 +195,13 @@ def lapsed(silence: float | None, claim_timeout: float) -> bool:
     return silence is None or silence >= claim_timeout
 
 
-def _claimed(
-    repo: Pinned, item: Item, now: datetime, active: bool | None, renewed_at: str | None
-) -> Status:
+def claim_status(
+    repo: Pinned,
+    item: Item,
+    now: datetime,
+    active: bool | None = None,
+    renewed_at: str | None = None,
+) -> ClaimStatus:
     """A claimed item: running; `interrupted` when this checkout claimed it and
     no process here holds it (its runner died); `stale-claim` when a claim
     made elsewhere has had neither a result nor a lease renewal for longer
@@ -149,25 +210,25 @@ def _claimed(
     run = item.data.get("run", "?")
     running = item_locked(repo.root, item.id) if active is None else active
     if running:
-        return Status("running", f"run {run}")
+        return ClaimStatus(DisplayState.RUNNING, f"run {run}")
     who_ = f"claimed by {claim.get('by', '?')} at {claim.get('at', '?')}"
     here = claim.get("host") == socket.gethostname() and claim.get("checkout") in (
         None,  # claims made before claims named their checkout
         str(repo.root),
     )
     if here:
-        return Status(
-            "interrupted",
+        return ClaimStatus(
+            DisplayState.INTERRUPTED,
             f"{who_}; no runner holds it (resume with: swamp queue execute --item {item.id})",
         )
     if lapsed(silent_for(claim, renewed_at, now), repo.config.claim_timeout):
-        return Status(
-            "stale-claim",
+        return ClaimStatus(
+            DisplayState.STALE_CLAIM,
             f"{who_}; no result since (take it over with: "
             f"swamp queue execute --item {item.id} --reclaim)",
         )
     renewed = f"; lease renewed at {renewed_at}" if renewed_at else ""
-    return Status("running", f"{who_}{renewed} (run {run})")
+    return ClaimStatus(DisplayState.RUNNING, f"{who_}{renewed} (run {run})")
 
 
 def lock_path(root: Path, item_id: str) -> Path:

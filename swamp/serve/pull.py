@@ -13,7 +13,7 @@ from pathlib import Path
 from swamp.commands.queue import execute
 from swamp.errors import SwampError
 from swamp.publish import Publish
-from swamp.queue.executor import Selector
+from swamp.queue.selection import Selector
 
 log = logging.getLogger("swamp.serve")
 

@@ -10,12 +10,13 @@ workflows calling workflows); `files` answers `swamp validate`.
 
 from __future__ import annotations
 
+from dataclasses import fields, replace
 from pathlib import Path
 
 from swamp import secrets
 from swamp.errors import Problem
-from swamp.repo import Repository, find_root, symlinked
-from swamp.validate.common import Broken, Loading
+from swamp.repo import Contents, Repository, find_root, symlinked
+from swamp.validate.common import Broken
 from swamp.validate.config import load_config
 from swamp.validate.models import load_models
 from swamp.validate.nesting import check_nesting
@@ -24,25 +25,18 @@ from swamp.validate.workflows import check_workflow, load_workflows
 
 def load_repository(root: Path | None = None) -> Repository:
     """Load and validate swamp.yaml, models/ and workflows/ (not the queue)."""
-    loading = Loading(find_root(root) if root is None else root.resolve())
-    load_definitions(loading)
-    repo = Repository(
-        root=loading.root,
-        config=loading.config,
-        models=loading.models,
-        workflows=loading.workflows,
-        docs=loading.docs,
-        digests=loading.digests,
-        problems=loading.problems,
-        warnings=loading.warnings,
-    )
+    contents = Contents(find_root(root) if root is None else root.resolve())
+    # swamp.yaml first: every other file is checked against its settings.
+    contents = replace(contents, config=load_config(contents))
+    load_definitions(contents)
+    repo = Repository(**{f.name: getattr(contents, f.name) for f in fields(Contents)})
     # An input may carry a secret too: masked before anything is printed.
     secrets.mask_configured(repo.config)
     return repo
 
 
-def load_definitions(repo: Loading) -> None:
-    load_config(repo)
+def load_definitions(repo: Contents) -> None:
+    """Read and check models/ and workflows/ into `repo` (swamp.yaml is read)."""
     # Content behind a link was never reviewed in the repository; results
     # written through one would land outside it.
     for rel in symlinked(repo.root, ("models", "workflows", "runs")):

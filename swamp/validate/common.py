@@ -3,59 +3,38 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
 from swamp import expressions, schemas
-from swamp.definitions import Config, Model, Workflow
+from swamp.definitions import Model, Workflow
 from swamp.errors import Problem
 from swamp.loader import Document, JsonPath, LoadError, format_path, load_file
-from swamp.repo import digest_bytes, parsed_digest
+from swamp.repo import Contents, digest_bytes, parsed_digest
 
 MODEL_NAMESPACES = ("inputs", "env", "secrets")
 
 
-@dataclass
-class Loading:
-    """What validation builds while it reads a repository's files; it becomes
-    a Repository only once every file has been read and checked."""
-
-    root: Path
-    config: Config = field(default_factory=Config)
-    models: dict[str, Model] = field(default_factory=dict)
-    workflows: dict[str, Workflow] = field(default_factory=dict)
-    docs: dict[str, Document] = field(default_factory=dict)
-    digests: dict[str, str] = field(default_factory=dict)
-    problems: list[Problem] = field(default_factory=list)
-    warnings: list[Problem] = field(default_factory=list)
-
-    def rel(self, path: Path) -> str:
-        try:
-            return path.resolve().relative_to(self.root).as_posix()
-        except ValueError:
-            return str(path)
-
-    def load_doc(self, path: Path) -> Document | None:
-        """Load one file, recording its digest; a load error becomes a problem."""
-        rel = self.rel(path)
-        try:
-            raw = path.read_bytes()
-        except OSError as e:
-            self.problems.append(Problem(rel, 1, 1, f"cannot read file: {e.strerror}"))
-            return None
-        self.digests[rel] = digest_bytes(raw)
-        try:
-            doc = load_file(path, rel)
-        except LoadError as e:
-            self.problems.append(e.problem)
-            return None
-        # A pin is the digest of what was loaded, not of its spelling: a comment
-        # or a reformatting does not make queued items stale.
-        self.digests[rel] = parsed_digest(doc.data)
-        self.docs[rel] = doc
-        return doc
+def load_doc(repo: Contents, path: Path) -> Document | None:
+    """Load one file into `repo`, recording its digest; a load error becomes a problem."""
+    rel = repo.rel(path)
+    try:
+        raw = path.read_bytes()
+    except OSError as e:
+        repo.problems.append(Problem(rel, 1, 1, f"cannot read file: {e.strerror}"))
+        return None
+    repo.digests[rel] = digest_bytes(raw)
+    try:
+        doc = load_file(path, rel)
+    except LoadError as e:
+        repo.problems.append(e.problem)
+        return None
+    # A pin is the digest of what was loaded, not of its spelling: a comment
+    # or a reformatting does not make queued items stale.
+    repo.digests[rel] = parsed_digest(doc.data)
+    repo.docs[rel] = doc
+    return doc
 
 
 class Broken(set[str]):
@@ -67,6 +46,28 @@ class Broken(set[str]):
         super().__init__()
         # The valid methods of a model with problems, and the names of the others.
         self.models: dict[str, tuple[Model, frozenset[str]]] = {}
+
+
+def first_checks(
+    doc: Document, kind: str, defined: Mapping[str, Model | Workflow]
+) -> tuple[dict[str, Any], Any, list[Problem], list[Where]]:
+    """What every model or workflow file is checked for first: a mapping
+    (empty if it is not one), its schema, and a name not defined already.
+    (data, its name, problems, where the schema errors are, to prune.)"""
+    problems = mapping_problems(doc)
+    where: list[Where] = []
+    if not problems:
+        problems, where = schema_errors(doc, kind)
+    data = doc.data if isinstance(doc.data, dict) else {}
+    name = data.get("name")
+    if isinstance(name, str) and name in defined:
+        problems.append(
+            doc.problem(
+                ("name",),
+                f"name: {kind} {name!r} is already defined in {defined[name].file}",
+            )
+        )
+    return data, name, problems, where
 
 
 def schema_errors(doc: Document, kind: str) -> tuple[list[Problem], list[Where]]:

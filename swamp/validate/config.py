@@ -11,25 +11,27 @@ from swamp.definitions import (
 )
 from swamp.errors import Problem
 from swamp.loader import Document
-from swamp.repo import CONFIG_FILE, Repository
+from swamp.repo import CONFIG_FILE, Contents, Repository
 from swamp.validate.common import (
-    Loading,
+    load_doc,
     mapping_problems,
     schema_errors,
 )
 
 
-def load_config(repo: Loading) -> None:
+def load_config(repo: Contents) -> Config:
+    """swamp.yaml's settings; its problems go to `repo`, and what is wrong is
+    left out (the defaults stand in)."""
     path = repo.root / CONFIG_FILE
-    doc = repo.load_doc(path)
+    doc = load_doc(repo, path)
     if doc is None:
-        return
+        return Config()
     if doc.data is None:
         doc.data = {}
     problems = mapping_problems(doc)
     if problems:
-        repo.problems += problems
-        return
+        repo.problems.extend(problems)
+        return Config()
     problems, where = schema_errors(doc, "swamp")
     # Drop only what is wrong; what is left still serves the other checks
     # (the env and secrets names above all).
@@ -42,8 +44,8 @@ def load_config(repo: Loading) -> None:
             data.pop(top, None)
     for name, w in (data.get("windows") or {}).items():
         problems += _window_problems(doc, name, w)
-    repo.problems += problems
-    repo.config = Config.from_data(data)
+    repo.problems.extend(problems)
+    return Config.from_data(data)
 
 
 def _window_problems(doc: Document, name: str, w: Mapping[str, Any]) -> list[Problem]:

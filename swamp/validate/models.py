@@ -12,47 +12,34 @@ from swamp.definitions import (
 )
 from swamp.errors import Problem, SwampError
 from swamp.loader import Document, JsonPath, format_path
-from swamp.repo import definition_files
+from swamp.repo import Contents, definition_files
 from swamp.types import registry
 from swamp.validate.common import (
     MODEL_NAMESPACES,
     Broken,
-    Loading,
     Where,
     dumps,
+    first_checks,
     holds_expression,
-    mapping_problems,
-    schema_errors,
+    load_doc,
     schema_shape,
 )
 from swamp.validate.references import expression_problems
 
 
-def load_models(repo: Loading, broken: Broken) -> None:
+def load_models(repo: Contents, broken: Broken) -> None:
     for path in definition_files(repo.root, "models"):
-        doc = repo.load_doc(path)
+        doc = load_doc(repo, path)
         if doc is None:
             continue
-        problems = mapping_problems(doc)
-        where: list[Where] = []
-        if not problems:
-            problems, where = schema_errors(doc, "model")
-        data = doc.data if isinstance(doc.data, dict) else {}
-        name = data.get("name")
-        if isinstance(name, str) and name in repo.models:
-            problems.append(
-                doc.problem(
-                    ("name",),
-                    f"name: model {name!r} is already defined in {repo.models[name].file}",
-                )
-            )
+        data, name, problems, where = first_checks(doc, "model", repo.models)
         calls: dict[str, str] = {}
         checkable = _prune_model(data, where) if data else None
         whole = checkable is None
         if checkable is not None:
             found, whole = _model_semantics(repo, doc, calls, checkable)
             problems += found
-        repo.problems += problems
+        repo.problems.extend(problems)
         if problems:
             if isinstance(name, str):
                 broken.add(f"model:{name}")
@@ -80,7 +67,7 @@ def _prune_model(data: dict[str, Any], where: list[Where]) -> dict[str, Any] | N
 
 
 def _model_semantics(
-    repo: Loading, doc: Document, calls: dict[str, str], data: dict[str, Any]
+    repo: Contents, doc: Document, calls: dict[str, str], data: dict[str, Any]
 ) -> tuple[list[Problem], bool]:
     """The model's problems, and whether they spoil the whole model; `calls`
     receives each method without problems and the type method it calls."""

@@ -11,7 +11,7 @@ from graphlib import CycleError, TopologicalSorter
 from swamp.definitions import MAX_DEPTH, Step
 from swamp.errors import Problem
 from swamp.loader import Document, JsonPath, format_path
-from swamp.validate.common import Loading
+from swamp.repo import Contents
 
 
 def find_cycles(graph: Mapping[str, Sequence[str]]) -> list[list[str]]:
@@ -57,7 +57,7 @@ def cycle_problems(
     return out
 
 
-def check_nesting(repo: Loading) -> None:
+def check_nesting(repo: Contents) -> None:
     """Workflows calling workflows must not loop back, nor nest deeper than
     the engine runs them (reported in the workflow that starts the chain)."""
     edges: dict[str, list[tuple[str, Step]]] = {}

@@ -15,49 +15,36 @@ from swamp.definitions import (
 from swamp.errors import Problem
 from swamp.loader import Document, JsonPath, format_path
 from swamp.mender import dialect as mender
-from swamp.repo import definition_files
+from swamp.repo import Contents, definition_files
 from swamp.types import registry
 from swamp.validate.common import (
     Broken,
-    Loading,
     Where,
+    first_checks,
     known_hint,
-    mapping_problems,
-    schema_errors,
+    load_doc,
     schema_shape,
 )
 from swamp.validate.nesting import cycle_problems
 from swamp.validate.references import expression_problems, input_problems
 
 
-def load_workflows(repo: Loading, broken: Broken) -> list[tuple[Workflow, frozenset[JsonPath]]]:
+def load_workflows(repo: Contents, broken: Broken) -> list[tuple[Workflow, frozenset[JsonPath]]]:
     """Register the valid workflows; return the checkable part of the others
     with the paths of the steps that cannot be checked."""
     partial = []
     mender_docs: list[Document] = []
     for path in definition_files(repo.root, "workflows"):
-        doc = repo.load_doc(path)
+        doc = load_doc(repo, path)
         if doc is None:
             continue
         if mender.is_mender(doc):  # the Mender dialect: loaded after, highest version wins
             mender_docs.append(doc)
             continue
-        problems = mapping_problems(doc)
-        where: list[Where] = []
-        if not problems:
-            problems, where = schema_errors(doc, "workflow")
-        data = doc.data if isinstance(doc.data, dict) else {}
-        name = data.get("name")
-        if isinstance(name, str) and name in repo.workflows:
-            problems.append(
-                doc.problem(
-                    ("name",),
-                    f"name: workflow {name!r} is already defined in {repo.workflows[name].file}",
-                )
-            )
+        data, name, problems, where = first_checks(doc, "workflow", repo.workflows)
         if data and not where:
             problems += schema_shape(doc, ("inputs",), data.get("inputs"))
-        repo.problems += problems
+        repo.problems.extend(problems)
         if problems:
             if isinstance(name, str):
                 broken.add(f"workflow:{name}")
@@ -135,7 +122,7 @@ def _placeholder(raw: Any, index: int) -> dict[str, Any]:
 
 
 def check_workflow(
-    repo: Loading,
+    repo: Contents,
     doc: Document,
     wf: Workflow,
     broken: Broken,
@@ -195,7 +182,7 @@ def check_workflow(
                     wf.inputs,
                     jobs=jobs,
                 )
-    repo.problems += out
+    repo.problems.extend(out)
 
 
 def _namespaces(job: Job) -> tuple[str, ...]:
@@ -204,7 +191,7 @@ def _namespaces(job: Job) -> tuple[str, ...]:
 
 
 def _check_steps(
-    repo: Loading,
+    repo: Contents,
     doc: Document,
     wf: Workflow,
     job: Job,
@@ -250,7 +237,7 @@ def _check_steps(
 
 
 def _check_target(
-    repo: Loading, doc: Document, wf: Workflow, job: Job, step: Step, broken: Broken
+    repo: Contents, doc: Document, wf: Workflow, job: Job, step: Step, broken: Broken
 ) -> list[Problem]:
     where = format_path(step.path)
     if step.task is not None:
@@ -302,7 +289,7 @@ def _check_target(
 
 
 def _check_inline(
-    repo: Loading, doc: Document, wf: Workflow, job: Job, step: Step
+    repo: Contents, doc: Document, wf: Workflow, job: Job, step: Step
 ) -> list[Problem]:
     """An inline task's type and the expressions of its inputs; its literal
     arguments belong to the dialect that made it, which checked them."""
@@ -318,7 +305,7 @@ def _check_inline(
 
 
 def _input_expressions(
-    repo: Loading, doc: Document, wf: Workflow, job: Job, step: Step
+    repo: Contents, doc: Document, wf: Workflow, job: Job, step: Step
 ) -> list[Problem]:
     """Syntax and references of the expressions in a step's inputs."""
     return expression_problems(
