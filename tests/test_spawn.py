@@ -50,6 +50,10 @@ methods:
     arguments:
       env: {PATH: "TOOLS"}
       argv: [mytool]
+  own-path-missing:
+    arguments:
+      env: {PATH: "TOOLS"}
+      argv: [true]
   where:
     arguments:
       workingDir: sub
@@ -120,6 +124,9 @@ def test_outputs_exit_codes_and_stdin(repo: Path, request: pytest.FixtureRequest
     assert data["error"] == "command exited with code 3: err"
     data = _run(repo, cwd, "stdin", "--input", "text=fed in")
     assert data["outputs"] == {"exitCode": 0, "stdout": "fed in", "stderr": ""}
+    big = "x" * 300_000  # more than a pipe holds: written while it is read
+    data = _run(repo, cwd, "stdin", "--input", f"text={big}")
+    assert data["outputs"] == {"exitCode": 0, "stdout": big, "stderr": ""}
 
 
 def test_programs_are_found_as_popen_finds_them(repo: Path, request: pytest.FixtureRequest) -> None:
@@ -137,6 +144,9 @@ def test_programs_are_found_as_popen_finds_them(repo: Path, request: pytest.Fixt
         "stdout": "mine\n",
         "stderr": "",
     }
+    # `true` is on swamp's PATH, not on the step's.
+    data = _run(repo, cwd, "own-path-missing", code=1)
+    assert data["error"] == "cannot run 'true': No such file or directory"
     data = _run(repo, cwd, "where")
     assert data["outputs"] == {"exitCode": 0, "stdout": f"{repo / 'sub'}\n", "stderr": ""}
 

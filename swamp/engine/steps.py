@@ -9,13 +9,13 @@ order, checks, forEach and the run's own state.
 from __future__ import annotations
 
 import json
+import os
 import stat
 import threading
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 from types import MappingProxyType
 from typing import Any, assert_never
 
@@ -55,6 +55,7 @@ DURABLE_EVENTS: frozenset[type[Event]] = frozenset(
     {StepStarted, JobStateSet, RunStateSet, JobReleased, StepReset, JobReset}
 )
 TAIL_LINES = 20
+_SORTED_JSON = json.JSONEncoder(sort_keys=True)  # built once: json.dumps builds one per call
 
 Progress = Callable[[Event, RunHandle], None]
 
@@ -98,6 +99,7 @@ class StepRunner(ABC):
         # Read at every step boundary: built once.
         self._control = control.local_path(run.dir, control.CONTROL)
         self._freeze = freeze.files(repo.root)
+        self._watched = (str(self._control), *(str(p) for p in self._freeze))  # for os.stat
         self._unreported: list[Event] = []
         self.unwatched: str | None = None  # why stops and freezes cannot be read
 
@@ -137,7 +139,7 @@ class StepRunner(ABC):
         try:
             # A stat first: most boundaries find no control file, and a
             # failed open costs three times as much (this runs every step).
-            signal = control.read_file(self._control) if _present(self._control) else None
+            signal = control.read_file(self._control) if _present(self._watched[0]) else None
             frozen = signal is None and self._frozen()
         except Exception as e:  # whatever the cause, the run is unwatched from now on
             with self.lock:
@@ -152,7 +154,7 @@ class StepRunner(ABC):
             self.pausing.set()
 
     def _frozen(self) -> bool:
-        return _present(self._freeze[0], regular=True) or _present(self._freeze[1], regular=True)
+        return _present(self._watched[1], regular=True) or _present(self._watched[2], regular=True)
 
     # -- steps -----------------------------------------------------------------
 
@@ -415,7 +417,7 @@ class StepRunner(ABC):
         method = model.methods[step.method]
         inputs = apply_defaults(inputs, method.inputs)
         try:
-            seen: tuple[int, str] | None = (id(method.inputs), json.dumps(inputs, sort_keys=True))
+            seen: tuple[int, str] | None = (id(method.inputs), _SORTED_JSON.encode(inputs))
         except (TypeError, ValueError):  # not JSON data: checked every time
             seen = None
         if seen is None or seen not in self._valid_inputs:
@@ -465,11 +467,11 @@ class StepRunner(ABC):
         """A step that runs a workflow: a run of its own (runner.Runner)."""
 
 
-def _present(path: Path, *, regular: bool = False) -> bool:
+def _present(path: str, *, regular: bool = False) -> bool:
     """Whether path exists (as a regular file, with `regular`), as
     Path.exists/is_file say, for less: errors other than its absence raise."""
     try:
-        mode = path.stat().st_mode
+        mode = os.stat(path).st_mode  # noqa: PTH116 - a str: no Path per call
     except (FileNotFoundError, NotADirectoryError):
         return False
     return stat.S_ISREG(mode) or not regular

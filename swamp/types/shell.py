@@ -189,7 +189,8 @@ class _Spawned:
         self.pid = pid
         self.returncode: int | None = None
         # Closed by _collect and _feed, as Popen's are.
-        self.stdin = None if stdin is None else os.fdopen(stdin, "wb", buffering=0)
+        # Buffered like Popen's: its write() writes all, in as many calls as it takes.
+        self.stdin = None if stdin is None else os.fdopen(stdin, "wb")
         self.stdout = os.fdopen(stdout, "rb", buffering=0)
         self.stderr = os.fdopen(stderr, "rb", buffering=0)
 
@@ -268,9 +269,12 @@ def _spawn(argv: list[str], cwd: Path, env: dict[str, str], stdin: str | None) -
             setsid=True,  # its own session and process group, killed as a whole
             setsigdef=_RESTORED_SIGNALS,
         )
-    except BaseException:
+    except BaseException as e:
         for fd in fds:
             os.close(fd)
+        if isinstance(e, NotImplementedError):  # a libc without POSIX_SPAWN_SETSID
+            _FAST_SPAWN.clear()
+            return None
         raise
     for fd in (in_r, out_w, err_w):
         if fd >= 0:
@@ -295,11 +299,14 @@ def _inheritable_descriptors() -> list[int]:
 _RESTORED_SIGNALS = tuple(
     getattr(signal, n) for n in ("SIGPIPE", "SIGXFZ", "SIGXFSZ") if hasattr(signal, n)
 )
+# Empty where the quick path cannot be taken (emptied if posix_spawn says so).
 _FAST_SPAWN = (
-    sys.platform.startswith("linux")
+    {"linux"}
+    if sys.platform.startswith("linux")
     and hasattr(os, "posix_spawn")
     and hasattr(os, "pidfd_open")
     and Path("/proc/self/fd").is_dir()
+    else set()
 )
 
 
