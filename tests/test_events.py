@@ -32,6 +32,7 @@ from swamp.engine.events import (
     UnknownRerun,
 )
 from swamp.engine.journal import JOURNAL, CorruptRun, Journal, read_events
+from swamp.engine.progress import describe
 from swamp.engine.state import JobStatus, RunState, RunStatus, StepStatus, load_state
 
 FIXTURES = Path(__file__).parent / "fixtures" / "journals"
@@ -299,3 +300,32 @@ def test_the_cli_refuses_a_run_with_such_an_event_and_lists_the_others(
     assert listed.exit_code == 0
     states = {r["run"]: r["state"] for r in json.loads(listed.stdout)}
     assert states == {broken: "corrupt", other: "succeeded"}
+
+
+def test_progress_reads_typed_events_as_swamp_printed_them() -> None:
+    """The lines main printed while it wrote main-run.jsonl (up to the retry),
+    now from the typed events."""
+    lines = [describe(e) for _, e in read_events(MAIN_RUN)][:20]
+    assert [line for line in lines if line] == [
+        "run running",
+        "job build: running",
+        "step build/hello: started sh.say",
+        "step build/hello: ok",
+        "step build/cleanup: skipped: hello succeeded (needs failed)",
+        "step build/flaky: started sh.fail",
+        "step build/flaky: started sh.fail (attempt 2)",
+        "step build/flaky: FAILED: command exited with code 3: failing (allowed to fail)",
+        "step build/never: skipped: flaky failed (needs failed)",
+        "job build: ok",
+        "job ship: ON HOLD: Ship it?",
+        "run held (on hold before ship)",
+        "job ship: released by alice",
+        "run running",
+        "job ship: running",
+        "step ship/publish: started sh.say",
+        "step ship/publish: ok",
+        "job ship: ok",
+        "run succeeded",
+    ]
+    quiet = [describe(e) for _, e in read_events(EVERY_KIND) if describe(e) is None]
+    assert len(quiet) == 10  # created, ignored inputs, serve and API audits, resets
