@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from swamp import secrets
+from swamp.engine.state import RunStatus
 
 if TYPE_CHECKING:
     from swamp.errors import Problem
@@ -57,7 +58,7 @@ def execute_summary(reports: Sequence[Report], *, dry_run: bool) -> str:
             f"| `{r.item}` | `{_cell(r.target)}` | **{r.outcome}** | "
             f"{f'`{r.run}`' if r.run else ''} | {_cell(r.detail)} |"
         )
-    held = [r for r in reports if r.outcome == "held"]
+    held = [r for r in reports if r.outcome == RunStatus.HELD]
     if held:
         lines += ["", "### Holds", ""]
         for r in held:

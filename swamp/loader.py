@@ -13,6 +13,7 @@ import math
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -484,11 +485,18 @@ class _Builder:
         return value
 
 
+class _Dumper(getattr(yaml, "CSafeDumper", yaml.SafeDumper)):  # type: ignore[misc]
+    """The safe dumper (libyaml's where installed) that also writes a state
+    (a StrEnum) as the plain string it stands for."""
+
+
+_Dumper.add_multi_representer(StrEnum, lambda dumper, value: dumper.represent_str(str(value)))
+
+
 def dump_yaml(data: Any) -> str:
     """Readable, stable YAML for the files swamp writes."""
-    dumper: type[Any] = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
     return str(
         yaml.dump(
-            data, Dumper=dumper, sort_keys=False, allow_unicode=True, default_flow_style=False
+            data, Dumper=_Dumper, sort_keys=False, allow_unicode=True, default_flow_style=False
         )
     )

@@ -208,3 +208,12 @@ def test_json_that_yaml_cannot_read_still_loads_and_is_still_bounded(tmp_path: P
     with pytest.raises(LoadError) as caught:
         load_file(path, "odd.json")
     assert str(caught.value.problem) == "odd.json:1:1: nested more than 100 levels deep"
+
+
+def test_a_state_is_written_to_yaml_as_its_plain_name() -> None:
+    from swamp.engine.state import RunStatus
+    from swamp.loader import dump_yaml
+    from swamp.queue.items import ItemState
+
+    text = dump_yaml({"state": ItemState.SUCCEEDED, "result": {"status": RunStatus.FAILED}})
+    assert text == "state: succeeded\nresult:\n  status: failed\n"

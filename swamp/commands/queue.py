@@ -5,6 +5,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from swamp import freeze, github, output
+from swamp.engine.state import RunStatus
 from swamp.errors import SwampError, UsageError
 from swamp.identity import who
 from swamp.inputs import parse_inputs
@@ -16,7 +17,7 @@ from swamp.queue.executor import Executor
 from swamp.queue.purge import purge
 from swamp.queue.selection import Selector, Shard, select
 from swamp.queue.stage import When, stage
-from swamp.queue.status import DisplayState, lapsed, silent_for, status
+from swamp.queue.status import DisplayState, Disposition, lapsed, silent_for, status
 from swamp.queue.timing import iso, parse_iso, utcnow
 from swamp.repo import Repository
 from swamp.validate import load_repository
@@ -114,19 +115,39 @@ def schedule_method(
 
 
 # The order outcomes are summed up in: what ran, then what did not and why.
-OUTCOMES = (
-    "succeeded",
-    "failed",
-    "held",
-    "paused",
-    "stopped",
-    "would-run",
-    "waiting",
-    "expired",
-    "stale",
-    "invalid",
-    "frozen",
-    "skipped",
+OUTCOMES: tuple[str, ...] = (
+    RunStatus.SUCCEEDED,
+    RunStatus.FAILED,
+    RunStatus.HELD,
+    RunStatus.PAUSED,
+    RunStatus.STOPPED,
+    Disposition.WOULD_RUN,
+    DisplayState.WAITING,
+    DisplayState.EXPIRED,
+    DisplayState.STALE,
+    Disposition.INVALID,
+    Disposition.FROZEN,
+    Disposition.SKIPPED,
+)
+# Outcomes of items that ran (their files changed and are committed).
+RAN: tuple[str, ...] = (
+    RunStatus.SUCCEEDED,
+    RunStatus.FAILED,
+    RunStatus.HELD,
+    RunStatus.PAUSED,
+    RunStatus.STOPPED,
+)
+# Outcomes that make `queue execute` exit 1.
+FAILING: frozenset[str] = frozenset(
+    {
+        RunStatus.FAILED,
+        RunStatus.STOPPED,
+        DisplayState.STALE,
+        Disposition.INVALID,
+        Disposition.UNAPPROVED,
+        Disposition.FROZEN,
+        Disposition.REFUSED,
+    }
 )
 
 
@@ -280,7 +301,7 @@ def execute(
     else:
         parts_ = [f"{n} {k}" for k, n in summary.items()]
         verb = "would run" if dry_run else "ran"
-        count = summary.get("would-run", 0) if dry_run else len(ran)
+        count = summary.get(Disposition.WOULD_RUN, 0) if dry_run else len(ran)
         output.out(f"{verb} {count} of {len(reports)} selected: " + ", ".join(parts_))
     if publisher is not None and publisher.stranded:
         # start-up time: a command loads only what it runs
@@ -292,8 +313,7 @@ def execute(
             f"{'them' if len(publisher.stranded) > 1 else 'it'} with `{RECOVER}`"
         )
         return 1
-    bad = {"failed", "stale", "invalid", "stopped", "unapproved", "frozen", "refused"}
-    return 1 if any(r.outcome in bad for r in reports) else 0
+    return 1 if any(r.outcome in FAILING for r in reports) else 0
 
 
 def _catch_up(git: Repo) -> None:
@@ -400,10 +420,6 @@ def recover(repo_path: Path | None, *, resume: bool = False) -> int:
     return code
 
 
-# Outcomes of items that ran (their files changed and are committed).
-RAN = ("succeeded", "failed", "held", "paused", "stopped")
-
-
 def _approvals(repo: Repository) -> Approvals | None:
     # start-up time: a command loads only what it runs
     from swamp.approval import approvals_for
@@ -424,7 +440,7 @@ def purge_queue(
     if not chosen:
         _refuse_unknown_name(repo, selector)
     reports = [purge(repo, item, dry_run=dry_run) for item in chosen]
-    purged = [r for r in reports if r.outcome == "purged"]
+    purged = [r for r in reports if r.outcome == Disposition.PURGED]
     if purged:
         record(
             git,
@@ -438,17 +454,18 @@ def purge_queue(
         output.out("nothing to purge: no queued item matches")
     else:
         for r in reports:
-            extra = f" (run {r.run} cancelled)" if r.run and r.outcome == "purged" else ""
+            purged_run = r.run and r.outcome == Disposition.PURGED
+            extra = f" (run {r.run} cancelled)" if purged_run else ""
             detail = f": {r.detail}" if r.detail else ""
             output.out(f"{r.item} {r.target}: {r.outcome}{detail}{extra}")
-        done = sum(r.outcome in ("purged", "would-purge") for r in reports)
+        done = sum(r.outcome in (Disposition.PURGED, Disposition.WOULD_PURGE) for r in reports)
         verb = "would purge" if dry_run else "purged"
-        refused = sum(r.outcome == "refused" for r in reports)
+        refused = sum(r.outcome == Disposition.REFUSED for r in reports)
         output.out(
             f"{verb} {done} of {len(reports)} selected"
             + (f", {refused} refused" if refused else "")
         )
-    return 1 if any(r.outcome == "refused" for r in reports) else 0
+    return 1 if any(r.outcome == Disposition.REFUSED for r in reports) else 0
 
 
 def freeze_repo(

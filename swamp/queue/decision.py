@@ -13,10 +13,11 @@ from typing import TYPE_CHECKING, Any, Literal, assert_never
 
 from swamp import paths
 from swamp.engine import runs
+from swamp.engine.state import RunStatus
 from swamp.errors import SwampError
 from swamp.queue import gate
 from swamp.queue.items import Item, ItemState
-from swamp.queue.status import DisplayState, ItemLock, claim_status, status
+from swamp.queue.status import DisplayState, Disposition, ItemLock, claim_status, status
 from swamp.repo import Repository
 
 if TYPE_CHECKING:
@@ -31,7 +32,8 @@ Mode = Literal["start", "resume"]
 class Report:
     item: str
     target: str
-    outcome: str  # succeeded failed held paused stopped waiting expired stale skipped would-run …
+    # The item's state now, the state of the run just made, or why neither.
+    outcome: DisplayState | RunStatus | Disposition
     detail: str = ""
     run: str | None = None
 
@@ -99,7 +101,7 @@ def _decide(
         case ItemState.HELD:
             staged = item.data.get("release") or {}
             if staged.get("job") != item.data.get("heldJob"):  # a release continues it
-                base.outcome, base.detail = "skipped", f"held: {st.detail}"
+                base.outcome, base.detail = Disposition.SKIPPED, f"held: {st.detail}"
                 return base
         case ItemState.RUNNING:
             claimed = claim_status(repo, item, now, active=False)
@@ -108,17 +110,17 @@ def _decide(
                     return base
                 case DisplayState.STALE_CLAIM:
                     if not (explicit and reclaim):
-                        base.outcome = "skipped"
+                        base.outcome = Disposition.SKIPPED
                         return base
                 case DisplayState.INTERRUPTED:
                     if not explicit:  # never again by accident
-                        base.outcome, base.detail = "skipped", f"{st.state}: {st.detail}"
+                        base.outcome, base.detail = Disposition.SKIPPED, f"{st.state}: {st.detail}"
                         return base
                 case _:
                     assert_never(claimed.state)
         case ItemState.FAILED | ItemState.PAUSED | ItemState.STOPPED | ItemState.INTERRUPTED:
             if not explicit:  # never again by accident
-                base.outcome, base.detail = "skipped", f"{st.state}: {st.detail}"
+                base.outcome, base.detail = Disposition.SKIPPED, f"{st.state}: {st.detail}"
                 return base
         case ItemState.EXPIRED | ItemState.CANCELLED | ItemState.SUCCEEDED:
             return base
@@ -129,7 +131,7 @@ def _decide(
         try:
             journal = runs.run_state(repo.root, str(item.data["run"]))
         except SwampError as e:
-            base.outcome, base.detail = "refused", str(e)
+            base.outcome, base.detail = Disposition.REFUSED, str(e)
             return base
         if journal is not None and not journal.target:
             journal = None  # cut off as it began: nothing of it ran
@@ -142,12 +144,12 @@ def _decide(
     )
     if isinstance(verdict, gate.Refusal):
         base.outcome, base.detail = verdict.outcome, verdict.detail
-        if verdict.outcome == "expired" and not dry_run:
+        if verdict.outcome == DisplayState.EXPIRED and not dry_run:
             item.data["state"] = ItemState.EXPIRED.value
             item.save()
         return base
     if dry_run:
-        base.outcome = "would-run"
+        base.outcome = Disposition.WOULD_RUN
         base.detail = ("resume " if mode == "resume" else "") + item.target
         return base
     before = dict(item.data)

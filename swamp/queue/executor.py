@@ -24,7 +24,7 @@ from swamp.queue.decision import Action, Report
 from swamp.queue.items import Item
 from swamp.queue.running import Around, give_back, run_action, write_claim
 from swamp.queue.selection import Selector
-from swamp.queue.status import ItemLock, status
+from swamp.queue.status import DisplayState, Disposition, ItemLock, status
 from swamp.queue.timing import utcnow
 from swamp.repo import Repository
 
@@ -127,13 +127,18 @@ class Executor:
             item = fresh.get(action.item.id)
             if item is None:
                 dropped.append(
-                    Report(action.item.id, action.item.target, "skipped", "finished elsewhere")
+                    Report(
+                        action.item.id,
+                        action.item.target,
+                        Disposition.SKIPPED,
+                        "finished elsewhere",
+                    )
                 )
                 action.lock.release()
                 continue
             decided = self.decide(item, explicit, action.lock)
             if isinstance(decided, Report):
-                decided.outcome = "skipped"
+                decided.outcome = Disposition.SKIPPED
                 decided.detail = f"taken by another runner ({decided.detail})".replace(" ()", "")
                 dropped.append(decided)
                 action.lock.release()
@@ -159,7 +164,9 @@ class Executor:
             give_back(action)
             action.lock.release()
             st = status(self.repo, action.item, self.now or utcnow(), active=False)
-            dropped.append(Report(action.item.id, action.item.target, "stale", st.detail))
+            dropped.append(
+                Report(action.item.id, action.item.target, DisplayState.STALE, st.detail)
+            )
         return kept, dropped
 
     def _each(
@@ -199,11 +206,13 @@ class Executor:
         """Lock the item and decide; the lock is kept only if it will run."""
         lock = ItemLock(self.repo.root, item.id)
         if not lock.try_acquire():
-            return Report(item.id, item.target, "skipped", "being executed by another process")
+            return Report(
+                item.id, item.target, Disposition.SKIPPED, "being executed by another process"
+            )
         fresh = items.read_item(item.path)
         decided: Action | Report
         if fresh is None:  # finished by another process meanwhile
-            decided = Report(item.id, item.target, "skipped", "no longer queued")
+            decided = Report(item.id, item.target, Disposition.SKIPPED, "no longer queued")
         else:
             decided = self.decide(fresh, explicit, lock)
         if isinstance(decided, Report):

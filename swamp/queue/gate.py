@@ -27,7 +27,7 @@ from swamp import freeze
 from swamp.errors import SwampError
 from swamp.queue import items
 from swamp.queue.items import Item
-from swamp.queue.status import DisplayState, timing_status
+from swamp.queue.status import DisplayState, Disposition, timing_status
 from swamp.queue.timing import utcnow
 from swamp.repo import Repository
 
@@ -41,7 +41,7 @@ class Refusal:
     """Why an item may not run now: an outcome (stale, invalid, waiting,
     expired, frozen, unapproved, refused) and one line saying why."""
 
-    outcome: str
+    outcome: Disposition | DisplayState
     detail: str
 
 
@@ -64,18 +64,18 @@ def admit(
     expected = items.identity(item.kind, item.target, item.inputs)
     if expected != item.id:
         return Refusal(
-            "refused",
+            Disposition.REFUSED,
             f"its id does not match its content ({expected}); purge it and queue it again",
         )
     frozen = freeze.refusal(repo.root)
     if frozen is not None:
-        return Refusal("frozen", frozen)
+        return Refusal(Disposition.FROZEN, frozen)
     timing = timing_status(repo, item, now)
     not_now: Refusal | None = None
     match timing.state:
         case DisplayState.STALE:
             return Refusal(
-                "stale",
+                DisplayState.STALE,
                 timing.detail
                 + "; re-approve by purging it and queueing it again in a reviewed change",
             )
@@ -88,18 +88,18 @@ def admit(
     problems = [p for p in repo.problems if p.file in item.request.pin]
     if problems:  # its definitions cannot run; the other items still do
         more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
-        return Refusal("invalid", f"{problems[0]}{more}; see `swamp validate`")
+        return Refusal(Disposition.INVALID, f"{problems[0]}{more}; see `swamp validate`")
     if not_now is not None:
         return not_now
     if run is not None:
         mismatch = journal_mismatch(item, run)
         if mismatch:
-            return Refusal("refused", mismatch)
+            return Refusal(Disposition.REFUSED, mismatch)
     if approvals is None:
         return Admitted()
     verdict = approvals.check(item)
     if not verdict.ok:
-        return Refusal("unapproved", verdict.reason)
+        return Refusal(Disposition.UNAPPROVED, verdict.reason)
     return Admitted(verdict)
 
 

@@ -90,7 +90,7 @@ def record_outcome(root: Path, state: RunState, audit: dict[str, Any] | None = N
         _move_to_done(root, item, state.id)
         return
     # A plain string: the YAML writer knows no enums.
-    data["state"] = stored_state(state.state).value
+    data["state"] = stored_state(state.state)
     if state.state == RunStatus.HELD:
         held = [j for j, s in state.jobs.items() if s.state == JobStatus.HELD]
         if held:
@@ -112,7 +112,7 @@ def _result(
     else:
         outputs = state.outputs()
     result: dict[str, Any] = {
-        "status": "succeeded",
+        "status": RunStatus.SUCCEEDED,
         "run": state.id,
         "startedAt": state.created,
         "endedAt": state.updated,
@@ -238,7 +238,7 @@ def _move_to_done(root: Path, item: Item, run_id: str) -> None:
             n += 1
             target = items.done_dir(root) / f"{item.path.stem}-{n}{item.path.suffix}"
         item.path = target
-        item.data["state"] = "succeeded"
+        item.data["state"] = ItemState.SUCCEEDED
         item.save()
     item.path = target
     remove(original)

@@ -14,7 +14,7 @@ from swamp.errors import SwampError
 from swamp.queue import items
 from swamp.queue.decision import Report
 from swamp.queue.items import Item, ItemState
-from swamp.queue.status import NEEDS_ACTION, DisplayState, ItemLock, claim_status
+from swamp.queue.status import NEEDS_ACTION, DisplayState, Disposition, ItemLock, claim_status
 from swamp.queue.timing import utcnow
 from swamp.repo import Repository
 
@@ -28,14 +28,14 @@ def purge(repo: Repository, item: Item, *, dry_run: bool) -> Report:
         return Report(
             item.id,
             item.target,
-            "refused",
+            Disposition.REFUSED,
             f"running (run {run}); stop it with `swamp run stop {run}` first",
             item.data.get("run"),
         )
     try:
         fresh = items.read_item(item.path)
         if fresh is None:
-            return Report(item.id, item.target, "skipped", "no longer queued")
+            return Report(item.id, item.target, Disposition.SKIPPED, "no longer queued")
         item = fresh
         run_id = item.data.get("run")
         if item.state == ItemState.RUNNING:
@@ -47,18 +47,18 @@ def purge(repo: Repository, item: Item, *, dry_run: bool) -> Report:
                         f"{claimed.detail}; purge it where it runs, or once that runner is gone "
                         f"take it over with `swamp queue execute --item {item.id} --reclaim`"
                     )
-                    return Report(item.id, item.target, "refused", detail, run_id)
+                    return Report(item.id, item.target, Disposition.REFUSED, detail, run_id)
                 case DisplayState.INTERRUPTED | DisplayState.STALE_CLAIM:
                     pass
                 case _:
                     assert_never(claimed.state)
         if dry_run:
-            return Report(item.id, item.target, "would-purge", "", run_id)
+            return Report(item.id, item.target, Disposition.WOULD_PURGE, "", run_id)
         if run_id and (item.state in NEEDS_ACTION or item.state == ItemState.RUNNING):
             _cancel_run(repo.root, run_id)
         with contextlib.suppress(FileNotFoundError):
             item.path.unlink()
-        return Report(item.id, item.target, "purged", "", run_id)
+        return Report(item.id, item.target, Disposition.PURGED, "", run_id)
     finally:
         lock.release()
 

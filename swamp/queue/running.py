@@ -21,6 +21,7 @@ from swamp.interrupts import Interrupted
 from swamp.queue.decision import Action, Report
 from swamp.queue.items import Item, ItemState
 from swamp.queue.outcome import detail, record_outcome, release_commit
+from swamp.queue.status import Disposition
 from swamp.queue.timing import iso, utcnow
 from swamp.repo import Repository
 
@@ -64,13 +65,13 @@ def run_action(
     frozen = freeze.refusal(repo.root)
     if frozen is not None:  # frozen while earlier items ran: start nothing more
         give_back(action)
-        return Report(item.id, item.target, "frozen", frozen)
+        return Report(item.id, item.target, Disposition.FROZEN, frozen)
     try:
         with around(action) if around is not None else contextlib.nullcontext():
             return _run(repo, action, by, quiet, rerun_unknown)
     except SwampError as e:
         give_back(action)
-        return Report(item.id, item.target, "failed", str(e), item.data.get("run"))
+        return Report(item.id, item.target, RunStatus.FAILED, str(e), item.data.get("run"))
 
 
 def _run(repo: Repository, action: Action, by: str, quiet: bool, rerun_unknown: bool) -> Report:
@@ -90,7 +91,7 @@ def _run(repo: Repository, action: Action, by: str, quiet: bool, rerun_unknown: 
         # The run finished but its runner died before recording it.
         handle.journal.close()
         record_outcome(repo.root, handle.state, _audit(action, by))
-        return Report(item.id, item.target, "succeeded", "result recorded", handle.id)
+        return Report(item.id, item.target, RunStatus.SUCCEEDED, "result recorded", handle.id)
     if handle is not None:
         if staged:
             handle.record(JobReleased, job=staged["job"], by=released_by, commit=commit)

@@ -52,6 +52,21 @@ class DisplayState(StrEnum):
     UNVERIFIED = "unverified"  # in done/, and no journal confirms it
 
 
+class Disposition(StrEnum):
+    """What `queue execute` and `queue purge` say of an item besides a state
+    (DisplayState, or the RunStatus of the run they just made): why it did
+    not run, or what a dry run or a purge did."""
+
+    SKIPPED = "skipped"  # not this time (held, finished elsewhere, claimed by another)
+    REFUSED = "refused"  # it must not run as it is (a mismatch, a claim held elsewhere)
+    FROZEN = "frozen"  # the repository is frozen
+    INVALID = "invalid"  # its definitions have problems (`swamp validate`)
+    UNAPPROVED = "unapproved"  # the forge does not vouch for its review
+    WOULD_RUN = "would-run"  # --dry-run
+    WOULD_PURGE = "would-purge"  # purge --dry-run
+    PURGED = "purged"
+
+
 # What time, the window and the pin make of an item that may run (timing_status).
 Timing = Literal[
     DisplayState.QUEUED, DisplayState.WAITING, DisplayState.EXPIRED, DisplayState.STALE

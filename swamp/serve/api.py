@@ -222,7 +222,8 @@ def _act(request: Request, action: str, run_id: str, who: str, body: dict[str, A
                 name = runs.find_run(repo.root, run_id).name
                 recorded = d.note(name, "stop", who)
                 if d.stop_waiting(name, who):
-                    return {"run": name, "state": "stopped", "by": who, "recorded": recorded}
+                    stopped = RunStatus.STOPPED
+                    return {"run": name, "state": stopped, "by": who, "recorded": recorded}
                 name, state = run_cmd.request_stop(repo, name, by=who)
                 return {"run": name, "state": state, "by": who, "recorded": recorded}
             case "resume":
