@@ -175,7 +175,27 @@ class RunState:
     def apply(self, e: Event) -> None:
         self.seq = e.seq
         self.updated = e.at
+        # Cases are tried in order: a step's events, most of a journal, first.
         match e:
+            case StepStarted():
+                step = self.job(e.job).step(e.step)
+                step.state = StepStatus.RUNNING
+                step.attempts = e.attempt
+                step.started = e.at
+                step.ended = None
+                step.error = None
+                step.target = e.target
+            case StepFinished():
+                step = self.job(e.job).step(e.step)
+                step.state = e.state
+                step.outputs = e.outputs
+                step.error = e.error
+                step.ended = e.at
+                step.stdout = e.stdout
+                step.stderr = e.stderr
+                step.allowed = e.allowed
+                if e.attempt is not None:
+                    step.attempts = e.attempt
             case RunCreated():
                 self.id = e.run
                 self.kind = e.kind
@@ -213,25 +233,6 @@ class RunState:
             case JobReset():
                 job = self.job(e.job)
                 job.state, job.reason, job.ended = JobStatus.PENDING, None, None
-            case StepStarted():
-                step = self.job(e.job).step(e.step)
-                step.state = StepStatus.RUNNING
-                step.attempts = e.attempt
-                step.started = e.at
-                step.ended = None
-                step.error = None
-                step.target = e.target
-            case StepFinished():
-                step = self.job(e.job).step(e.step)
-                step.state = e.state
-                step.outputs = e.outputs
-                step.error = e.error
-                step.ended = e.at
-                step.stdout = e.stdout
-                step.stderr = e.stderr
-                step.allowed = e.allowed
-                if e.attempt is not None:
-                    step.attempts = e.attempt
             case StepReset():
                 self.job(e.job).steps.pop(e.step, None)
             case UnknownRerun() | ServeAccepted() | ServeDrained() | ApiRequest():
