@@ -296,9 +296,7 @@ def _inheritable_descriptors() -> list[int]:
 
 # Signals Python ignores at start-up that Popen(restore_signals=True) gives
 # back their defaults in the child.
-_RESTORED_SIGNALS = tuple(
-    getattr(signal, n) for n in ("SIGPIPE", "SIGXFSZ") if hasattr(signal, n)
-)
+_RESTORED_SIGNALS = tuple(getattr(signal, n) for n in ("SIGPIPE", "SIGXFSZ") if hasattr(signal, n))
 # Empty where the quick path cannot be taken (emptied if posix_spawn says so).
 _FAST_SPAWN = (
     {"linux"}
