@@ -3,7 +3,6 @@ and whoever holds it."""
 
 from __future__ import annotations
 
-import socket
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -226,6 +225,9 @@ def claim_status(
     running = item_locked(repo.root, item.id) if active is None else active
     if running:
         return ClaimStatus(DisplayState.RUNNING, f"run {run}")
+    # start-up time: socket costs `queue list` 5 ms, and only a claim needs it
+    import socket
+
     who_ = f"claimed by {claim.get('by', '?')} at {claim.get('at', '?')}"
     here = claim.get("host") == socket.gethostname() and claim.get("checkout") in (
         None,  # claims made before claims named their checkout
