@@ -114,21 +114,6 @@ def schedule_method(
     return queue_method(repo_path, model, method, pairs, input_files, when=when, **kw)
 
 
-# The order outcomes are summed up in: what ran, then what did not and why.
-OUTCOMES: tuple[str, ...] = (
-    RunStatus.SUCCEEDED,
-    RunStatus.FAILED,
-    RunStatus.HELD,
-    RunStatus.PAUSED,
-    RunStatus.STOPPED,
-    Disposition.WOULD_RUN,
-    DisplayState.WAITING,
-    DisplayState.EXPIRED,
-    DisplayState.STALE,
-    Disposition.INVALID,
-    Disposition.FROZEN,
-    Disposition.SKIPPED,
-)
 # Outcomes of items that ran (their files changed and are committed).
 RAN: tuple[str, ...] = (
     RunStatus.SUCCEEDED,
@@ -136,6 +121,17 @@ RAN: tuple[str, ...] = (
     RunStatus.HELD,
     RunStatus.PAUSED,
     RunStatus.STOPPED,
+)
+# The order outcomes are summed up in: what ran, then what did not and why.
+OUTCOMES: tuple[str, ...] = (
+    *RAN,
+    Disposition.WOULD_RUN,
+    DisplayState.WAITING,
+    DisplayState.EXPIRED,
+    DisplayState.STALE,
+    Disposition.INVALID,
+    Disposition.FROZEN,
+    Disposition.SKIPPED,
 )
 # Outcomes that make `queue execute` exit 1.
 FAILING: frozenset[str] = frozenset(

@@ -279,7 +279,6 @@ def _kind(value: Any) -> str:
 
 
 def _check(doc: Document, path: Path, done: bool) -> Request:
-
     data = doc.data
     if not isinstance(data, dict):
         raise _Bad((), f"expected a queue item (a mapping), found {_kind(data)}")

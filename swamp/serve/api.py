@@ -50,7 +50,6 @@ def _json(data: Any, status: int = 200, headers: dict[str, str] | None = None) -
 
 
 async def _body(request: Request) -> dict[str, Any]:
-
     raw = await request.body()
     if not raw.strip():
         return {}
@@ -153,7 +152,6 @@ def check_start(request: Request, kind: str, target: str, inputs: dict[str, Any]
 
 
 async def _start(request: Request, kind: str, target: str) -> Response:
-
     who = actor(request)
     refuse_in_pull_mode(request, "start runs")
     body = await _body(request)
@@ -186,7 +184,6 @@ async def start_method(request: Request) -> Response:
 
 
 async def _action(request: Request, action: str) -> Response:
-
     who = actor(request)
     if action not in ("pause", "stop"):
         refuse_in_pull_mode(request, f"{action} runs")

@@ -36,7 +36,6 @@ async def _crash(request: Request, exc: Exception) -> Response:
 
 
 def build(server: Server) -> Starlette:
-
     app = Starlette(
         routes=[*mender_api.routes(), *api.routes(), *web.routes()],
         exception_handlers={ApiError: _api_error, SwampError: _swamp_error, Exception: _crash},

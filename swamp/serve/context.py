@@ -65,7 +65,6 @@ def actor(request: Request, *, anonymous_as: str | None = None) -> str:
 
 
 def error_response(e: ApiError) -> JSONResponse:
-
     headers = {"WWW-Authenticate": 'Bearer realm="swamp"'} if e.status == 401 else None
     return JSONResponse({"error": secrets.mask_text(e.message)}, e.status, headers=headers)
 

@@ -46,7 +46,6 @@ RESULT_PARTS = ("cli", "httpRequest", "httpResponse", "nats", "smtp")
 
 
 def _json(data: Any, status: int = 200) -> Response:
-
     return JSONResponse(masked(data), status)
 
 
@@ -94,7 +93,6 @@ def _who(request: Request) -> str:
 
 
 async def start(request: Request) -> Response:
-
     name = request.path_params["name"]
     who = _who(request)
     params = await _parsed(request)
@@ -103,7 +101,6 @@ async def start(request: Request) -> Response:
 
 
 async def start_batch(request: Request) -> Response:
-
     name = request.path_params["name"]
     who = _who(request)
     batch = await _parsed(request)
@@ -175,7 +172,6 @@ def job_document(state: RunState) -> dict[str, Any]:
 
 
 def _job(request: Request, run_id: str, name: str | None) -> Response:
-
     root = server(request).cache.root
     folder = runs.runs_dir(root) / run_id
     if "/" in run_id or run_id.startswith(".") or not (folder / "journal.jsonl").is_file():
@@ -195,7 +191,6 @@ def job_by_id(request: Request) -> Response:
 
 
 def health(request: Request) -> Response:
-
     srv = server(request)
     if srv.dispatcher.draining:
         return _json({"error": "shutting down"}, 503)
@@ -236,7 +231,6 @@ def workflows(request: Request) -> Response:
 
 
 async def register(request: Request) -> Response:
-
     who = actor(request)
     refuse_in_pull_mode(request, "add workflows")
     srv = server(request)
@@ -257,7 +251,6 @@ async def register(request: Request) -> Response:
 
 
 def _write_workflow(request: Request, name: str, data: dict[str, Any], who: str) -> None:
-
     root = server(request).cache.root
     if name in server(request).cache.get().workflows:
         raise ApiError(409, "Workflow already exists")
@@ -276,7 +269,6 @@ def _write_workflow(request: Request, name: str, data: dict[str, Any], who: str)
 
 
 def routes() -> list[Route]:
-
     return [
         Route("/status", status),
         Route("/api/v1/health", health),

@@ -135,8 +135,7 @@ def run_process(
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(proc.pid, signal.SIGKILL)
         REAPER.ended(proc.pid)
-        proc.wait()  # reaped on every path (already, unless _collect raised)
-    returncode = proc.wait()
+        returncode = proc.wait()  # reaped on every path (already, unless _collect raised)
     stdout = out.decode("utf-8", "replace")
     stderr = err.decode("utf-8", "replace")
     outputs: dict[str, Any] = {**parse_outputs(stdout)} if stdout else {}

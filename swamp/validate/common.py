@@ -118,7 +118,6 @@ def holds_expression(value: Any) -> bool:
 
 
 def dumps(value: Any) -> str:
-
     return json.dumps(value, sort_keys=True, default=str)
 
 
