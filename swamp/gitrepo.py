@@ -540,6 +540,18 @@ class Repo:
         with contextlib.suppress(GitError):  # already gone
             self._git("push", "--quiet", "--no-verify", self.remote(), f":{ref}")
 
+    def delete_remote_ref_at(self, ref: str, sha: str) -> None:
+        """Delete `ref` on the remote only while it still points at `sha`
+        (GitError otherwise, or when the remote refuses)."""
+        self._git(
+            "push",
+            "--quiet",
+            "--no-verify",
+            f"--force-with-lease={ref}:{sha}",
+            self.remote(),
+            f":{ref}",
+        )
+
     def fetch_side_refs(self, namespace: str) -> None:
         """Mirror the remote's refs/swamp/<namespace>/* under
         refs/swamp/origin/<namespace>/* (pruned), apart from local-only refs."""

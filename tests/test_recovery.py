@@ -1,6 +1,7 @@
 """Runner faults (issue 11, points 7, 8, 9, 15): a result push that fails, a
 freeze pushed mid-run, a live runner slower than claimTimeout, a runner
-killed mid-run and taken over elsewhere. Real git: a bare origin and clones;
+killed mid-run and taken over elsewhere; the lease such a runner leaves, once
+its run is continued by hand (issue 12). Real git: a bare origin and clones;
 runners are subprocesses because they are killed or raced."""
 
 from __future__ import annotations
@@ -14,8 +15,19 @@ from pathlib import Path
 
 import yaml
 from git_helpers import clone, git, make_origin
-from repo_helpers import IDEMPOTENT_WAITER, SLOW, SWAMP_YAML, marks, start_swamp, swamp, wait_for
+from repo_helpers import (
+    GATED,
+    IDEMPOTENT_WAITER,
+    SLOW,
+    SWAMP_YAML,
+    marks,
+    run_ids,
+    start_swamp,
+    swamp,
+    wait_for,
+)
 
+from swamp.queue.lease import Lease
 from swamp.queue.timing import parse_iso, utcnow
 
 
@@ -465,3 +477,107 @@ def test_a_runner_cancelled_by_a_signal_leaves_its_item_interrupted_on_origin(
     assert marks(other) == ["b", "c"]  # a succeeded before the signal; b is idempotent
     assert len(_on_origin(origin, "done")) == 1
     assert _on_origin(origin, "queue") == []
+
+
+def _interrupted_with_its_lease(tmp_path: Path, workflow: str = "slow") -> tuple[Path, Path, str]:
+    """A --push runner stopped by Ctrl-C while step b waits: its item is
+    interrupted and its lease is left on origin. (origin, runner, item)."""
+    origin = _origin(tmp_path, claim_timeout="2s")  # renewed every 0.5 s
+    engineer = clone(origin, tmp_path / "engineer")
+    swamp(engineer, "workflow", "queue", workflow, "--push")
+    item_id = _item_id(engineer)
+    runner = clone(origin, tmp_path / "runner")
+    proc = start_swamp(runner, "queue", "execute", "--all", "--commit", "--push")
+    wait_for(lambda: "b" in marks(runner), what="step b to start")
+    wait_for(lambda: _lease(origin, item_id) is not None, what="the runner's first renewal")
+    proc.send_signal(signal.SIGINT)
+    interrupted = _finish(proc)
+    assert interrupted.returncode == 130, interrupted.stderr
+    assert _lease(origin, item_id) is not None
+    return origin, runner, item_id
+
+
+def test_run_resume_push_of_an_interrupted_item_takes_its_runners_lease_away(
+    tmp_path: Path,
+) -> None:
+    origin, runner, item_id = _interrupted_with_its_lease(tmp_path)
+    (run_id,) = run_ids(runner)
+
+    (runner / "GO").touch()
+    resumed = swamp(runner, "run", "resume", run_id, "--push")
+    assert "warning" not in resumed.stderr
+    assert marks(runner) == ["a", "b", "b", "c"]  # b is idempotent: it ran again
+    assert len(_on_origin(origin, "done")) == 1
+    assert _on_origin(origin, "queue") == []
+    assert _lease(origin, item_id) is None  # the lease went with the result
+
+
+def _held_item(tmp_path: Path) -> tuple[Path, Path, str, str]:
+    """An item held before job `ship`, its result on origin. (origin, runner, item, run)."""
+    origin = make_origin(tmp_path, workflows={"gated": GATED})
+    engineer = clone(origin, tmp_path / "engineer")
+    swamp(engineer, "workflow", "queue", "gated", "--push")
+    runner = clone(origin, tmp_path / "runner")
+    swamp(runner, "queue", "execute", "--all", "--push")
+    (run_id,) = run_ids(runner)
+    return origin, runner, _item_id(runner), run_id
+
+
+def _leave_lease(checkout: Path, item_id: str, run_id: str) -> None:
+    """Push the lease a runner of `run_id` leaves when it dies between
+    pushing its result and deleting its lease."""
+    lease = Lease(item_id, run_id, "dead-runner", "elsewhere", "/work", "2026-11-29T12:00:00Z")
+    sha = git(checkout, "commit-tree", "-m", lease.as_message(), "HEAD^{tree}")
+    git(checkout, "push", "--quiet", "origin", f"{sha}:refs/swamp/leases/{item_id}")
+
+
+def test_workflow_release_push_takes_away_the_lease_of_its_run(tmp_path: Path) -> None:
+    origin, runner, item_id, run_id = _held_item(tmp_path)
+    _leave_lease(runner, item_id, run_id)
+
+    released = swamp(runner, "workflow", "release", "ship", "--run", run_id, "--push")
+    assert "warning" not in released.stderr
+    assert marks(runner) == ["built", "shipped"]
+    assert len(_on_origin(origin, "done")) == 1
+    assert _lease(origin, item_id) is None
+
+
+def test_the_lease_of_another_run_of_the_item_is_left_alone(tmp_path: Path) -> None:
+    origin, runner, item_id, run_id = _held_item(tmp_path)
+    _leave_lease(runner, item_id, "20261129-120000-gated-000000000000")
+
+    swamp(runner, "workflow", "release", "ship", "--run", run_id, "--push")
+    assert len(_on_origin(origin, "done")) == 1
+    lease = _lease(origin, item_id)
+    assert lease is not None and lease["run"] == "20261129-120000-gated-000000000000"
+
+
+REFUSE_LEASE_DELETION = """\
+#!/bin/sh
+while read old new ref; do
+  case "$ref" in refs/swamp/leases/*)
+    if [ "$new" = 0000000000000000000000000000000000000000 ]; then
+      echo "leases are not deleted here" >&2; exit 1
+    fi;;
+  esac
+done
+"""
+
+
+def test_a_lease_that_cannot_be_deleted_is_a_warning_and_the_result_stands(
+    tmp_path: Path,
+) -> None:
+    origin, runner, item_id, run_id = _held_item(tmp_path)
+    _leave_lease(runner, item_id, run_id)
+    hook = origin / "hooks" / "pre-receive"
+    hook.write_text(REFUSE_LEASE_DELETION)
+    hook.chmod(0o755)
+
+    released = swamp(runner, "workflow", "release", "ship", "--run", run_id, "--push")
+    (warning,) = [line for line in released.stderr.splitlines() if "warning" in line]
+    assert warning.startswith(f"swamp: warning: the lease of run {run_id} is still on origin (")
+    assert "(pre-receive hook declined)" in warning
+    assert warning.endswith(f"delete it with `git push origin :refs/swamp/leases/{item_id}`")
+    assert len(_on_origin(origin, "done")) == 1  # the result stands
+    assert _on_origin(origin, "queue") == []
+    assert _lease(origin, item_id) is not None

@@ -199,6 +199,8 @@ def resume(
     if result.state.item:
         trailers.append(("Swamp-Item", result.state.item))
     record(git, publish, f"swamp: resume run {result.id}: {result.state.state}", trailers)
+    if publish.push:
+        item_runs.release_lease(git, result.state)
     return tell(result.state, as_json=as_json)
 
 

@@ -72,6 +72,8 @@ def release(
     if result.state.item:
         trailers.append(("Swamp-Item", result.state.item))
     record(git, publish, f"swamp: release {job} of run {result.id}: {result.state.state}", trailers)
+    if publish.push:
+        item_runs.release_lease(git, result.state)
     return tell(result.state, as_json=as_json)
 
 

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from swamp import freeze
+from swamp import freeze, output
 from swamp.engine import runs
 from swamp.gitrepo import GitError, Repo
 from swamp.identity import runner_identity
@@ -97,6 +97,30 @@ def remote_lease(git: Repo, item_id: str) -> Lease | None:
     if sha is None:
         return None
     return Lease.from_message(git.message(sha), sha)
+
+
+def release_run_lease(git: Repo, item_id: str, run_id: str) -> None:
+    """The result of run `run_id` of the item is on origin: delete the lease
+    a runner left for that run (interrupted, or dead before it released it).
+    A lease of another run is left alone, and so is one renewed since it was
+    read. Best effort: the result is on origin whatever becomes of the lease,
+    so a failure is a warning on stderr, never an error."""
+    ref = lease_ref(item_id)
+    try:
+        current = remote_lease(git, item_id)
+        if current is None or current.run != run_id:
+            return
+        try:
+            git.delete_remote_ref_at(ref, current.commit)
+        except GitError:
+            again = remote_lease(git, item_id)  # gone meanwhile, or another run's now
+            if again is not None and again.run == run_id:
+                raise
+    except GitError as e:
+        output.err(
+            f"swamp: warning: the lease of run {run_id} is still on origin ({e}); "
+            f"it holds nothing: delete it with `git push origin :{ref}`"
+        )
 
 
 def renewals(git: Repo) -> dict[str, str]:

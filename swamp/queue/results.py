@@ -25,7 +25,7 @@ from swamp.engine import runs
 from swamp.engine.journal import JOURNAL
 from swamp.gitrepo import PUSH_ATTEMPTS, GitError, Repo, backoff
 from swamp.queue import items
-from swamp.queue.lease import Keeper, lease_ref, remote_lease
+from swamp.queue.lease import Keeper, release_run_lease
 
 if TYPE_CHECKING:
     from swamp.queue.decision import Action, Report
@@ -180,14 +180,10 @@ def land(git: Repo, root: Path, item_id: str, sha: str) -> bool:
 
 def _release_lease(git: Repo, item_id: str, sha: str) -> None:
     """The lease of the run a landed result records is of no more use (its
-    runner ended without releasing it); a lease of another run is left alone.
-    Best effort: the result has landed whatever becomes of the lease."""
-    try:
-        current = remote_lease(git, item_id)
-    except GitError:
-        return
-    if current is not None and f"Swamp-Run: {current.run}" in git.message(sha).splitlines():
-        git.delete_remote_ref(lease_ref(item_id))
+    runner ended without releasing it); see lease.release_run_lease."""
+    for line in git.message(sha).splitlines():
+        if line.startswith("Swamp-Run: "):
+            release_run_lease(git, item_id, line.removeprefix("Swamp-Run: "))
 
 
 class Refused(GitError):
