@@ -581,3 +581,83 @@ def test_a_lease_that_cannot_be_deleted_is_a_warning_and_the_result_stands(
     assert len(_on_origin(origin, "done")) == 1  # the result stands
     assert _on_origin(origin, "queue") == []
     assert _lease(origin, item_id) is not None
+
+
+def test_run_resume_push_claims_the_item_and_keeps_its_lease_while_it_runs(
+    tmp_path: Path,
+) -> None:
+    """Continued by hand with --push, an item is claimed and leased as the
+    executor does it: elsewhere it is seen running, and never run twice."""
+    origin, runner, item_id = _interrupted_with_its_lease(tmp_path)
+    (run_id,) = run_ids(runner)
+    left = git(origin, "rev-parse", f"refs/swamp/leases/{item_id}")
+
+    proc = start_swamp(runner, "run", "resume", run_id, "--push")
+    wait_for(lambda: marks(runner).count("b") == 2, what="step b to start again")
+    wait_for(
+        lambda: git(origin, "rev-parse", f"refs/swamp/leases/{item_id}") != left,
+        what="the lease's renewal by the resumed run",
+    )
+    lease = _lease(origin, item_id)
+    assert lease is not None and lease["run"] == run_id
+    other = clone(origin, tmp_path / "other")
+    (row,) = json.loads(swamp(other, "queue", "list", "--json").stdout)
+    assert row["state"] == "running", row
+    (other / "GO").touch()  # were it run here, it would not wait
+    elsewhere = swamp(other, "queue", "execute", "--item", item_id, "--push")
+    # Running, or skipped once the claim is older than claimTimeout (the
+    # executor judges a claim by its time; only --reclaim reads the lease).
+    assert "ran 0 of 1 selected" in elsewhere.stdout
+    assert marks(other) == []  # not run twice
+
+    (runner / "GO").touch()
+    resumed = _finish(proc)
+    assert resumed.returncode == 0, resumed.stderr
+    assert marks(runner) == ["a", "b", "b", "c"]
+    # The audit names the claim this resume pushed (the executor's was the first).
+    claims = git(origin, "log", "--format=%H", "--grep=^swamp: claim", "main").splitlines()
+    assert len(claims) == 2
+    (record,) = _on_origin(origin, "done")
+    done = yaml.safe_load(git(origin, "show", f"main:{record}"))
+    assert done["result"]["commits"]["claim"] == claims[0]
+    assert _lease(origin, item_id) is None
+
+
+# Fails at `check` until FIXED exists, then waits for GO.
+FIXED_THEN_WAIT = """\
+name: fixed
+jobs:
+  j:
+    steps:
+      - {name: check, model: sh, method: exists, inputs: {file: FIXED}}
+      - {name: b, model: waiter, method: wait-for-go, inputs: {name: b}}
+"""
+
+
+def test_run_resume_push_never_takes_an_item_a_live_runner_holds(tmp_path: Path) -> None:
+    origin = make_origin(
+        tmp_path, workflows={"fixed": FIXED_THEN_WAIT}, models={"waiter": IDEMPOTENT_WAITER}
+    )
+    engineer = clone(origin, tmp_path / "engineer")
+    swamp(engineer, "workflow", "queue", "fixed", "--push")
+    item_id = _item_id(engineer)
+    runner = clone(origin, tmp_path / "runner")
+    swamp(runner, "queue", "execute", "--all", "--push", check=1)  # failed, on origin
+    (run_id,) = run_ids(runner)
+    (runner / "FIXED").touch()
+    proc = start_swamp(runner, "queue", "execute", "--item", item_id, "--push")
+    wait_for(lambda: "b" in marks(runner), what="the runner to resume it")
+
+    other = clone(origin, tmp_path / "other")  # it has the failed run's journal
+    (other / "FIXED").touch()
+    (other / "GO").touch()  # were it run here, it would not wait
+    refused = swamp(other, "run", "resume", run_id, "--push", check=1)
+    assert refused.stderr.startswith(
+        f"swamp: error: queue item {item_id} is claimed elsewhere: claimed by "
+    )
+    assert marks(other) == []
+    assert git(other, "status", "--porcelain", "--", "queue", "done", "runs") == ""
+
+    (runner / "GO").touch()
+    assert _finish(proc).returncode == 0
+    assert len(_on_origin(origin, "done")) == 1

@@ -194,7 +194,13 @@ def resume(
     repo, git = open_repo(repo_path, publish)
     repo.require_valid()
     handle = runs.open_run(repo.root, run_id)
-    result = item_runs.resume(repo, handle, quiet=as_json, rerun_unknown=rerun_unknown)
+    result = item_runs.resume(
+        repo,
+        handle,
+        quiet=as_json,
+        rerun_unknown=rerun_unknown,
+        git=git if publish.push else None,
+    )
     trailers = [("Swamp-Run", result.id)]
     if result.state.item:
         trailers.append(("Swamp-Item", result.state.item))

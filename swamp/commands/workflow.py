@@ -67,7 +67,7 @@ def release(
     handle = take_release(repo, job, run_id, actor)
     if not as_json:
         output.out(f"released job {job} of run {handle.id}")
-    result = item_runs.resume(repo, handle, quiet=as_json)
+    result = item_runs.resume(repo, handle, quiet=as_json, git=git if publish.push else None)
     trailers = [("Swamp-Run", result.id), ("Swamp-Released-By", actor)]
     if result.state.item:
         trailers.append(("Swamp-Item", result.state.item))
