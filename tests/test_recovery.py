@@ -661,3 +661,37 @@ def test_run_resume_push_never_takes_an_item_a_live_runner_holds(tmp_path: Path)
     (runner / "GO").touch()
     assert _finish(proc).returncode == 0
     assert len(_on_origin(origin, "done")) == 1
+
+
+GATED_THEN_WAIT = GATED.replace(
+    "{name: upload, model: sh, method: mark, inputs: {name: shipped}}",
+    "{name: upload, model: waiter, method: wait-for-go, inputs: {name: shipped}}",
+)
+
+
+def test_workflow_release_push_records_no_release_while_a_live_runner_holds_the_item(
+    tmp_path: Path,
+) -> None:
+    origin = make_origin(
+        tmp_path, workflows={"gated": GATED_THEN_WAIT}, models={"waiter": IDEMPOTENT_WAITER}
+    )
+    engineer = clone(origin, tmp_path / "engineer")
+    swamp(engineer, "workflow", "queue", "gated", "--push")
+    runner = clone(origin, tmp_path / "runner")
+    swamp(runner, "queue", "execute", "--all", "--push")  # held, on origin
+    (run_id,) = run_ids(runner)
+    git(engineer, "pull", "--quiet", "--rebase")
+    swamp(engineer, "workflow", "release", "ship", "--stage", "--push")
+    proc = start_swamp(runner, "queue", "execute", "--all", "--push")  # performs it
+    wait_for(lambda: "shipped" in marks(runner), what="the runner to release it")
+
+    other = clone(origin, tmp_path / "other")  # it has the held run's journal
+    (other / "GO").touch()  # were it run here, it would not wait
+    refused = swamp(other, "workflow", "release", "ship", "--run", run_id, "--push", check=1)
+    assert "is claimed elsewhere: claimed by" in refused.stderr
+    assert marks(other) == []
+    assert git(other, "status", "--porcelain", "--", "queue", "done", "runs") == ""
+
+    (runner / "GO").touch()
+    assert _finish(proc).returncode == 0
+    assert len(_on_origin(origin, "done")) == 1

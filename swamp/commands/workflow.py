@@ -64,7 +64,7 @@ def release(
     actor = who(by, repo.root)
     if staged:
         return _stage_release(repo, git, publish, job, run_id, actor, as_json=as_json)
-    handle = take_release(repo, job, run_id, actor)
+    handle = take_release(repo, job, run_id, actor, git=git if publish.push else None)
     if not as_json:
         output.out(f"released job {job} of run {handle.id}")
     result = item_runs.resume(repo, handle, quiet=as_json, git=git if publish.push else None)
@@ -77,9 +77,12 @@ def release(
     return tell(result.state, as_json=as_json)
 
 
-def take_release(repo: Repository, job: str, run_id: str | None, actor: str) -> runs.RunHandle:
+def take_release(
+    repo: Repository, job: str, run_id: str | None, actor: str, git: Repo | None = None
+) -> runs.RunHandle:
     """Record that `actor` released the held `job`; the open run, ready for
-    `item_runs.resume`."""
+    `item_runs.resume` (with `git`, --push: not while another runner's claim
+    holds its item, so that no release is recorded that nothing performs)."""
     handle = _held_run(repo, job, run_id)
     if is_active(handle.dir):
         handle.journal.close()
@@ -91,6 +94,8 @@ def take_release(repo: Repository, job: str, run_id: str | None, actor: str) -> 
             from swamp.queue.gate import admit_run
 
             admit_run(repo, handle.state)  # the same gate as the queue
+            if git is not None:
+                item_runs.refuse_if_claimed_elsewhere(repo, git, handle.state.item)
     except SwampError:
         handle.journal.close()
         raise

@@ -24,7 +24,7 @@ from swamp.errors import SwampError
 from swamp.queue import items
 from swamp.queue.decision import Action
 from swamp.queue.gate import admit_run
-from swamp.queue.items import ItemState
+from swamp.queue.items import Item, ItemState
 from swamp.queue.outcome import record_outcome
 from swamp.queue.status import DisplayState, ItemLock, claim_status
 from swamp.queue.timing import utcnow
@@ -94,21 +94,9 @@ def _claimed(
         return contextlib.nullcontext()
     # start-up time: loaded only with --push
     from swamp.queue.claims import Lost, Pushed, push_claims
-    from swamp.queue.lease import renewals
     from swamp.queue.running import write_claim
 
-    item = items.existing(repo.root, item_id)
-    if item is None:  # admit_run found it a moment ago
-        raise SwampError(f"queue item {item_id} is no longer in queue/; nothing ran")
-    if item.state == ItemState.RUNNING:
-        held = claim_status(repo, item, utcnow(), False, renewals(git).get(item_id))
-        match held.state:
-            case DisplayState.RUNNING | DisplayState.STALE_CLAIM:
-                raise SwampError(f"queue item {item_id} is claimed elsewhere: {held.detail}")
-            case DisplayState.INTERRUPTED:  # claimed here, and its runner is gone
-                pass
-            case _:
-                assert_never(held.state)
+    item = refuse_if_claimed_elsewhere(repo, git, item_id)
     action = Action(item, "resume", run_id, lock, dict(item.data))
     write_claim(repo.root, action)
     match push_claims(git, [item]):
@@ -121,6 +109,28 @@ def _claimed(
                 "(another runner took it?); nothing ran: see `swamp queue list`"
             )
     return _leased(repo, action)
+
+
+def refuse_if_claimed_elsewhere(repo: Repository, git: Repo, item_id: str) -> Item:
+    """The item, unless a claim of another runner holds it (SwampError): a
+    live one, or a silent one, which only `--reclaim` takes over (it checks
+    the lease and starts from its checkpoint)."""
+    # start-up time: loaded only with --push
+    from swamp.queue.lease import renewals
+
+    item = items.existing(repo.root, item_id)
+    if item is None:  # admit_run found it a moment ago
+        raise SwampError(f"queue item {item_id} is no longer in queue/; nothing ran")
+    if item.state != ItemState.RUNNING:
+        return item
+    held = claim_status(repo, item, utcnow(), False, renewals(git).get(item_id))
+    match held.state:
+        case DisplayState.RUNNING | DisplayState.STALE_CLAIM:
+            raise SwampError(f"queue item {item_id} is claimed elsewhere: {held.detail}")
+        case DisplayState.INTERRUPTED:  # claimed here, and its runner is gone
+            return item
+        case _:
+            assert_never(held.state)
 
 
 @contextlib.contextmanager
