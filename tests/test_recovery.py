@@ -16,6 +16,7 @@ from pathlib import Path
 import yaml
 from git_helpers import clone, git, make_origin
 from repo_helpers import (
+    BROKEN,
     GATED,
     IDEMPOTENT_WAITER,
     SLOW,
@@ -695,3 +696,27 @@ def test_workflow_release_push_records_no_release_while_a_live_runner_holds_the_
     (runner / "GO").touch()
     assert _finish(proc).returncode == 0
     assert len(_on_origin(origin, "done")) == 1
+
+
+def test_run_retry_push_publishes_the_result_and_takes_the_lease_of_its_run_away(
+    tmp_path: Path,
+) -> None:
+    origin = make_origin(tmp_path, workflows={"broken": BROKEN})
+    engineer = clone(origin, tmp_path / "engineer")
+    swamp(engineer, "workflow", "queue", "broken", "--push")
+    runner = clone(origin, tmp_path / "runner")
+    swamp(runner, "queue", "execute", "--all", "--push", check=1)  # failed at check
+    (run_id,) = run_ids(runner)
+    item_id = _item_id(runner)
+    _leave_lease(runner, item_id, run_id)
+
+    (runner / "FIXED").touch()
+    retried = swamp(runner, "run", "retry", run_id, "--step", "check", "--push")
+    assert "warning" not in retried.stderr
+    assert marks(runner) == ["first", "last"]  # from check on: first is not run again
+    assert len(_on_origin(origin, "done")) == 1
+    assert _on_origin(origin, "queue") == []
+    assert git(origin, "log", "-1", "--format=%s", "main").startswith(
+        f"swamp: retry run {run_id} from check: succeeded"
+    )
+    assert _lease(origin, item_id) is None

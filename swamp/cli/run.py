@@ -151,6 +151,8 @@ def run_retry(
         str | None, typer.Option("--job", metavar="JOB", help="The step's job, if ambiguous.")
     ] = None,
     as_json: JsonOption = False,
+    commit: CommitOption = False,
+    push: PushOption = False,
 ) -> None:
     """Re-run a run from a step: that step, what follows it, and dependent jobs.
 
@@ -161,7 +163,15 @@ def run_retry(
     # start-up time: a command loads only what it runs
     from swamp.commands import run as cmd
 
-    call(cmd.retry, repo_of(ctx), run_id, step, job, as_json=as_json)
+    call(
+        cmd.retry,
+        repo_of(ctx),
+        run_id,
+        step,
+        job,
+        as_json=as_json,
+        publish=publish(commit, push),
+    )
 
 
 @app.command("delete")

@@ -3,7 +3,7 @@ from __future__ import annotations
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, assert_never
+from typing import TYPE_CHECKING, Any, assert_never
 
 from swamp import output
 from swamp.commands.report import show_value, step_lines, tell
@@ -18,6 +18,9 @@ from swamp.queue import item_runs
 from swamp.queue.timing import iso, parse_iso
 from swamp.repo import Repository
 from swamp.validate import load_repository
+
+if TYPE_CHECKING:
+    from swamp.gitrepo import Repo
 
 STOP_WAIT_SECONDS = 30.0
 # What `run list --state` can match: the engine's states ("interrupted" also
@@ -279,21 +282,47 @@ def request_stop(
     return handle.id, str(RunStatus.STOPPED)
 
 
-def retry(repo_path: Path | None, run_id: str, step: str, job: str | None, *, as_json: bool) -> int:
-    repo = load_repository(repo_path)
-    handle = reset_for_retry(repo, run_id, step, job)
-    result = item_runs.resume(repo, handle, quiet=as_json, retrying=True)
+def retry(
+    repo_path: Path | None,
+    run_id: str,
+    step: str,
+    job: str | None,
+    *,
+    as_json: bool,
+    publish: Publish = NONE,
+) -> int:
+    repo, git = open_repo(repo_path, publish)
+    pushing = git if publish.push else None
+    handle = reset_for_retry(repo, run_id, step, job, git=pushing)
+    result = item_runs.resume(repo, handle, quiet=as_json, retrying=True, git=pushing)
+    trailers = [("Swamp-Run", result.id)]
+    if result.state.item:
+        trailers.append(("Swamp-Item", result.state.item))
+    subject = f"swamp: retry run {result.id} from {step}: {result.state.state}"
+    record(git, publish, subject, trailers)
+    if publish.push:
+        item_runs.release_lease(git, result.state)
     return tell(result.state, as_json=as_json)
 
 
-def reset_for_retry(repo: Repository, run_id: str, step: str, job: str | None) -> runs.RunHandle:
+def reset_for_retry(
+    repo: Repository, run_id: str, step: str, job: str | None, git: Repo | None = None
+) -> runs.RunHandle:
     """Reset the step, what follows it and the jobs that depend on it; the
-    open run, ready for `item_runs.resume(..., retrying=True)`."""
+    open run, ready for `item_runs.resume(..., retrying=True)` (with `git`,
+    --push: not while another runner's claim holds its item, so that the
+    journal records no reset that nothing performs)."""
     repo.require_valid()
     handle = runs.open_run(repo.root, run_id)
     if control.is_active(handle.dir):
         handle.journal.close()
         raise SwampError(f"run {handle.id} is executing; pause or stop it first")
+    if git is not None and handle.state.item is not None:
+        try:
+            item_runs.refuse_if_claimed_elsewhere(repo, git, handle.state.item)
+        except SwampError:
+            handle.journal.close()
+            raise
     wf = service.target_workflow(repo, handle.state.kind, handle.state.target, handle.state.inputs)
     jobs = [j for j in wf.jobs.values() if any(s.name == step for s in j.steps)]
     if job:
