@@ -6,11 +6,13 @@ runners are subprocesses because they are killed or raced."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import yaml
@@ -480,6 +482,19 @@ def test_a_runner_cancelled_by_a_signal_leaves_its_item_interrupted_on_origin(
     assert _on_origin(origin, "queue") == []
 
 
+@contextlib.contextmanager
+def _ended_on_failure(proc: subprocess.Popen[str], checkout: Path) -> Iterator[None]:
+    """If the test fails here, GO lets the runner waiting in `checkout`
+    finish: a failed assertion leaves no runner behind."""
+    try:
+        yield
+    except BaseException:
+        (checkout / "GO").touch()
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            proc.communicate(timeout=60)
+        raise
+
+
 def _interrupted_with_its_lease(tmp_path: Path, workflow: str = "slow") -> tuple[Path, Path, str]:
     """A --push runner stopped by Ctrl-C while step b waits: its item is
     interrupted and its lease is left on origin. (origin, runner, item)."""
@@ -489,10 +504,11 @@ def _interrupted_with_its_lease(tmp_path: Path, workflow: str = "slow") -> tuple
     item_id = _item_id(engineer)
     runner = clone(origin, tmp_path / "runner")
     proc = start_swamp(runner, "queue", "execute", "--all", "--commit", "--push")
-    wait_for(lambda: "b" in marks(runner), what="step b to start")
-    wait_for(lambda: _lease(origin, item_id) is not None, what="the runner's first renewal")
-    proc.send_signal(signal.SIGINT)
-    interrupted = _finish(proc)
+    with _ended_on_failure(proc, runner):
+        wait_for(lambda: "b" in marks(runner), what="step b to start")
+        wait_for(lambda: _lease(origin, item_id) is not None, what="the runner's first renewal")
+        proc.send_signal(signal.SIGINT)
+        interrupted = _finish(proc)
     assert interrupted.returncode == 130, interrupted.stderr
     assert _lease(origin, item_id) is not None
     return origin, runner, item_id
@@ -594,25 +610,26 @@ def test_run_resume_push_claims_the_item_and_keeps_its_lease_while_it_runs(
     left = git(origin, "rev-parse", f"refs/swamp/leases/{item_id}")
 
     proc = start_swamp(runner, "run", "resume", run_id, "--push")
-    wait_for(lambda: marks(runner).count("b") == 2, what="step b to start again")
-    wait_for(
-        lambda: git(origin, "rev-parse", f"refs/swamp/leases/{item_id}") != left,
-        what="the lease's renewal by the resumed run",
-    )
-    lease = _lease(origin, item_id)
-    assert lease is not None and lease["run"] == run_id
-    other = clone(origin, tmp_path / "other")
-    (row,) = json.loads(swamp(other, "queue", "list", "--json").stdout)
-    assert row["state"] == "running", row
-    (other / "GO").touch()  # were it run here, it would not wait
-    elsewhere = swamp(other, "queue", "execute", "--item", item_id, "--push")
-    # Running, or skipped once the claim is older than claimTimeout (the
-    # executor judges a claim by its time; only --reclaim reads the lease).
-    assert "ran 0 of 1 selected" in elsewhere.stdout
-    assert marks(other) == []  # not run twice
+    with _ended_on_failure(proc, runner):
+        wait_for(lambda: marks(runner).count("b") == 2, what="step b to start again")
+        wait_for(
+            lambda: git(origin, "rev-parse", f"refs/swamp/leases/{item_id}") != left,
+            what="the lease's renewal by the resumed run",
+        )
+        lease = _lease(origin, item_id)
+        assert lease is not None and lease["run"] == run_id
+        other = clone(origin, tmp_path / "other")
+        (row,) = json.loads(swamp(other, "queue", "list", "--json").stdout)
+        assert row["state"] == "running", row
+        (other / "GO").touch()  # were it run here, it would not wait
+        elsewhere = swamp(other, "queue", "execute", "--item", item_id, "--push")
+        # Running, or skipped once the claim is older than claimTimeout (the
+        # executor judges a claim by its time; only --reclaim reads the lease).
+        assert "ran 0 of 1 selected" in elsewhere.stdout
+        assert marks(other) == []  # not run twice
 
-    (runner / "GO").touch()
-    resumed = _finish(proc)
+        (runner / "GO").touch()
+        resumed = _finish(proc)
     assert resumed.returncode == 0, resumed.stderr
     assert marks(runner) == ["a", "b", "b", "c"]
     # The audit names the claim this resume pushed (the executor's was the first).
@@ -647,20 +664,21 @@ def test_run_resume_push_never_takes_an_item_a_live_runner_holds(tmp_path: Path)
     (run_id,) = run_ids(runner)
     (runner / "FIXED").touch()
     proc = start_swamp(runner, "queue", "execute", "--item", item_id, "--push")
-    wait_for(lambda: "b" in marks(runner), what="the runner to resume it")
+    with _ended_on_failure(proc, runner):
+        wait_for(lambda: "b" in marks(runner), what="the runner to resume it")
 
-    other = clone(origin, tmp_path / "other")  # it has the failed run's journal
-    (other / "FIXED").touch()
-    (other / "GO").touch()  # were it run here, it would not wait
-    refused = swamp(other, "run", "resume", run_id, "--push", check=1)
-    assert refused.stderr.startswith(
-        f"swamp: error: queue item {item_id} is claimed elsewhere: claimed by "
-    )
-    assert marks(other) == []
-    assert git(other, "status", "--porcelain", "--", "queue", "done", "runs") == ""
+        other = clone(origin, tmp_path / "other")  # it has the failed run's journal
+        (other / "FIXED").touch()
+        (other / "GO").touch()  # were it run here, it would not wait
+        refused = swamp(other, "run", "resume", run_id, "--push", check=1)
+        assert refused.stderr.startswith(
+            f"swamp: error: queue item {item_id} is claimed elsewhere: claimed by "
+        )
+        assert marks(other) == []
+        assert git(other, "status", "--porcelain", "--", "queue", "done", "runs") == ""
 
-    (runner / "GO").touch()
-    assert _finish(proc).returncode == 0
+        (runner / "GO").touch()
+        assert _finish(proc).returncode == 0
     assert len(_on_origin(origin, "done")) == 1
 
 
@@ -684,17 +702,18 @@ def test_workflow_release_push_records_no_release_while_a_live_runner_holds_the_
     git(engineer, "pull", "--quiet", "--rebase")
     swamp(engineer, "workflow", "release", "ship", "--stage", "--push")
     proc = start_swamp(runner, "queue", "execute", "--all", "--push")  # performs it
-    wait_for(lambda: "shipped" in marks(runner), what="the runner to release it")
+    with _ended_on_failure(proc, runner):
+        wait_for(lambda: "shipped" in marks(runner), what="the runner to release it")
 
-    other = clone(origin, tmp_path / "other")  # it has the held run's journal
-    (other / "GO").touch()  # were it run here, it would not wait
-    refused = swamp(other, "workflow", "release", "ship", "--run", run_id, "--push", check=1)
-    assert "is claimed elsewhere: claimed by" in refused.stderr
-    assert marks(other) == []
-    assert git(other, "status", "--porcelain", "--", "queue", "done", "runs") == ""
+        other = clone(origin, tmp_path / "other")  # it has the held run's journal
+        (other / "GO").touch()  # were it run here, it would not wait
+        refused = swamp(other, "workflow", "release", "ship", "--run", run_id, "--push", check=1)
+        assert "is claimed elsewhere: claimed by" in refused.stderr
+        assert marks(other) == []
+        assert git(other, "status", "--porcelain", "--", "queue", "done", "runs") == ""
 
-    (runner / "GO").touch()
-    assert _finish(proc).returncode == 0
+        (runner / "GO").touch()
+        assert _finish(proc).returncode == 0
     assert len(_on_origin(origin, "done")) == 1
 
 
