@@ -33,6 +33,7 @@ import tempfile
 import time
 
 from swamp.engine import service
+from swamp.engine.runs import NewRun
 from swamp.validate import load_repository
 
 
@@ -70,9 +71,8 @@ def time_run(workflow: str, concurrency: int = 4, *, in_repository: bool = True)
         os.chdir(root if in_repository else tmp)
         try:
             start = time.perf_counter()
-            result = service.start(
-                repo, "workflow", "w", {}, by="bench", concurrency=concurrency, quiet=True
-            )
+            new = NewRun("workflow", "w", {}, "bench", concurrency=concurrency)
+            result = service.start(repo, new, quiet=True)
             elapsed = time.perf_counter() - start
         finally:
             os.chdir(before)

@@ -26,6 +26,7 @@ from trust_helpers import cli
 
 from swamp import expressions, secrets
 from swamp.engine import runs
+from swamp.engine.runs import NewRun
 from swamp.errors import SwampError
 from swamp.identity import checked_text
 from swamp.queue import items
@@ -221,7 +222,7 @@ def test_injection(value: str, base: tuple[Path, Item]) -> None:
     with bounded():
         try:
             result = service.start(
-                loaded, "method", "sh.echo", {"value": value}, by="t", quiet=True
+                loaded, NewRun("method", "sh.echo", {"value": value}, "t"), quiet=True
             )
         except SwampError as e:
             one_line(str(e))

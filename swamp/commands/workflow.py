@@ -9,6 +9,7 @@ from swamp.engine import runs, service
 from swamp.engine.control import is_active
 from swamp.engine.events import JobReleased
 from swamp.engine.journal import CorruptRun
+from swamp.engine.runs import NewRun
 from swamp.engine.state import JobStatus, RunStatus, load_state
 from swamp.errors import SwampError
 from swamp.identity import who
@@ -38,15 +39,8 @@ def run(
     repo.require_valid(repo.workflow_files(name))
     inputs = apply_defaults(parse_inputs(pairs, input_files), wf.inputs)
     check_inputs(inputs, wf.inputs, f"workflow {name}")
-    result = service.start(
-        repo,
-        "workflow",
-        name,
-        inputs,
-        by=who(by, repo.root),
-        concurrency=concurrency,
-        quiet=as_json,
-    )
+    new = NewRun("workflow", name, inputs, who(by, repo.root), concurrency=concurrency)
+    result = service.start(repo, new, quiet=as_json)
     return tell(result.state, as_json=as_json)
 
 

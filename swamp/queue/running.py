@@ -14,6 +14,7 @@ from swamp import freeze
 from swamp.engine import runs, service
 from swamp.engine.events import JobReleased
 from swamp.engine.progress import PlainProgress
+from swamp.engine.runs import NewRun
 from swamp.engine.state import RunStatus
 from swamp.errors import SwampError
 from swamp.identity import runner_identity
@@ -103,19 +104,17 @@ def _run(repo: Repository, action: Action, by: str, quiet: bool, rerun_unknown: 
             rerun_unknown=rerun_unknown,
         )
     else:
-        result = service.start(
-            repo,
+        new = NewRun(
             item.kind,
             item.target,
             item.inputs,
-            by=by,
+            by,
             item=item.id,
             run_id=action.run_id,
-            progress=progress,
-            item_locked=True,
             request=item.request.digest(),
-            pin=dict(item.request.pin),
+            pin=item.request.pin,
         )
+        result = service.start(repo, new, progress=progress, item_locked=True)
     # The engine reports how the run stopped; the queue records it in the item.
     record_outcome(repo.root, result.state, _audit(action, by))
     if result.state.state == RunStatus.INTERRUPTED:  # Ctrl-C, SIGTERM: no further item starts
