@@ -4,8 +4,10 @@
 
 (a) 500 sequential `true` steps (argv form) against a bare loop, in the same
     process, that runs `true` and appends and fsyncs one journal-sized record
-    per step: the floor of a durable engine. Rounds alternate the three and
-    the median ratios are reported (a shared machine is noisy). swamp fsyncs
+    per step: the floor of a durable engine. Also against the same loop
+    capturing each command's output, which swamp must read and the floor
+    does not. Rounds alternate the four runs and the median ratios are
+    reported (a shared machine is noisy). swamp fsyncs
     once per step too: a step's finish shares the fsync of the next step's
     start. Two figures for swamp, since command/shell starts a step through
     posix_spawn only where swamp's working directory is the step's (Python's
@@ -82,14 +84,16 @@ def time_run(workflow: str, concurrency: int = 4, *, in_repository: bool = True)
         return elapsed
 
 
-def bare_true(n: int) -> float:
-    """`true` n times, each followed by one durable record (append + fsync)."""
+def bare_true(n: int, *, capture: bool = False) -> float:
+    """`true` n times, each followed by one durable record (append + fsync);
+    with `capture`, reading the command's stdout and stderr too, as swamp
+    must (a step's outputs are what it prints)."""
     with tempfile.TemporaryDirectory() as tmp:
         fd = os.open(Path(tmp) / "j", os.O_WRONLY | os.O_CREAT | os.O_APPEND)
         line = b"x" * 300 + b"\n"
         start = time.perf_counter()
         for _ in range(n):
-            subprocess.run(["true"], check=True)
+            subprocess.run(["true"], check=True, capture_output=capture)
             os.write(fd, line)
             os.fsync(fd)
         elapsed = time.perf_counter() - start
@@ -115,14 +119,18 @@ def main() -> int:
     print(f"python {sys.version.split()[0]}, {os.cpu_count()} cores, {rounds} rounds for (a)")
     # (a)
     bares: list[float] = []
+    captured: list[float] = []
     engines: dict[str, list[float]] = {"in the repository": [], "elsewhere": []}
     ratios: dict[str, list[float]] = {where: [] for where in engines}
+    to_captured: list[float] = []  # in the repository, against the capturing loop
     for _ in range(rounds):
         bare = bare_true(500)
         bares.append(bare)
+        captured.append(bare_true(500, capture=True))
         for where, times in engines.items():
             times.append(time_run(sequential(500, "m", "true"), in_repository=where != "elsewhere"))
             ratios[where].append(times[-1] / bare)
+        to_captured.append(engines["in the repository"][-1] / captured[-1])
     fsync = fsync_cost()
     bare = statistics.median(bares)
     print(
@@ -136,6 +144,13 @@ def main() -> int:
             f"best {min(ratios[where]):.2f} (aim <= 1.1), "
             f"{(engine - bare) / 500 * 1000:+.3f} ms/step over the loop"
         )
+    # What part of the gap is reading the step's output, which the issue's
+    # loop does not do and swamp cannot skip.
+    print(
+        f"    a bare loop that also captures stdout and stderr: "
+        f"{statistics.median(captured):.3f}s; swamp in the repository against it: "
+        f"median ratio {statistics.median(to_captured):.2f}"
+    )
     # (b)
     for n in (100, 1_000, 10_000):
         t = min(time_run(sequential(n, "noop", "echo")) for _ in range(3 if n < 10_000 else 1))
