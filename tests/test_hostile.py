@@ -138,7 +138,7 @@ FIELDS = ("id", "run", "state", "heldJob", "note", "notBefore", "window", "model
 
 
 def _mutated(reviewed: Item, field: str, value: str) -> dict[str, Any]:
-    data: dict[str, Any] = json.loads(json.dumps(reviewed.data))
+    data: dict[str, Any] = json.loads(json.dumps(reviewed.fields()))
     if field == "pin-key":
         data["pin"] = {value: next(iter(data["pin"].values()))}
     else:
@@ -203,7 +203,7 @@ def test_journal(n: int, base: tuple[Path, Item]) -> None:
     folder = repo / "runs" / run
     folder.mkdir(parents=True)
     (folder / "journal.jsonl").write_text(text + "\n")
-    data = dict(reviewed.data, state="held", run=run, heldJob="mark")
+    data = dict(reviewed.fields(), state="held", run=run, heldJob="mark")
     data["release"] = {"job": "mark", "by": "x", "at": "2026-11-24T02:00:00Z"}
     with bounded():
         loaded = items.parse_item(json.dumps(data), reviewed.path)

@@ -136,8 +136,8 @@ def _stage_release(
         for i in items.iter_items(repo.root)
         if isinstance(i, items.Item)
         and i.state == items.ItemState.HELD
-        and i.data.get("heldJob") == job
-        and (run_id is None or run_id in str(i.data.get("run", "")))
+        and i.held_job == job
+        and (run_id is None or run_id in (i.run or ""))
     ]
     if not held:
         raise SwampError(
@@ -146,12 +146,10 @@ def _stage_release(
             + " (see `swamp queue list`)"
         )
     if len(held) > 1:
-        lines = "\n".join(
-            f"  swamp workflow release {job} --stage --run {i.data.get('run')}" for i in held
-        )
+        lines = "\n".join(f"  swamp workflow release {job} --stage --run {i.run}" for i in held)
         raise SwampError(f"several items are held before job {job!r}; say which:\n{lines}")
     item = held[0]
-    item.data["release"] = {"job": job, "by": actor, "at": iso(utcnow())}
+    item.stage_release(job, actor, iso(utcnow()))
     item.save()
     rel = item.path.relative_to(repo.root).as_posix()
     sha = record(
@@ -160,7 +158,7 @@ def _stage_release(
         f"swamp: stage release of {job} for item {item.id}",
         [
             ("Swamp-Item", item.id),
-            ("Swamp-Run", str(item.data.get("run"))),
+            ("Swamp-Run", str(item.run)),
             ("Swamp-Released-By", actor),
         ],
     )

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import socket
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +20,7 @@ from swamp.errors import SwampError
 from swamp.identity import runner_identity
 from swamp.interrupts import Interrupted
 from swamp.queue.decision import Action, Report
-from swamp.queue.items import Item, ItemState
+from swamp.queue.items import Item
 from swamp.queue.outcome import detail, record_outcome, release_commit
 from swamp.queue.status import Disposition
 from swamp.queue.timing import iso, utcnow
@@ -32,22 +32,20 @@ Around = Callable[[Action], contextlib.AbstractContextManager[None]]
 
 def write_claim(root: Path, action: Action) -> None:
     """Mark the item running, by this runner in this checkout, in its file."""
-    data = action.item.data
-    data["state"] = ItemState.RUNNING.value
-    data["run"] = action.run_id
-    data["claim"] = {
+    claim = {
         "by": runner_identity(),
         "host": socket.gethostname(),
         "checkout": str(root),
         "at": iso(utcnow()),
         "run": action.run_id,
     }
+    action.item.mark_claimed(action.run_id, claim)
     action.item.save()
 
 
 def give_back(action: Action) -> None:
     """Nothing ran: the item goes back to what it was before the claim."""
-    action.item.data = dict(action.before)
+    action.item.restore(action.before)
     action.item.save()
 
 
@@ -72,13 +70,13 @@ def run_action(
             return _run(repo, action, by, quiet, rerun_unknown)
     except SwampError as e:
         give_back(action)
-        return Report(item.id, item.target, RunStatus.FAILED, str(e), item.data.get("run"))
+        return Report(item.id, item.target, RunStatus.FAILED, str(e), item.run)
 
 
 def _run(repo: Repository, action: Action, by: str, quiet: bool, rerun_unknown: bool) -> Report:
     item = action.item
     progress = None if quiet else PlainProgress(label=f"{item.id} {item.target}")
-    staged = item.data.pop("release", None)
+    staged = item.take_release()
     released_by, commit = _released_by(repo.root, item, staged, by) if staged else (by, None)
     item.save()
     handle = None
@@ -122,7 +120,9 @@ def _run(repo: Repository, action: Action, by: str, quiet: bool, rerun_unknown: 
     return Report(item.id, item.target, result.state.state, detail(result.state), result.id)
 
 
-def _released_by(root: Path, item: Item, staged: dict[str, Any], by: str) -> tuple[str, str | None]:
+def _released_by(
+    root: Path, item: Item, staged: Mapping[str, str], by: str
+) -> tuple[str, str | None]:
     """Who released the hold, and the commit that staged the release: its
     author, never the release's own `by` text; for a release made in this
     checkout and not committed, whoever runs it (and no commit)."""
