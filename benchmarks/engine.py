@@ -4,8 +4,10 @@
 
 (a) 500 sequential `true` steps (argv form) against a bare loop, in the same
     process, that runs `true` and appends and fsyncs one journal-sized record
-    per step: the floor of a durable engine. Rounds alternate the three and
-    the median ratios are reported (a shared machine is noisy). swamp fsyncs
+    per step: the floor of a durable engine. Also against the same loop
+    capturing each command's output, which swamp must read and the floor
+    does not. Rounds alternate the four runs and the median ratios are
+    reported (a shared machine is noisy). swamp fsyncs
     once per step too: a step's finish shares the fsync of the next step's
     start. Two figures for swamp, since command/shell starts a step through
     posix_spawn only where swamp's working directory is the step's (Python's
@@ -33,6 +35,7 @@ import tempfile
 import time
 
 from swamp.engine import service
+from swamp.engine.runs import NewRun
 from swamp.validate import load_repository
 
 
@@ -59,9 +62,16 @@ def sequential(n: int, model: str, method: str) -> str:
     return f"name: w\njobs:\n  j:\n    steps:\n{steps}\n"
 
 
-def time_run(workflow: str, concurrency: int = 4, *, in_repository: bool = True) -> float:
+def time_run(
+    workflow: str,
+    concurrency: int = 4,
+    *,
+    in_repository: bool = True,
+    cpu: list[float] | None = None,
+) -> float:
     """Seconds for one run of workflow `w` (loading the repository excluded),
-    from the repository's root or from another folder."""
+    from the repository's root or from another folder; its CPU seconds (this
+    process, every thread; not the steps' own) appended to `cpu`."""
     with tempfile.TemporaryDirectory() as tmp:
         root = make_repo(Path(tmp).resolve() / "repo", workflow)
         repo = load_repository(root)
@@ -69,11 +79,12 @@ def time_run(workflow: str, concurrency: int = 4, *, in_repository: bool = True)
         before = Path.cwd()
         os.chdir(root if in_repository else tmp)
         try:
-            start = time.perf_counter()
-            result = service.start(
-                repo, "workflow", "w", {}, by="bench", concurrency=concurrency, quiet=True
-            )
+            start, used = time.perf_counter(), time.process_time()
+            new = NewRun("workflow", "w", {}, "bench", concurrency=concurrency)
+            result = service.start(repo, new, quiet=True)
             elapsed = time.perf_counter() - start
+            if cpu is not None:
+                cpu.append(time.process_time() - used)
         finally:
             os.chdir(before)
         assert result.final == "succeeded", result.state.reason
@@ -82,17 +93,21 @@ def time_run(workflow: str, concurrency: int = 4, *, in_repository: bool = True)
         return elapsed
 
 
-def bare_true(n: int) -> float:
-    """`true` n times, each followed by one durable record (append + fsync)."""
+def bare_true(n: int, *, capture: bool = False, cpu: list[float] | None = None) -> float:
+    """`true` n times, each followed by one durable record (append + fsync);
+    with `capture`, reading the command's stdout and stderr too, as swamp
+    must (a step's outputs are what it prints). CPU seconds as for time_run."""
     with tempfile.TemporaryDirectory() as tmp:
         fd = os.open(Path(tmp) / "j", os.O_WRONLY | os.O_CREAT | os.O_APPEND)
         line = b"x" * 300 + b"\n"
-        start = time.perf_counter()
+        start, used = time.perf_counter(), time.process_time()
         for _ in range(n):
-            subprocess.run(["true"], check=True)
+            subprocess.run(["true"], check=True, capture_output=capture)
             os.write(fd, line)
             os.fsync(fd)
         elapsed = time.perf_counter() - start
+        if cpu is not None:
+            cpu.append(time.process_time() - used)
         os.close(fd)
     return elapsed
 
@@ -115,14 +130,22 @@ def main() -> int:
     print(f"python {sys.version.split()[0]}, {os.cpu_count()} cores, {rounds} rounds for (a)")
     # (a)
     bares: list[float] = []
+    captured: list[float] = []
     engines: dict[str, list[float]] = {"in the repository": [], "elsewhere": []}
     ratios: dict[str, list[float]] = {where: [] for where in engines}
+    to_captured: list[float] = []  # in the repository, against the capturing loop
+    # CPU seconds of this process (the steps' own excluded): where the gap is.
+    cpus: dict[str, list[float]] = {"bare loop": [], "capturing loop": [], "swamp": []}
     for _ in range(rounds):
-        bare = bare_true(500)
+        bare = bare_true(500, cpu=cpus["bare loop"])
         bares.append(bare)
+        captured.append(bare_true(500, capture=True, cpu=cpus["capturing loop"]))
         for where, times in engines.items():
-            times.append(time_run(sequential(500, "m", "true"), in_repository=where != "elsewhere"))
+            here = where != "elsewhere"
+            spent = cpus["swamp"] if here else None
+            times.append(time_run(sequential(500, "m", "true"), in_repository=here, cpu=spent))
             ratios[where].append(times[-1] / bare)
+        to_captured.append(engines["in the repository"][-1] / captured[-1])
     fsync = fsync_cost()
     bare = statistics.median(bares)
     print(
@@ -136,6 +159,18 @@ def main() -> int:
             f"best {min(ratios[where]):.2f} (aim <= 1.1), "
             f"{(engine - bare) / 500 * 1000:+.3f} ms/step over the loop"
         )
+    # What part of the gap is reading the step's output, which the issue's
+    # loop does not do and swamp cannot skip.
+    print(
+        f"    a bare loop that also captures stdout and stderr: "
+        f"{statistics.median(captured):.3f}s; swamp in the repository against it: "
+        f"median ratio {statistics.median(to_captured):.2f}"
+    )
+    print(
+        "    CPU per step in this process (not the steps' own): "
+        + ", ".join(f"{k} {statistics.median(v) / 500 * 1000:.3f} ms" for k, v in cpus.items())
+        + " (swamp in the repository)"
+    )
     # (b)
     for n in (100, 1_000, 10_000):
         t = min(time_run(sequential(n, "noop", "echo")) for _ in range(3 if n < 10_000 else 1))

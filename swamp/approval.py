@@ -187,7 +187,7 @@ class Approvals:
         counted = approvers
         if self.policy.forbid_self_approval:
             selves = {(pull.get("user") or {}).get("login"), *authors}
-            selves.add(str(item.data.get("requestedBy", "")))
+            selves.add(item.request.requested_by or "")
             counted = [u for u in approvers if u not in selves]
         if len(counted) < self.policy.required:
             others = (

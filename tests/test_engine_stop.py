@@ -9,6 +9,7 @@ from pathlib import Path
 from repo_helpers import make_repo, marks, run_ids, show, swamp, wait_for
 
 from swamp.engine import service
+from swamp.engine.runs import NewRun
 from swamp.engine.service import RunResult
 from swamp.validate import load_repository
 
@@ -30,7 +31,7 @@ def _start(repo_root: Path) -> tuple[threading.Thread, list[RunResult]]:
     results: list[RunResult] = []
 
     def run() -> None:
-        results.append(service.start(repo, "workflow", "long", {}, by="test", quiet=True))
+        results.append(service.start(repo, NewRun("workflow", "long", {}, "test"), quiet=True))
 
     thread = threading.Thread(target=run)
     thread.start()

@@ -26,6 +26,7 @@ from trust_helpers import cli
 
 from swamp import expressions, secrets
 from swamp.engine import runs
+from swamp.engine.runs import NewRun
 from swamp.errors import SwampError
 from swamp.identity import checked_text
 from swamp.queue import items
@@ -137,7 +138,7 @@ FIELDS = ("id", "run", "state", "heldJob", "note", "notBefore", "window", "model
 
 
 def _mutated(reviewed: Item, field: str, value: str) -> dict[str, Any]:
-    data: dict[str, Any] = json.loads(json.dumps(reviewed.data))
+    data: dict[str, Any] = json.loads(json.dumps(reviewed.fields()))
     if field == "pin-key":
         data["pin"] = {value: next(iter(data["pin"].values()))}
     else:
@@ -202,7 +203,7 @@ def test_journal(n: int, base: tuple[Path, Item]) -> None:
     folder = repo / "runs" / run
     folder.mkdir(parents=True)
     (folder / "journal.jsonl").write_text(text + "\n")
-    data = dict(reviewed.data, state="held", run=run, heldJob="mark")
+    data = dict(reviewed.fields(), state="held", run=run, heldJob="mark")
     data["release"] = {"job": "mark", "by": "x", "at": "2026-11-24T02:00:00Z"}
     with bounded():
         loaded = items.parse_item(json.dumps(data), reviewed.path)
@@ -221,7 +222,7 @@ def test_injection(value: str, base: tuple[Path, Item]) -> None:
     with bounded():
         try:
             result = service.start(
-                loaded, "method", "sh.echo", {"value": value}, by="t", quiet=True
+                loaded, NewRun("method", "sh.echo", {"value": value}, "t"), quiet=True
             )
         except SwampError as e:
             one_line(str(e))

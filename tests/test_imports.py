@@ -62,3 +62,22 @@ def test_a_function_level_import_says_why(tmp_path: Path) -> None:
         "    import csv  # start-up time: only h needs it\n"
     )
     assert import_graph.unexplained_lazy_imports(tmp_path) == ["swamp/a.py:2: import json"]
+
+
+def test_the_map_in_docs_names_every_package_and_top_level_module() -> None:
+    """docs/architecture.md is a newcomer's map: a package or module it does
+    not name is one they find only by reading the tree."""
+    text = (ROOT / "docs" / "architecture.md").read_text()
+    package = ROOT / "swamp"
+    missing = [
+        f"swamp/{p.name}/"
+        for p in sorted(package.iterdir())
+        if (p / "__init__.py").is_file() and f"`swamp/{p.name}/`" not in text
+    ] + [
+        f"swamp/{m.name}"
+        for m in sorted(package.glob("*.py"))
+        if m.stem not in ("__init__", "__main__")
+        and f"`swamp/{m.name}`" not in text
+        and f"`{m.name}`" not in text
+    ]
+    assert missing == []

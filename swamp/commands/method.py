@@ -5,6 +5,7 @@ from pathlib import Path
 from swamp import output
 from swamp.commands.report import NOISY_OUTPUTS, exit_code, run_summary, show_value
 from swamp.engine import service
+from swamp.engine.runs import NewRun
 from swamp.engine.state import RunStatus
 from swamp.identity import who
 from swamp.inputs import apply_defaults, check_inputs, parse_inputs
@@ -27,7 +28,7 @@ def run(
     wf = service.target_workflow(repo, "method", f"{model_name}.{method_name}")
     inputs = apply_defaults(parse_inputs(pairs, input_files), wf.inputs)
     check_inputs(inputs, wf.inputs, f"{model.name}.{method_name}")
-    result = service.start(repo, "method", wf.name, inputs, by=who(by, repo.root), quiet=True)
+    result = service.start(repo, NewRun("method", wf.name, inputs, who(by, repo.root)), quiet=True)
     state = result.state
     step = state.jobs[method_name].steps.get(method_name)
     if as_json:

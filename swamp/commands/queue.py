@@ -59,14 +59,14 @@ def _stage(
         [("Swamp-Item", item.id), ("Swamp-Requested-By", requester)],
     )
     if as_json:
-        output.as_json({"item": item.id, "file": rel, "commit": sha, **item.data})
+        output.as_json({"item": item.id, "file": rel, "commit": sha, **item.fields()})
         return 0
     output.out(f"queued {item.id}: {kind} {item.target} -> {rel}")
-    if item.data.get("notBefore") or item.data.get("window"):
+    if item.request.not_before or item.request.window:
         now = utcnow()
         st = status(repo, item, now)
-        not_before = item.data.get("notBefore")
-        if not_before and parse_iso(str(not_before)) <= now:
+        not_before = item.request.not_before
+        if not_before and parse_iso(not_before) <= now:
             output.out(f"  due now: {not_before} is in the past, so the next execute runs it")
         else:
             output.out(f"  {st.state}: {st.detail}" if st.detail else f"  {st.state}")
@@ -343,7 +343,7 @@ def _may_reclaim(repo: Repository, git: Repo, item_id: str) -> bool:
     if current is None:
         return True
     claimed = items.existing(repo.root, item_id)
-    claim = (claimed.data.get("claim") or {}) if claimed is not None else {}
+    claim = claimed.claim if claimed is not None else {}
     silence = silent_for(claim, current.renewed_at, utcnow())
     if not lapsed(silence, repo.config.claim_timeout):
         output.out(
@@ -404,7 +404,7 @@ def recover(repo_path: Path | None, *, resume: bool = False) -> int:
             )
         elif item.state == items.ItemState.INTERRUPTED:  # a signal stopped its run
             output.out(
-                f"{item_id}: interrupted (run {item.data.get('run', '?')}); continue it with "
+                f"{item_id}: interrupted (run {item.run or '?'}); continue it with "
                 f"`swamp queue execute --item {item_id}` or `swamp queue recover --resume`"
             )
         else:

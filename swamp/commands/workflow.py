@@ -9,6 +9,7 @@ from swamp.engine import runs, service
 from swamp.engine.control import is_active
 from swamp.engine.events import JobReleased
 from swamp.engine.journal import CorruptRun
+from swamp.engine.runs import NewRun
 from swamp.engine.state import JobStatus, RunStatus, load_state
 from swamp.errors import SwampError
 from swamp.identity import who
@@ -38,15 +39,8 @@ def run(
     repo.require_valid(repo.workflow_files(name))
     inputs = apply_defaults(parse_inputs(pairs, input_files), wf.inputs)
     check_inputs(inputs, wf.inputs, f"workflow {name}")
-    result = service.start(
-        repo,
-        "workflow",
-        name,
-        inputs,
-        by=who(by, repo.root),
-        concurrency=concurrency,
-        quiet=as_json,
-    )
+    new = NewRun("workflow", name, inputs, who(by, repo.root), concurrency=concurrency)
+    result = service.start(repo, new, quiet=as_json)
     return tell(result.state, as_json=as_json)
 
 
@@ -149,8 +143,8 @@ def _stage_release(
         for i in items.iter_items(repo.root)
         if isinstance(i, items.Item)
         and i.state == items.ItemState.HELD
-        and i.data.get("heldJob") == job
-        and (run_id is None or run_id in str(i.data.get("run", "")))
+        and i.held_job == job
+        and (run_id is None or run_id in (i.run or ""))
     ]
     if not held:
         raise SwampError(
@@ -159,12 +153,10 @@ def _stage_release(
             + " (see `swamp queue list`)"
         )
     if len(held) > 1:
-        lines = "\n".join(
-            f"  swamp workflow release {job} --stage --run {i.data.get('run')}" for i in held
-        )
+        lines = "\n".join(f"  swamp workflow release {job} --stage --run {i.run}" for i in held)
         raise SwampError(f"several items are held before job {job!r}; say which:\n{lines}")
     item = held[0]
-    item.data["release"] = {"job": job, "by": actor, "at": iso(utcnow())}
+    item.stage_release(job, actor, iso(utcnow()))
     item.save()
     rel = item.path.relative_to(repo.root).as_posix()
     sha = record(
@@ -173,7 +165,7 @@ def _stage_release(
         f"swamp: stage release of {job} for item {item.id}",
         [
             ("Swamp-Item", item.id),
-            ("Swamp-Run", str(item.data.get("run"))),
+            ("Swamp-Run", str(item.run)),
             ("Swamp-Released-By", actor),
         ],
     )

@@ -26,7 +26,7 @@ from swamp import expressions, schemas
 from swamp.definitions import MAX_DEPTH, Job, Step
 from swamp.engine import schedule
 from swamp.engine.events import JobReset, JobStateSet, RunStateSet, StepReset
-from swamp.engine.runs import create_run, open_child
+from swamp.engine.runs import NewRun, create_run, open_child
 from swamp.engine.state import (
     JobStatus,
     RunStatus,
@@ -349,15 +349,11 @@ class Runner(StepRunner):
         if problems:
             return Outcome(ok=False, error=f"workflow {wf.name}: " + "; ".join(problems))
         folder = self.run.dir / "nested" / f"{job.name}.{key}"
+        new = NewRun(
+            "workflow", wf.name, inputs, self.run.state.by, run_id=f"{self.run.id}/{job.name}.{key}"
+        )
         child = open_child(folder) or create_run(
-            self.repo.root,
-            wf,
-            kind="workflow",
-            inputs=inputs,
-            by=self.run.state.by,
-            concurrency=self.concurrency,
-            run_dir=folder,
-            run_id=f"{self.run.id}/{job.name}.{key}",
+            self.repo.root, wf, new, concurrency=self.concurrency, run_dir=folder
         )
         try:
             final = Runner(

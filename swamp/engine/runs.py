@@ -6,7 +6,7 @@ import os
 import re
 import secrets as random
 import shutil
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -51,21 +51,29 @@ class RunHandle:
         return event
 
 
+@dataclass(frozen=True)
+class NewRun:
+    """What a new run executes (a workflow, or a model's method as `model.method`,
+    with its inputs) and what it records of why: who asked and, for a queue
+    item's run, the item, its request's digest and the commits it pinned."""
+
+    kind: str  # "workflow" or "method"
+    target: str
+    inputs: Mapping[str, Any]
+    by: str
+    concurrency: int | None = None  # None: the repository's default
+    item: str | None = None
+    run_id: str | None = None  # None: a new id (new_run_id)
+    request: str | None = None
+    pin: Mapping[str, str] | None = None
+
+
 def create_run(
-    root: Path,
-    workflow: Workflow,
-    *,
-    kind: str,
-    inputs: dict[str, Any],
-    by: str,
-    concurrency: int,
-    item: str | None = None,
-    run_dir: Path | None = None,
-    run_id: str | None = None,
-    request: str | None = None,
-    pin: dict[str, str] | None = None,
+    root: Path, workflow: Workflow, new: NewRun, *, concurrency: int, run_dir: Path | None = None
 ) -> RunHandle:
-    run_id = run_id or new_run_id(workflow.name)
+    """Journal a new run of `workflow` (durably) in runs/<id>/, or in
+    `run_dir` (a nested run's folder)."""
+    run_id = new.run_id or new_run_id(workflow.name)
     folder = run_dir or run_folder(root, run_id)
     folder.mkdir(parents=True, exist_ok=True)
     fsync_dir(folder.parent)
@@ -73,15 +81,15 @@ def create_run(
     handle.record(
         RunCreated,
         run=run_id,
-        kind=kind,
+        kind=new.kind,
         workflow=workflow.name,
         target=workflow.name,
-        inputs=inputs,
-        by=by,
+        inputs=dict(new.inputs),
+        by=new.by,
         concurrency=concurrency,
-        item=item,
-        request=request,
-        pin=pin,
+        item=new.item,
+        request=new.request,
+        pin=None if new.pin is None else dict(new.pin),
         jobs=tuple(workflow.jobs),
         pid=os.getpid(),
     )

@@ -13,7 +13,7 @@ from swamp.engine import control
 from swamp.engine.events import InputsIgnored, UnknownRerun
 from swamp.engine.progress import make_progress
 from swamp.engine.runner import Progress, Runner
-from swamp.engine.runs import RunHandle, create_run, method_workflow
+from swamp.engine.runs import NewRun, RunHandle, create_run, method_workflow
 from swamp.engine.state import RunState, RunStatus
 from swamp.engine.unknown import refusal, unknown_steps
 from swamp.errors import SwampError
@@ -50,74 +50,32 @@ def target_workflow(
 
 def start(
     repo: Repository,
-    kind: str,
-    target: str,
-    inputs: Mapping[str, Any],
+    new: NewRun,
     *,
-    by: str,
-    concurrency: int | None = None,
-    item: str | None = None,
-    run_id: str | None = None,
     quiet: bool = False,
     progress: Progress | None = None,
     item_locked: bool = False,
-    request: str | None = None,
-    pin: dict[str, str] | None = None,
 ) -> RunResult:
     """Create a run and execute it until it ends, holds, fails or pauses.
 
     `item_locked`: the caller (the queue layer) holds the item's lock, and
     records the item's outcome from the result.
     """
-    wf, handle = create(
-        repo,
-        kind,
-        target,
-        inputs,
-        by=by,
-        concurrency=concurrency,
-        item=item,
-        run_id=run_id,
-        request=request,
-        pin=pin,
-    )
+    wf, handle = create(repo, new)
     return _execute(repo, wf, handle, quiet=quiet, progress=progress, item_locked=item_locked)
 
 
-def create(
-    repo: Repository,
-    kind: str,
-    target: str,
-    inputs: Mapping[str, Any],
-    *,
-    by: str,
-    concurrency: int | None = None,
-    item: str | None = None,
-    run_id: str | None = None,
-    request: str | None = None,
-    pin: dict[str, str] | None = None,
-) -> tuple[Workflow, RunHandle]:
+def create(repo: Repository, new: NewRun) -> tuple[Workflow, RunHandle]:
     """Journal a new run (durably) without executing it: `swamp serve`
     accepts a run this way before it answers, and executes it later."""
     refuse_if_frozen(repo)
-    wf = target_workflow(repo, kind, target, inputs)
+    wf = target_workflow(repo, new.kind, new.target, new.inputs)
     ignored: list[str] = []
     if wf.dialect == "mender":  # Mender runs a job with inputs it does not declare;
         # they stay in the run as given (its record), and nothing can read them.
         declared = wf.inputs.get("properties") or {}
-        ignored = sorted(k for k in inputs if k not in declared)
-    handle = create_run(
-        repo.root,
-        wf,
-        kind=kind,
-        inputs=dict(inputs),
-        by=by,
-        concurrency=concurrency or repo.config.concurrency,
-        item=item,
-        run_id=run_id,
-        request=request,
-        pin=pin,
-    )
+        ignored = sorted(k for k in new.inputs if k not in declared)
+    handle = create_run(repo.root, wf, new, concurrency=new.concurrency or repo.config.concurrency)
     if ignored:
         handle.record(InputsIgnored, names=tuple(ignored))
     return wf, handle

@@ -155,16 +155,20 @@ def _planned(repo: Repository, rel: str, change: str) -> PlannedItem:
         item.kind,
         item.target,
         item.inputs,
-        str(item.data.get("requestedBy", "")),
-        str(item.data.get("note", "")),
-        {k: str(item.data[k]) for k in ("notBefore", "notAfter", "window") if k in item.data},
+        item.request.requested_by or "",
+        item.request.note or "",
+        {
+            k: str(item.request.fields[k])
+            for k in ("notBefore", "notAfter", "window")
+            if k in item.request.fields
+        },
         problems,
     )
     planned.stale = items.stale_files(repo, item)
     if problems:
         return planned
-    release = item.data.get("release")
-    released_job = release.get("job") if isinstance(release, dict) else None
+    release = item.staged_release
+    released_job = release.get("job") if release is not None else None
     try:
         wf = target_workflow(repo, item.kind, item.target, item.inputs)
     except SwampError as e:

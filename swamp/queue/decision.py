@@ -93,14 +93,14 @@ def _decide(
     approvals: Approvals | None,
 ) -> Action | Report:
     st = status(repo, item, now, active=False)
-    base = Report(item.id, item.target, st.state, st.detail, item.data.get("run"))
+    base = Report(item.id, item.target, st.state, st.detail, item.run)
     mode: Mode = "resume"
     match item.state:
         case ItemState.QUEUED:
             mode = "start"
         case ItemState.HELD:
-            staged = item.data.get("release") or {}
-            if staged.get("job") != item.data.get("heldJob"):  # a release continues it
+            staged = item.staged_release or {}
+            if staged.get("job") != item.held_job:  # a release continues it
                 base.outcome, base.detail = Disposition.SKIPPED, f"held: {st.detail}"
                 return base
         case ItemState.RUNNING:
@@ -127,9 +127,9 @@ def _decide(
         case _:
             assert_never(item.state)
     journal = None
-    if mode == "resume" and item.data.get("run"):
+    if mode == "resume" and item.run:
         try:
-            journal = runs.run_state(repo.root, str(item.data["run"]))
+            journal = runs.run_state(repo.root, item.run)
         except SwampError as e:
             base.outcome, base.detail = Disposition.REFUSED, str(e)
             return base
@@ -145,13 +145,13 @@ def _decide(
     if isinstance(verdict, gate.Refusal):
         base.outcome, base.detail = verdict.outcome, verdict.detail
         if verdict.outcome == DisplayState.EXPIRED and not dry_run:
-            item.data["state"] = ItemState.EXPIRED.value
+            item.set_state(ItemState.EXPIRED)
             item.save()
         return base
     if dry_run:
         base.outcome = Disposition.WOULD_RUN
         base.detail = ("resume " if mode == "resume" else "") + item.target
         return base
-    before = dict(item.data)
-    run_id = str(item.data.get("run") or runs.new_run_id(item.target))
+    before = item.fields()
+    run_id = item.run or runs.new_run_id(item.target)
     return Action(item, mode, run_id, lock, before, verdict.approval)

@@ -105,7 +105,7 @@ class Executor:
             match push([a.item for a in actions]):
                 case Pushed(commit):
                     for action in actions:
-                        action.item.data["claim"]["commit"] = commit
+                        action.item.set_claim_commit(commit)
                         action.item.save()
                     return self._still_valid(actions, dropped)
                 case Lost(fresh):

@@ -133,19 +133,48 @@ class Request:
         text = canonical(dict(self.fields))
         return "sha256:" + hashlib.sha256(text.encode("utf-8")).hexdigest()
 
+    # The optional text fields, checked as non-empty strings by the loader.
+
+    @property
+    def note(self) -> str | None:
+        return self.fields.get("note")
+
+    @property
+    def requested_by(self) -> str | None:
+        return self.fields.get("requestedBy")
+
+    @property
+    def requested_at(self) -> str | None:
+        return self.fields.get("requestedAt")
+
+    @property
+    def not_before(self) -> str | None:
+        return self.fields.get("notBefore")
+
+    @property
+    def not_after(self) -> str | None:
+        return self.fields.get("notAfter")
+
+    @property
+    def window(self) -> str | None:
+        return self.fields.get("window")
+
 
 @dataclass
 class Item:
-    """One staged invocation: its checked request, and the file's data."""
+    """One staged invocation: its checked request (frozen), and what runners
+    wrote of it, read and changed through the typed members below. The file's
+    fields themselves are private: nothing outside this module writes a field
+    the loader would not check the same way."""
 
-    data: dict[str, Any]
+    _fields: dict[str, Any]
     path: Path
     done: bool = False
     request: Request = field(default_factory=lambda: Request("", "", {}, {}))
 
     @property
     def id(self) -> str:
-        return str(self.data["id"])
+        return str(self._fields["id"])
 
     @property
     def kind(self) -> str:
@@ -161,7 +190,92 @@ class Item:
 
     @property
     def state(self) -> ItemState:
-        return ItemState(self.data.get("state", ItemState.QUEUED))
+        return ItemState(self._fields.get("state", ItemState.QUEUED))
+
+    # -- what runners wrote (the loader checked each one's type) ---------------
+
+    @property
+    def run(self) -> str | None:
+        """The item's run: the one it started, or the one it continues."""
+        return self._fields.get("run")
+
+    @property
+    def held_job(self) -> str | None:
+        return self._fields.get("heldJob")
+
+    @property
+    def failed_step(self) -> str | None:
+        return self._fields.get("failedStep")
+
+    @property
+    def claim(self) -> Mapping[str, str]:
+        """Who claimed it, where and when (empty: never claimed)."""
+        return MappingProxyType(self._fields.get("claim") or {})
+
+    @property
+    def staged_release(self) -> Mapping[str, str] | None:
+        """A release of its held job staged for the next execute (`job`, `by`, `at`)."""
+        release = self._fields.get("release")
+        return None if release is None else MappingProxyType(release)
+
+    @property
+    def result(self) -> Mapping[str, Any] | None:
+        """A done record's result (what ran, who approved and executed it)."""
+        result = self._fields.get("result")
+        return None if result is None else MappingProxyType(result)
+
+    def fields(self) -> dict[str, Any]:
+        """A copy of the file's fields (to print, or to give back with `restore`)."""
+        return dict(self._fields)
+
+    # -- changes (saved by `save`) ---------------------------------------------
+
+    def restore(self, fields: Mapping[str, Any]) -> None:
+        """Put back fields taken with `fields()` (a claim undone)."""
+        self._fields = dict(fields)
+
+    def set_state(self, state: ItemState) -> None:
+        self._fields["state"] = state.value  # a plain string: what the file holds
+
+    def mark_claimed(self, run_id: str, claim: Mapping[str, str]) -> None:
+        """Running, as `run_id`, claimed as `claim` says (by, host, checkout, at, run)."""
+        self.set_state(ItemState.RUNNING)
+        self._fields["run"] = run_id
+        self._fields["claim"] = dict(claim)
+
+    def set_claim_commit(self, commit: str) -> None:
+        """The commit that pushed the claim (other runners see it there)."""
+        self._fields.setdefault("claim", {})["commit"] = commit
+
+    def stage_release(self, job: str, by: str, at: str) -> None:
+        self._fields["release"] = {"job": job, "by": by, "at": at}
+
+    def take_release(self) -> Mapping[str, str] | None:
+        """The staged release, removed: the run about to continue carries it out."""
+        release = self._fields.pop("release", None)
+        return None if release is None else MappingProxyType(release)
+
+    def record_run(
+        self, run_id: str, state: ItemState, *, held_job: str | None, failed_step: str | None
+    ) -> None:
+        """Where the item's run stands, as it ended without succeeding."""
+        self._fields["run"] = run_id
+        self._fields.pop("heldJob", None)
+        self._fields.pop("failedStep", None)
+        self.set_state(state)
+        if held_job is not None:
+            self._fields["heldJob"] = held_job
+        if failed_step is not None:
+            self._fields["failedStep"] = failed_step
+
+    def record_success(self, run_id: str, result: Mapping[str, Any]) -> None:
+        """Succeeded: its result replaces what was in progress (the claim, the
+        legacy approval, which is never trusted: the audit is in `result`)."""
+        self._fields["run"] = run_id
+        for name in ("heldJob", "failedStep", "claim", "approval"):
+            self._fields.pop(name, None)
+        self._fields["result"] = dict(result)
+        self.set_state(ItemState.SUCCEEDED)
 
     def save(self) -> None:
         if self.path.is_symlink() or self.path.parent.is_symlink():
@@ -169,7 +283,7 @@ class Item:
                 f"{self.path.parent.name}/{self.path.name} is reached through a symbolic link; "
                 "swamp never writes through one"
             )
-        atomic_write(self.path, dump_yaml(self.data))
+        atomic_write(self.path, dump_yaml(self._fields))
 
 
 @dataclass(frozen=True)
@@ -430,7 +544,7 @@ def in_review_order(entries: Iterable[Item | BrokenItem]) -> list[Item | BrokenI
     def key(entry: Item | BrokenItem) -> tuple[int, str, str]:
         if isinstance(entry, BrokenItem):
             return (2, "", entry.path.name)
-        return (int(entry.done), str(entry.data.get("requestedAt", "")), entry.path.name)
+        return (int(entry.done), entry.request.requested_at or "", entry.path.name)
 
     return sorted(entries, key=key)
 

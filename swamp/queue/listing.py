@@ -42,10 +42,10 @@ def queue_rows(
                 "inputs": entry.inputs,
                 "state": st.state,
                 "detail": st.detail,
-                "requestedBy": entry.data.get("requestedBy"),
-                "requestedAt": entry.data.get("requestedAt"),
-                "note": entry.data.get("note"),
-                "run": entry.data.get("run"),
+                "requestedBy": entry.request.requested_by,
+                "requestedAt": entry.request.requested_at,
+                "note": entry.request.note,
+                "run": entry.run,
                 "file": entry.path.relative_to(repo.root).as_posix(),
             }
         )

@@ -79,25 +79,19 @@ def record_outcome(root: Path, state: RunState, audit: dict[str, Any] | None = N
     item = items.existing(root, state.item)
     if item is None:
         return
-    data = item.data
-    data["run"] = state.id
-    data.pop("heldJob", None)
-    data.pop("failedStep", None)
     if state.state == RunStatus.SUCCEEDED:
-        claim = data.pop("claim", None) or {}
-        data.pop("approval", None)  # never trusted: the audit comes from `audit`
-        data["result"] = _result(root, item, state, claim, audit or {})
+        # The audit comes from `audit`, never from the item's own fields.
+        item.record_success(state.id, _result(root, item, state, dict(item.claim), audit or {}))
         _move_to_done(root, item, state.id)
         return
-    # A plain string: the YAML writer knows no enums.
-    data["state"] = stored_state(state.state)
-    if state.state == RunStatus.HELD:
-        held = [j for j, s in state.jobs.items() if s.state == JobStatus.HELD]
-        if held:
-            data["heldJob"] = held[0]
+    held = [j for j, s in state.jobs.items() if s.state == JobStatus.HELD]
     step = failed_step(state)
-    if step and state.state != RunStatus.HELD:
-        data["failedStep"] = step
+    item.record_run(
+        state.id,
+        stored_state(state.state),
+        held_job=held[0] if state.state == RunStatus.HELD and held else None,
+        failed_step=step if step and state.state != RunStatus.HELD else None,
+    )
     item.save()
 
 
@@ -238,7 +232,6 @@ def _move_to_done(root: Path, item: Item, run_id: str) -> None:
             n += 1
             target = items.done_dir(root) / f"{item.path.stem}-{n}{item.path.suffix}"
         item.path = target
-        item.data["state"] = ItemState.SUCCEEDED
         item.save()
     item.path = target
     remove(original)
@@ -249,7 +242,7 @@ def _recorded(root: Path, item: Item, run_id: str) -> Path | None:
     """The done/ record of this item's run `run_id`, if one was written."""
     for path in sorted(items.done_dir(root).glob(f"{item.path.stem}*{item.path.suffix}")):
         done = items.read_item(path, done=True)
-        result = done.data.get("result") if done is not None else None
-        if isinstance(result, dict) and result.get("run") == run_id:
+        result = done.result if done is not None else None
+        if result is not None and result.get("run") == run_id:
             return path
     return None

@@ -24,20 +24,20 @@ def purge(repo: Repository, item: Item, *, dry_run: bool) -> Report:
     cancelled too. A running item is refused."""
     lock = ItemLock(repo.root, item.id)
     if not lock.try_acquire():
-        run = item.data.get("run", "?")
+        run = item.run or "?"
         return Report(
             item.id,
             item.target,
             Disposition.REFUSED,
             f"running (run {run}); stop it with `swamp run stop {run}` first",
-            item.data.get("run"),
+            item.run,
         )
     try:
         fresh = items.read_item(item.path)
         if fresh is None:
             return Report(item.id, item.target, Disposition.SKIPPED, "no longer queued")
         item = fresh
-        run_id = item.data.get("run")
+        run_id = item.run
         if item.state == ItemState.RUNNING:
             # This process holds its lock: a claim that is running is a runner's elsewhere.
             claimed = claim_status(repo, item, utcnow(), active=False)

@@ -305,9 +305,9 @@ def leftovers(git: Repo, root: Path) -> list[str]:
         if top == runs.RUNS:
             if item_runs is None:  # a local run made without --commit stays local
                 item_runs = {
-                    str(e.data.get("run"))
+                    e.run
                     for e in items.iter_items(root, include_done=True)
-                    if isinstance(e, items.Item)
+                    if isinstance(e, items.Item) and e.run
                 }
             run = rest.partition("/")[0]
             if run in item_runs and not control.is_active(root / runs.RUNS / run):
@@ -316,9 +316,9 @@ def leftovers(git: Repo, root: Path) -> list[str]:
             item = items.read_item(root / path, done=top == items.DONE)
             if item is None or item_locked(root, item.id):
                 continue
-            claim = item.data.get("claim") or {}
+            claim = item.claim
             here = claim.get("host") == socket.gethostname() and claim.get("checkout") == str(root)
-            if here or (top == items.DONE and "result" in item.data):
+            if here or (top == items.DONE and item.result is not None):
                 found.append(path)
         elif top == items.QUEUE:  # deleted: finished, if its done/ record is here too
             stem = Path(path).stem

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import socket
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -14,12 +14,13 @@ from swamp import freeze
 from swamp.engine import runs, service
 from swamp.engine.events import JobReleased
 from swamp.engine.progress import PlainProgress
+from swamp.engine.runs import NewRun
 from swamp.engine.state import RunStatus
 from swamp.errors import SwampError
 from swamp.identity import runner_identity
 from swamp.interrupts import Interrupted
 from swamp.queue.decision import Action, Report
-from swamp.queue.items import Item, ItemState
+from swamp.queue.items import Item
 from swamp.queue.outcome import detail, record_outcome, release_commit
 from swamp.queue.status import Disposition
 from swamp.queue.timing import iso, utcnow
@@ -31,22 +32,20 @@ Around = Callable[[Action], contextlib.AbstractContextManager[None]]
 
 def write_claim(root: Path, action: Action) -> None:
     """Mark the item running, by this runner in this checkout, in its file."""
-    data = action.item.data
-    data["state"] = ItemState.RUNNING.value
-    data["run"] = action.run_id
-    data["claim"] = {
+    claim = {
         "by": runner_identity(),
         "host": socket.gethostname(),
         "checkout": str(root),
         "at": iso(utcnow()),
         "run": action.run_id,
     }
+    action.item.mark_claimed(action.run_id, claim)
     action.item.save()
 
 
 def give_back(action: Action) -> None:
     """Nothing ran: the item goes back to what it was before the claim."""
-    action.item.data = dict(action.before)
+    action.item.restore(action.before)
     action.item.save()
 
 
@@ -71,13 +70,13 @@ def run_action(
             return _run(repo, action, by, quiet, rerun_unknown)
     except SwampError as e:
         give_back(action)
-        return Report(item.id, item.target, RunStatus.FAILED, str(e), item.data.get("run"))
+        return Report(item.id, item.target, RunStatus.FAILED, str(e), item.run)
 
 
 def _run(repo: Repository, action: Action, by: str, quiet: bool, rerun_unknown: bool) -> Report:
     item = action.item
     progress = None if quiet else PlainProgress(label=f"{item.id} {item.target}")
-    staged = item.data.pop("release", None)
+    staged = item.take_release()
     released_by, commit = _released_by(repo.root, item, staged, by) if staged else (by, None)
     item.save()
     handle = None
@@ -103,19 +102,17 @@ def _run(repo: Repository, action: Action, by: str, quiet: bool, rerun_unknown: 
             rerun_unknown=rerun_unknown,
         )
     else:
-        result = service.start(
-            repo,
+        new = NewRun(
             item.kind,
             item.target,
             item.inputs,
-            by=by,
+            by,
             item=item.id,
             run_id=action.run_id,
-            progress=progress,
-            item_locked=True,
             request=item.request.digest(),
-            pin=dict(item.request.pin),
+            pin=item.request.pin,
         )
+        result = service.start(repo, new, progress=progress, item_locked=True)
     # The engine reports how the run stopped; the queue records it in the item.
     record_outcome(repo.root, result.state, _audit(action, by))
     if result.state.state == RunStatus.INTERRUPTED:  # Ctrl-C, SIGTERM: no further item starts
@@ -123,7 +120,9 @@ def _run(repo: Repository, action: Action, by: str, quiet: bool, rerun_unknown: 
     return Report(item.id, item.target, result.state.state, detail(result.state), result.id)
 
 
-def _released_by(root: Path, item: Item, staged: dict[str, Any], by: str) -> tuple[str, str | None]:
+def _released_by(
+    root: Path, item: Item, staged: Mapping[str, str], by: str
+) -> tuple[str, str | None]:
     """Who released the hold, and the commit that staged the release: its
     author, never the release's own `by` text; for a release made in this
     checkout and not committed, whoever runs it (and no commit)."""

@@ -48,13 +48,13 @@ class Selector:
         if self.methods:
             return item.kind == "method"
         if self.workflow is not None:
-            return item.kind == "workflow" and item.data["workflow"] == self.workflow
+            return item.kind == "workflow" and item.target == self.workflow
         if self.method is not None:
             if item.kind != "method":
                 return False
             if "." in self.method:
                 return item.target == self.method
-            return bool(item.data["method"] == self.method)
+            return bool(item.request.fields.get("method") == self.method)
         return self.item in (item.id, item.path.stem)
 
 

@@ -89,7 +89,7 @@ def stage(
     data["pin"] = files
     data["state"] = items.ItemState.QUEUED.value
     path = items.queue_dir(repo.root) / f"{items.slug(target, inputs)}-{item_id}.yaml"
-    items.Item(data, path).save()
+    items.Item(data, path).save()  # the one place a new item's fields are written
     # Read back through the one loader: what was written is what will run.
     item = items.load_item(path)
     if isinstance(item, items.BrokenItem):

@@ -115,18 +115,18 @@ def status(
         case ItemState.RUNNING:
             return claim_status(repo, item, now, active, (leases or {}).get(item.id))
         case ItemState.HELD:
-            job = item.data.get("heldJob", "?")
-            staged = item.data.get("release") or {}
+            job = item.held_job or "?"
+            staged = item.staged_release or {}
             if staged.get("job") == job:
                 # Not its `by` text: who released it is who committed it (see outcome.py).
                 return Status(DisplayState.HELD, f"release of {job} staged; runs next")
             return Status(
                 DisplayState.HELD,
-                f"release with: swamp workflow release {job} --run {item.data.get('run', '?')}",
+                f"release with: swamp workflow release {job} --run {item.run or '?'}",
             )
         case ItemState.FAILED | ItemState.PAUSED | ItemState.STOPPED | ItemState.INTERRUPTED:
-            where = item.data.get("failedStep")
-            what = f"step {where}" if where else f"run {item.data.get('run', '?')}"
+            where = item.failed_step
+            what = f"step {where}" if where else f"run {item.run or '?'}"
             return Status(
                 shown(stored), f"{what}; resume with: swamp queue execute --item {item.id}"
             )
@@ -148,7 +148,7 @@ def done_status(root: Path, item: Item) -> Status:
     from swamp.engine import runs
     from swamp.engine.state import RunStatus
 
-    run_id = str(item.data.get("run") or "")
+    run_id = item.run or ""
     if not run_id:
         return Status(DisplayState.UNVERIFIED, "it names no run")
     try:
@@ -168,16 +168,16 @@ def done_status(root: Path, item: Item) -> Status:
 
 def timing_status(repo: Pinned, item: Item, now: datetime) -> TimingStatus:
     """What time, the window and the pin say of an item that may run."""
-    not_after = item.data.get("notAfter")
+    not_after = item.request.not_after
     if not_after and parse_iso(not_after) < now:
         return TimingStatus(DisplayState.EXPIRED, f"not after {not_after}")
     changed = stale_files(repo, item)
     if changed:
         return TimingStatus(DisplayState.STALE, "changed since review: " + ", ".join(changed))
-    not_before = item.data.get("notBefore")
+    not_before = item.request.not_before
     if not_before and parse_iso(not_before) > now:
         return TimingStatus(DisplayState.WAITING, f"until {not_before}")
-    window = item.data.get("window")
+    window = item.request.window
     if window:
         w = repo.config.windows.get(window)
         if w is None:
@@ -220,8 +220,8 @@ def claim_status(
     no process here holds it (its runner died); `stale-claim` when a claim
     made elsewhere has had neither a result nor a lease renewal for longer
     than defaults.claimTimeout."""
-    claim = item.data.get("claim") or {}
-    run = item.data.get("run", "?")
+    claim = item.claim
+    run = item.run or "?"
     running = item_locked(repo.root, item.id) if active is None else active
     if running:
         return ClaimStatus(DisplayState.RUNNING, f"run {run}")

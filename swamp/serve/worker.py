@@ -24,7 +24,7 @@ from typing import Any
 from swamp.engine import control, runs, service
 from swamp.engine.events import ApiRequest, RunStateSet, ServeAccepted, ServeDrained
 from swamp.engine.journal import JOURNAL, CorruptRun, read_events
-from swamp.engine.runs import RunHandle
+from swamp.engine.runs import NewRun, RunHandle
 from swamp.engine.state import RunStatus, load_state
 from swamp.errors import SwampError
 from swamp.queue import item_runs
@@ -73,7 +73,7 @@ class Dispatcher:
         if self.draining:
             raise Draining("the server is shutting down; try again later")
         repo = self.cache.get()
-        wf, handle = service.create(repo, kind, target, inputs, by=by, run_id=run_id)
+        wf, handle = service.create(repo, NewRun(kind, target, inputs, by, run_id=run_id))
         handle.record(ServeAccepted, by=by, via=via)
         with self._lock:
             self._pending[handle.id] = handle
