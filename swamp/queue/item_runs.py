@@ -97,11 +97,11 @@ def _claimed(
     from swamp.queue.running import write_claim
 
     item = refuse_if_claimed_elsewhere(repo, git, item_id)
-    action = Action(item, "resume", run_id, lock, dict(item.data))
+    action = Action(item, "resume", run_id, lock, item.fields())
     write_claim(repo.root, action)
     match push_claims(git, [item]):
         case Pushed(commit):
-            item.data["claim"]["commit"] = commit
+            item.set_claim_commit(commit)
             item.save()
         case Lost():
             raise SwampError(
