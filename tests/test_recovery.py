@@ -17,7 +17,7 @@ import yaml
 from git_helpers import clone, git, make_origin
 from repo_helpers import IDEMPOTENT_WAITER, SLOW, SWAMP_YAML, marks, start_swamp, swamp, wait_for
 
-from swamp.queue.timing import parse_iso, utcnow
+from swamp.timing import parse_iso, utcnow
 
 
 def _origin(tmp_path: Path, claim_timeout: str = "1h") -> Path:
