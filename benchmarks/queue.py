@@ -22,7 +22,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from swamp.queue.items import identity
+from swamp.items import identity
 
 BARE = """
 import sys, yaml

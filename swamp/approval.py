@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     import httpx
 
     from swamp.gitrepo import CommitInfo, Repo
-    from swamp.queue.items import Item
+    from swamp.items import Item
     from swamp.repo import Repository
 
 TIMEOUT_SECONDS = 20.0
@@ -243,8 +243,8 @@ def _reviewed_part(data: bytes | None) -> str:
     """The fields of an item file a reviewer approves (request and release),
     canonically; the runner's own fields (state, run, claim…) are left out."""
     # start-up time: loaded only on this path
+    from swamp.items import REQUEST_FIELDS, canonical
     from swamp.loader import LoadError, load_yaml_text
-    from swamp.queue.items import REQUEST_FIELDS, canonical
 
     if data is None:
         return ""

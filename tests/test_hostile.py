@@ -24,14 +24,13 @@ import pytest
 from repo_helpers import make_repo
 from trust_helpers import cli
 
-from swamp import expressions, secrets
+from swamp import expressions, items, secrets
 from swamp.engine import runs
 from swamp.engine.runs import NewRun
 from swamp.errors import SwampError
 from swamp.identity import checked_text
-from swamp.queue import items
+from swamp.items import BrokenItem, Item
 from swamp.queue.executor import Executor
-from swamp.queue.items import BrokenItem, Item
 from swamp.queue.stage import When, stage
 from swamp.queue.status import ItemLock
 from swamp.validate import load_repository

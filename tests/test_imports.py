@@ -37,11 +37,30 @@ def test_the_tool_reports_a_cycle(tmp_path: Path) -> None:
     ]
 
 
+def test_the_tool_reports_a_cycle_between_packages(tmp_path: Path) -> None:
+    """No module imports itself back, but the queue package needs validation,
+    which needs the queue package: a newcomer cannot read them in order."""
+    pkg = tmp_path / "swamp"
+    for sub in ("queue", "validate"):
+        (pkg / sub).mkdir(parents=True)
+    (pkg / "__init__.py").write_text("")
+    (pkg / "queue" / "items.py").write_text("")
+    (pkg / "queue" / "executor.py").write_text("import swamp.validate.files\n")
+    (pkg / "validate" / "files.py").write_text("import swamp.queue.items\n")
+    assert import_graph.problems(import_graph.graph(tmp_path)) == [
+        "package cycle: swamp.queue <-> swamp.validate"
+    ]
+
+
 def test_the_command_prints_the_graph_and_exits_0(capsys: pytest.CaptureFixture[str]) -> None:
     assert import_graph.main([]) == 0
     out, err = capsys.readouterr()
     assert err == ""
     assert "swamp.cli -> " in out
+    assert import_graph.main(["--packages"]) == 0
+    packages = capsys.readouterr().out
+    assert "swamp.engine -> " in packages
+    assert "swamp.engine.runner" not in packages
 
 
 def test_a_function_level_import_says_why(tmp_path: Path) -> None:

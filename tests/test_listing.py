@@ -43,7 +43,7 @@ def test_the_example_is_listed_without_any_heavy_library(tmp_path: Path) -> None
     first = _list(repo)  # validates everything once, and keeps the index
     assert (repo / pins.CACHE).is_file()
     imported, printed = imports_of("-C", str(repo), "queue", "list")
-    assert "swamp.queue.items" in imported  # the measurement sees swamp's own imports
+    assert "swamp.items" in imported  # the measurement sees swamp's own imports
     assert sorted(m for m in imported if m.split(".")[0] in HEAVY) == []
     assert [r["id"] for r in first] == [
         line.split()[0] for line in printed.splitlines()[1 : len(first) + 1]
@@ -166,7 +166,7 @@ def test_a_deep_text_without_alias_is_refused_where_the_full_check_refuses_it() 
 
 
 def test_every_stored_state_is_shown_under_its_own_name() -> None:
-    from swamp.queue.items import ItemState
+    from swamp.items import ItemState
     from swamp.queue.status import DisplayState, shown
 
     assert {shown(s) for s in ItemState} <= set(DisplayState)

@@ -212,8 +212,8 @@ def test_json_that_yaml_cannot_read_still_loads_and_is_still_bounded(tmp_path: P
 
 def test_a_state_is_written_to_yaml_as_its_plain_name() -> None:
     from swamp.engine.state import RunStatus
+    from swamp.items import ItemState
     from swamp.loader import dump_yaml
-    from swamp.queue.items import ItemState
 
     text = dump_yaml({"state": ItemState.SUCCEEDED, "result": {"status": RunStatus.FAILED}})
     assert text == "state: succeeded\nresult:\n  status: failed\n"

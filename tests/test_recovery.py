@@ -32,7 +32,7 @@ from repo_helpers import (
 )
 
 from swamp.queue.lease import Lease
-from swamp.queue.timing import parse_iso, utcnow
+from swamp.timing import parse_iso, utcnow
 
 
 def _origin(tmp_path: Path, claim_timeout: str = "1h") -> Path:

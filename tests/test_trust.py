@@ -15,7 +15,7 @@ from git_helpers import clone, git, make_origin
 from repo_helpers import GATED, make_repo, marks
 from trust_helpers import cli
 
-from swamp.queue.items import identity
+from swamp.items import identity
 
 ANNOUNCE = """\
 name: notify

@@ -7,7 +7,7 @@ from datetime import datetime
 import pytest
 
 from swamp.definitions import Window
-from swamp.queue.timing import window_status
+from swamp.timing import window_status
 
 EVERY_MINUTE = Window("always", "* * * * *", 120.0)
 NIGHTLY = Window("nightly", "0 2 * * *", 60.0)

@@ -4,6 +4,10 @@ A development tool, outside the package: run it as
 
     python tools/import_graph.py            # the graph, one module a line
     python tools/import_graph.py --quiet    # only the problems
+    python tools/import_graph.py --packages # the graph of the packages
+
+Packages have no cycle either: with each subpackage's modules taken as one
+(swamp.engine, swamp.queue, …), the graph still flows one way.
 
 Every `import` counts, wherever it stands: at the top, inside a function, or
 under `if TYPE_CHECKING:`. A function-level import hides a cycle from Python,
@@ -134,8 +138,28 @@ def _under(module: str, prefix: str) -> bool:
     return module == prefix or module.startswith(prefix + ".")
 
 
+def packages(edges: dict[str, set[str]]) -> dict[str, set[str]]:
+    """The graph with every module of a subpackage (swamp.engine.runs) merged
+    into it (swamp.engine); top-level modules stay themselves."""
+
+    def package(module: str) -> str:
+        return ".".join(module.split(".")[:2])
+
+    merged: dict[str, set[str]] = {}
+    for importer, targets in edges.items():
+        mine = merged.setdefault(package(importer), set())
+        mine.update(package(t) for t in targets if package(t) != package(importer))
+    return merged
+
+
 def problems(edges: dict[str, set[str]]) -> list[str]:
-    found = [f"import cycle: {' <-> '.join(c)}" for c in cycles(edges)]
+    module_cycles = cycles(edges)
+    found = [f"import cycle: {' <-> '.join(c)}" for c in module_cycles]
+    found += [
+        f"package cycle: {' <-> '.join(c)}"
+        for c in cycles(packages(edges))
+        if c not in module_cycles  # top-level modules are packages of their own
+    ]
     return found + forbidden(edges)
 
 
@@ -175,16 +199,18 @@ def _explained(lines: list[str], lineno: int) -> bool:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quiet", action="store_true", help="print only the problems")
+    parser.add_argument("--packages", action="store_true", help="print the packages' graph")
     args = parser.parse_args(argv)
     edges = graph()
+    shown = packages(edges) if args.packages else edges
     if not args.quiet:
         try:
             # Dependencies first: a reader can go top to bottom.
-            order = list(TopologicalSorter(edges).static_order())
+            order = list(TopologicalSorter(shown).static_order())
         except CycleError:
-            order = sorted(edges)
+            order = sorted(shown)
         for name in order:
-            targets = sorted(edges[name])
+            targets = sorted(shown[name])
             print(f"{name} -> {', '.join(targets)}" if targets else name)
     found = problems(edges) + [
         f"{where}: a function-level import must say why (start-up time) in a comment"

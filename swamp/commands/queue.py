@@ -4,13 +4,12 @@ import difflib
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from swamp import freeze, github, output
+from swamp import freeze, github, items, output
 from swamp.engine.state import RunStatus
 from swamp.errors import SwampError, UsageError
 from swamp.identity import who
 from swamp.inputs import parse_inputs
 from swamp.publish import NONE, Publish, open_repo, prepare, record
-from swamp.queue import items
 from swamp.queue.claims import pusher
 from swamp.queue.decision import Report
 from swamp.queue.executor import Executor
@@ -18,8 +17,8 @@ from swamp.queue.purge import purge
 from swamp.queue.selection import Selector, Shard, select
 from swamp.queue.stage import When, stage
 from swamp.queue.status import DisplayState, Disposition, lapsed, silent_for, status
-from swamp.queue.timing import iso, parse_iso, utcnow
 from swamp.repo import Repository
+from swamp.timing import iso, parse_iso, utcnow
 from swamp.validate import load_repository
 
 if TYPE_CHECKING:

@@ -15,8 +15,8 @@ from swamp.engine.state import JobStatus, RunState, RunStatus, load_state
 from swamp.errors import SwampError, UsageError
 from swamp.publish import NONE, Publish, open_repo, record
 from swamp.queue import item_runs
-from swamp.queue.timing import iso, parse_iso
 from swamp.repo import Repository
+from swamp.timing import iso, parse_iso
 from swamp.validate import load_repository
 
 if TYPE_CHECKING:

@@ -3,7 +3,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from swamp import output
+from swamp import items, output
 from swamp.commands.report import tell
 from swamp.engine import runs, service
 from swamp.engine.control import is_active
@@ -15,9 +15,9 @@ from swamp.errors import SwampError
 from swamp.identity import who
 from swamp.inputs import apply_defaults, check_inputs, parse_inputs
 from swamp.publish import NONE, Publish, open_repo, record
-from swamp.queue import item_runs, items
-from swamp.queue.timing import iso, utcnow
+from swamp.queue import item_runs
 from swamp.repo import Repository
+from swamp.timing import iso, utcnow
 from swamp.validate import load_repository
 
 if TYPE_CHECKING:

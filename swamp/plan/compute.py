@@ -11,15 +11,14 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
-from swamp import expressions, secrets, shell_script
+from swamp import expressions, items, secrets, shell_script
 from swamp.definitions import MAX_DEPTH, Job, Step, Workflow
 from swamp.engine import graph
 from swamp.engine.service import target_workflow
 from swamp.errors import Problem, SwampError
 from swamp.inputs import apply_defaults
-from swamp.queue import items
-from swamp.queue_files import item_problems
 from swamp.repo import CONFIG_FILE, DEFINITION_SUFFIXES, Repository, definition_files
+from swamp.validate.queue_files import item_problems
 
 if TYPE_CHECKING:
     from swamp.gitrepo import Repo

@@ -17,9 +17,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from swamp import items
 from swamp.gitrepo import OWNED, Repo
-from swamp.queue import items
-from swamp.queue.items import Item
+from swamp.items import Item
 
 
 @dataclass(frozen=True)

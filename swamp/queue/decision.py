@@ -15,8 +15,8 @@ from swamp import paths
 from swamp.engine import runs
 from swamp.engine.state import RunStatus
 from swamp.errors import SwampError
+from swamp.items import Item, ItemState
 from swamp.queue import gate
-from swamp.queue.items import Item, ItemState
 from swamp.queue.status import DisplayState, Disposition, ItemLock, claim_status, status
 from swamp.repo import Repository
 

@@ -17,16 +17,17 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from swamp import items
 from swamp.errors import SwampError
-from swamp.queue import decision, items
+from swamp.items import Item
+from swamp.queue import decision
 from swamp.queue.claims import ClaimPush, Lost, Pushed
 from swamp.queue.decision import Action, Report
-from swamp.queue.items import Item
 from swamp.queue.running import Around, give_back, run_action, write_claim
 from swamp.queue.selection import Selector
 from swamp.queue.status import DisplayState, Disposition, ItemLock, status
-from swamp.queue.timing import utcnow
 from swamp.repo import Repository
+from swamp.timing import utcnow
 
 if TYPE_CHECKING:
     from swamp.approval import Approvals

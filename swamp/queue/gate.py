@@ -23,13 +23,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, assert_never
 
-from swamp import freeze
+from swamp import freeze, items
 from swamp.errors import SwampError
-from swamp.queue import items
-from swamp.queue.items import Item
+from swamp.items import Item
 from swamp.queue.status import DisplayState, Disposition, timing_status
-from swamp.queue.timing import utcnow
 from swamp.repo import Repository
+from swamp.timing import utcnow
 
 if TYPE_CHECKING:
     from swamp.approval import Approvals, Verdict

@@ -18,17 +18,17 @@ import contextlib
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, assert_never
 
+from swamp import items
 from swamp.engine import service
 from swamp.engine.runs import RunHandle
 from swamp.errors import SwampError
-from swamp.queue import items
+from swamp.items import Item, ItemState
 from swamp.queue.decision import Action
 from swamp.queue.gate import admit_run
-from swamp.queue.items import Item, ItemState
 from swamp.queue.outcome import record_outcome
 from swamp.queue.status import DisplayState, ItemLock, claim_status
-from swamp.queue.timing import utcnow
 from swamp.repo import Repository
+from swamp.timing import utcnow
 
 if TYPE_CHECKING:
     from swamp.engine.state import RunState

@@ -31,7 +31,7 @@ from swamp import freeze, output
 from swamp.engine import runs
 from swamp.gitrepo import GitError, Repo
 from swamp.identity import runner_identity
-from swamp.queue.timing import iso, utcnow
+from swamp.timing import iso, utcnow
 
 if TYPE_CHECKING:
     from swamp.queue.decision import Action

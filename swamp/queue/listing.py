@@ -6,10 +6,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from swamp.queue import items
+from swamp import items
 from swamp.queue.status import item_locked, status
-from swamp.queue.timing import utcnow
 from swamp.repo import Pinned
+from swamp.timing import utcnow
 
 
 def queue_rows(

@@ -8,13 +8,12 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, assert_never
 
-from swamp import paths, secrets
+from swamp import items, paths, secrets
 from swamp.engine.state import JobStatus, RunState, RunStatus
 from swamp.errors import SwampError
 from swamp.fsutil import remove
 from swamp.identity import ci_run_url, runner_identity, who
-from swamp.queue import items
-from swamp.queue.items import Item, ItemState
+from swamp.items import Item, ItemState
 
 if TYPE_CHECKING:
     from swamp.gitrepo import CommitInfo, Repo

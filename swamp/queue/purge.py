@@ -7,16 +7,16 @@ import contextlib
 from pathlib import Path
 from typing import assert_never
 
+from swamp import items
 from swamp.engine import control, runs
 from swamp.engine.events import RunStateSet
 from swamp.engine.state import RunStatus
 from swamp.errors import SwampError
-from swamp.queue import items
+from swamp.items import Item, ItemState
 from swamp.queue.decision import Report
-from swamp.queue.items import Item, ItemState
 from swamp.queue.status import NEEDS_ACTION, DisplayState, Disposition, ItemLock, claim_status
-from swamp.queue.timing import utcnow
 from swamp.repo import Repository
+from swamp.timing import utcnow
 
 
 def purge(repo: Repository, item: Item, *, dry_run: bool) -> Report:

@@ -21,10 +21,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from swamp import items
 from swamp.engine import runs
 from swamp.engine.journal import JOURNAL
 from swamp.gitrepo import PUSH_ATTEMPTS, GitError, Repo, backoff
-from swamp.queue import items
 from swamp.queue.lease import Keeper, release_run_lease
 
 if TYPE_CHECKING:

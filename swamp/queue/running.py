@@ -19,12 +19,12 @@ from swamp.engine.state import RunStatus
 from swamp.errors import SwampError
 from swamp.identity import runner_identity
 from swamp.interrupts import Interrupted
+from swamp.items import Item
 from swamp.queue.decision import Action, Report
-from swamp.queue.items import Item
 from swamp.queue.outcome import detail, record_outcome, release_commit
 from swamp.queue.status import Disposition
-from swamp.queue.timing import iso, utcnow
 from swamp.repo import Repository
+from swamp.timing import iso, utcnow
 
 # Kept around each run (with --push, the lease: see lease.py).
 Around = Callable[[Action], contextlib.AbstractContextManager[None]]

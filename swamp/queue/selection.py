@@ -6,10 +6,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from swamp import paths
+from swamp import items, paths
 from swamp.errors import SwampError, UsageError
-from swamp.queue import items
-from swamp.queue.items import BrokenItem, Item
+from swamp.items import BrokenItem, Item
 
 
 @dataclass(frozen=True)

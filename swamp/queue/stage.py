@@ -6,15 +6,14 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from swamp import secrets
+from swamp import items, secrets
 from swamp.engine import service
 from swamp.errors import SwampError, UsageError
 from swamp.expressions import walk_strings
 from swamp.identity import checked_text
 from swamp.inputs import apply_defaults, check_inputs
-from swamp.queue import items
-from swamp.queue.timing import iso, parse_time, utcnow
 from swamp.repo import Repository
+from swamp.timing import iso, parse_time, utcnow
 
 
 @dataclass(frozen=True)

@@ -11,10 +11,10 @@ from pathlib import Path
 from typing import Any, Literal, assert_never
 
 from swamp.errors import SwampError
+from swamp.items import Item, ItemState, stale_files
 from swamp.locks import FileLock, is_held
-from swamp.queue.items import Item, ItemState, stale_files
-from swamp.queue.timing import iso, parse_iso, window_status
 from swamp.repo import Pinned
+from swamp.timing import iso, parse_iso, window_status
 
 LOCKS = ".swamp/locks"
 # Stored states that need a person (release, resume, purge) before running.

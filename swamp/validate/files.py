@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from swamp.errors import Problem
-from swamp.queue_files import item_problems
 from swamp.repo import Repository, definition_files
 from swamp.validate.config import schedule_problems
+from swamp.validate.queue_files import item_problems
 
 
 def validate_paths(repo: Repository, paths: list[Path]) -> list[Problem]:

@@ -26,8 +26,8 @@ from swamp import paths
 from swamp.errors import Problem, SwampError
 from swamp.fsutil import atomic_write
 from swamp.loader import Document, LoadError, dump_yaml, load_yaml_text, read_text
-from swamp.queue.timing import parse_iso
 from swamp.repo import Pinned
+from swamp.timing import parse_iso
 
 QUEUE = "queue"
 DONE = "done"

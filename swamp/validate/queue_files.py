@@ -7,8 +7,8 @@ from pathlib import Path
 
 from swamp import schemas
 from swamp.errors import Problem
+from swamp.items import BrokenItem, load_item
 from swamp.loader import LoadError, load_file
-from swamp.queue.items import BrokenItem, load_item
 from swamp.repo import Repository
 from swamp.validate.references import input_problems
 
