@@ -436,6 +436,67 @@ jobs:
     assert data["outputs"]["call"]["steps"]["use"]["outputs"]["value"] == "hi bob"
 
 
+def test_a_nested_workflow_that_fails_or_holds_fails_its_step_and_says_why(
+    tmp_path: Path,
+) -> None:
+    """The calling step fails, naming the nested run's state, its reason and
+    its first failed step; a hold inside a nested workflow is not waited on
+    (holds work only in the workflow a run starts with). A resume after the
+    cause is mended runs the nested workflow's failed step again."""
+    inner = """\
+name: inner
+jobs:
+  work:
+    steps:
+      - {name: a, model: sh, method: mark, inputs: {name: a}}
+      - {name: b, model: sh, method: fail, inputs: {name: b, code: 3}}
+"""
+    held = """\
+name: held
+jobs:
+  gate:
+    hold: go?
+    steps:
+      - {name: c, model: sh, method: mark, inputs: {name: c}}
+"""
+    outer = """\
+name: outer
+jobs:
+  call:
+    steps:
+      - {name: nested, workflow: WORKFLOW}
+      - {name: after, model: sh, method: mark, inputs: {name: after}}
+"""
+    repo = make_repo(
+        tmp_path / "r",
+        {
+            "inner": inner,
+            "held": held,
+            "outer": outer.replace("WORKFLOW", "inner"),
+            "outer-held": outer.replace("outer", "outer-held").replace("WORKFLOW", "held"),
+        },
+    )
+    data = json.loads(swamp(repo, "workflow", "run", "outer", "--json", check=1).stdout)
+    step = show(repo, data["run"])["jobs"]["call"]["steps"]["nested"]
+    assert step["state"] == "failed"
+    assert step["error"].startswith("nested workflow inner failed: job work failed")
+    assert step["error"].endswith("; work/b: command exited with code 3: failing on purpose")
+    assert marks(repo) == ["a", "b"]  # `after` never ran
+
+    mended = (repo / "workflows" / "inner.yaml").read_text().replace("code: 3", "code: 0")
+    (repo / "workflows" / "inner.yaml").write_text(mended)
+    swamp(repo, "run", "resume", data["run"])
+    assert show(repo, data["run"])["state"] == "succeeded"
+    assert marks(repo) == ["a", "b", "b", "after"]  # `a` succeeded: not run again
+
+    data = json.loads(swamp(repo, "workflow", "run", "outer-held", "--json", check=1).stdout)
+    step = show(repo, data["run"])["jobs"]["call"]["steps"]["nested"]
+    assert step["error"] == (
+        "nested workflow held is on hold; holds work only in the workflow a run starts with"
+    )
+    assert marks(repo) == ["a", "b", "b", "after"]  # the held job's step never ran
+
+
 def test_method_run_goes_through_the_engine_and_is_listed(tmp_path: Path) -> None:
     repo = make_repo(tmp_path / "r")
     result = swamp(repo, "method", "run", "sh", "echo", "--input", "value=$(id)")
