@@ -387,6 +387,78 @@ jobs:
     assert f"swamp run resume {run_ids(repo)[0]}" in result.stdout
 
 
+def test_steps_with_their_own_dependencies_run_side_by_side_and_by_condition(
+    tmp_path: Path,
+) -> None:
+    """Within a job, steps that name their dependsOn run as soon as those
+    finished (two at once here); `failed` runs after a failure, an unmet
+    condition on a finished step skips, and one that waits on a failure is
+    left for a resume, which runs it once the failure is mended."""
+    wf = """\
+name: steps
+jobs:
+  j:
+    steps:
+      - {name: a, model: sh, method: mark, inputs: {name: a}}
+      - {name: p1, model: meet, method: meet, inputs: {me: p1, other: p2}, dependsOn: [a]}
+      - {name: p2, model: meet, method: meet, inputs: {me: p2, other: p1}, dependsOn: [a]}
+      - name: boom
+        model: sh
+        method: fail
+        inputs: {name: boom, code: 2}
+        dependsOn: [p1, p2]
+      - name: rescue
+        model: sh
+        method: mark
+        inputs: {name: rescue}
+        dependsOn: [{name: boom, condition: failed}]
+      - name: party
+        model: sh
+        method: mark
+        inputs: {name: party}
+        dependsOn: [{name: boom, condition: succeeded}]
+      - name: skipped
+        model: sh
+        method: mark
+        inputs: {name: skipped}
+        dependsOn: [{name: rescue, condition: failed}]
+"""
+    # Each of p1 and p2 succeeds only if the other started while it ran.
+    meet = """\
+name: meet
+type: command/shell
+inputs:
+  properties: {me: {type: string}, other: {type: string}}
+methods:
+  meet:
+    arguments:
+      run: |
+        echo ${{ inputs.me }} >> marks.log
+        touch ${{ inputs.me }}.started
+        for _ in $(seq 200); do [ -e ${{ inputs.other }}.started ] && exit 0; sleep 0.05; done
+        exit 1
+"""
+    repo = make_repo(tmp_path / "r", {"steps": wf}, models={"meet": meet})
+    swamp(repo, "workflow", "run", "steps", check=1)
+    run_id = run_ids(repo)[0]
+    steps = show(repo, run_id)["jobs"]["j"]["steps"]
+    assert (steps["p1"]["state"], steps["p2"]["state"]) == ("succeeded", "succeeded")
+    assert (steps["boom"]["state"], steps["rescue"]["state"]) == ("failed", "succeeded")
+    assert (steps["skipped"]["state"], steps["skipped"]["error"]) == (
+        "skipped",
+        "rescue succeeded (needs failed)",
+    )
+    assert "party" not in steps  # waits for boom to succeed: a resume may mend it
+    assert sorted(marks(repo)) == ["a", "boom", "p1", "p2", "rescue"]
+
+    wf_file = repo / "workflows" / "steps.yaml"
+    wf_file.write_text(wf_file.read_text().replace("code: 2", "code: 0"))
+    swamp(repo, "run", "resume", run_id)
+    steps = show(repo, run_id)["jobs"]["j"]["steps"]
+    assert (steps["boom"]["state"], steps["party"]["state"]) == ("succeeded", "succeeded")
+    assert marks(repo)[5:] == ["boom", "party"]
+
+
 def test_retry_from_a_step_reruns_it_and_what_follows(tmp_path: Path) -> None:
     repo = make_repo(tmp_path / "r", {"long": LONG.replace("seconds: 1", "seconds: 0")})
     swamp(repo, "workflow", "run", "long")
@@ -434,6 +506,67 @@ jobs:
     repo = make_repo(tmp_path / "r", {"inner": inner, "outer": outer})
     data = json.loads(swamp(repo, "workflow", "run", "outer", "--json").stdout)
     assert data["outputs"]["call"]["steps"]["use"]["outputs"]["value"] == "hi bob"
+
+
+def test_a_nested_workflow_that_fails_or_holds_fails_its_step_and_says_why(
+    tmp_path: Path,
+) -> None:
+    """The calling step fails, naming the nested run's state, its reason and
+    its first failed step; a hold inside a nested workflow is not waited on
+    (holds work only in the workflow a run starts with). A resume after the
+    cause is mended runs the nested workflow's failed step again."""
+    inner = """\
+name: inner
+jobs:
+  work:
+    steps:
+      - {name: a, model: sh, method: mark, inputs: {name: a}}
+      - {name: b, model: sh, method: fail, inputs: {name: b, code: 3}}
+"""
+    held = """\
+name: held
+jobs:
+  gate:
+    hold: go?
+    steps:
+      - {name: c, model: sh, method: mark, inputs: {name: c}}
+"""
+    outer = """\
+name: outer
+jobs:
+  call:
+    steps:
+      - {name: nested, workflow: WORKFLOW}
+      - {name: after, model: sh, method: mark, inputs: {name: after}}
+"""
+    repo = make_repo(
+        tmp_path / "r",
+        {
+            "inner": inner,
+            "held": held,
+            "outer": outer.replace("WORKFLOW", "inner"),
+            "outer-held": outer.replace("outer", "outer-held").replace("WORKFLOW", "held"),
+        },
+    )
+    data = json.loads(swamp(repo, "workflow", "run", "outer", "--json", check=1).stdout)
+    step = show(repo, data["run"])["jobs"]["call"]["steps"]["nested"]
+    assert step["state"] == "failed"
+    assert step["error"].startswith("nested workflow inner failed: job work failed")
+    assert step["error"].endswith("; work/b: command exited with code 3: failing on purpose")
+    assert marks(repo) == ["a", "b"]  # `after` never ran
+
+    mended = (repo / "workflows" / "inner.yaml").read_text().replace("code: 3", "code: 0")
+    (repo / "workflows" / "inner.yaml").write_text(mended)
+    swamp(repo, "run", "resume", data["run"])
+    assert show(repo, data["run"])["state"] == "succeeded"
+    assert marks(repo) == ["a", "b", "b", "after"]  # `a` succeeded: not run again
+
+    data = json.loads(swamp(repo, "workflow", "run", "outer-held", "--json", check=1).stdout)
+    step = show(repo, data["run"])["jobs"]["call"]["steps"]["nested"]
+    assert step["error"] == (
+        "nested workflow held is on hold; holds work only in the workflow a run starts with"
+    )
+    assert marks(repo) == ["a", "b", "b", "after"]  # the held job's step never ran
 
 
 def test_method_run_goes_through_the_engine_and_is_listed(tmp_path: Path) -> None:

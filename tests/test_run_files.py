@@ -108,6 +108,21 @@ def test_a_mis_shaped_snapshot_is_rebuilt_from_the_journal(tmp_path: Path) -> No
     assert json.loads(out)["state"] == "succeeded"
 
 
+def test_a_journal_edited_under_its_snapshot_is_what_swamp_reads(tmp_path: Path) -> None:
+    """The journal is the source of truth, the snapshot a cache of its fold:
+    an edit to the events a snapshot covers (well-formed, so nothing reads as
+    damaged) makes the snapshot stale, and swamp reads the journal."""
+    repo, run, _ = _two_runs(tmp_path)
+    journal = repo / "runs" / run / "journal.jsonl"
+    lines = journal.read_text().splitlines(keepends=True)
+    created = json.loads(lines[0])
+    created["by"] = "someone else"
+    lines[0] = json.dumps(created) + "\n"
+    journal.write_text("".join(lines))
+    out, _ = cli(repo, "run", "show", run, "--json")
+    assert json.loads(out)["by"] == "someone else"
+
+
 def test_a_journal_cut_shorter_than_its_snapshot_reruns_nothing(tmp_path: Path) -> None:
     repo, run, _ = _two_runs(tmp_path)
     journal = repo / "runs" / run / "journal.jsonl"

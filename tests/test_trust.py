@@ -130,6 +130,38 @@ def test_a_planted_journal_never_decides_the_target(tmp_path: Path) -> None:
     assert marks(repo) == []
 
 
+@pytest.mark.parametrize(
+    ("field", "value", "why"),
+    [
+        ("item", "0123456789ab", "its journal names item '0123456789ab'"),
+        ("target", "sh.mark", "its journal names method 'sh.mark', the item 'sh.fail'"),
+        ("inputs", {"name": "other", "code": 1}, "its journal's inputs differ from the item's"),
+        ("request", "sha256:" + "0" * 64, "its journal does not record this item's request"),
+        ("pin", {"models/sh.yaml": "sha256:" + "0" * 64}, "its journal records another pin"),
+    ],
+)
+def test_a_resumed_items_journal_must_record_exactly_its_request(
+    tmp_path: Path, field: str, value: object, why: str
+) -> None:
+    """A failed item resumes its own run; a journal rewritten to say anything
+    else of what it runs (a colleague's push can plant one) is refused, with
+    what differs, and nothing runs."""
+    repo = _repo(tmp_path)
+    _queue(repo, "sh", "fail", "--input", "name=first", "--input", "code:json=1")
+    assert cli(repo, "queue", "execute", "--all").code == 1
+    item = yaml.safe_load(_item_path(repo).read_text())
+    journal = repo / "runs" / item["run"] / "journal.jsonl"
+    created, *rest = journal.read_text().splitlines()
+    event = json.loads(created)
+    assert event["type"] == "run-created"
+    event[field] = value
+    journal.write_text("\n".join([json.dumps(event), *rest]) + "\n")
+    result = cli(repo, "queue", "execute", "--item", item["id"])
+    assert result.code == 1
+    assert f"refused: run {item['run']} was not started for this item ({why}" in result.stdout
+    assert marks(repo) == ["first"]
+
+
 def test_duplicate_keys_alias_bombs_dates_and_huge_numbers_are_skipped_one_line_each(
     tmp_path: Path,
 ) -> None:

@@ -133,3 +133,40 @@ def test_a_shallow_clone_is_deepened_and_done_names_the_requesting_commit(
     assert record["pullRequest"] == "https://github.test/acme/ops/pull/7"
     assert record["approvedBy"] == ["bob"]
     assert "gh-token-123" not in result.text
+
+
+def test_a_forge_that_refuses_the_token_or_cannot_be_reached_approves_nothing(
+    tmp_path: Path, github: FakeGitHub
+) -> None:
+    """The check fails closed, saying what the forge answered: a wrong token
+    (401), then no forge at all (a port nothing listens on)."""
+    origin, engineer = _origin(tmp_path, github.url)
+    _approve(github, git(engineer, "rev-parse", "HEAD"), 7)
+    runner = clone(origin, tmp_path / "runner")
+    result = cli(runner, "queue", "execute", "--all", env={"GITHUB_TOKEN": "wrong"})
+    assert result.code == 1
+    assert "unapproved: the forge's answer about commit" in result.stdout
+    assert 'status 401: {"message": "Bad credentials"}' in result.stdout
+    assert marks(runner) == []
+
+    github.close()  # its port is free now: a connection is refused
+    result = cli(runner, "queue", "execute", "--all", env=TOKEN)
+    assert result.code == 1
+    assert "unapproved: the forge's answer about commit" in result.stdout
+    assert f"cannot reach {github.url}" in result.stdout
+    assert marks(runner) == []
+
+
+def test_an_item_that_was_never_committed_is_approved_by_no_pull_request(
+    tmp_path: Path, github: FakeGitHub
+) -> None:
+    origin, _ = _origin(tmp_path, github.url)
+    runner = clone(origin, tmp_path / "runner")
+    # Staged in the runner's own checkout, and never committed: nobody reviewed it.
+    assert cli(runner, "method", "queue", "sh", "mark", "--input", "name=local").code == 0
+    result = cli(runner, "queue", "execute", "--all", env=TOKEN)
+    assert result.code == 1
+    assert "unapproved: its file is not committed, so no pull request approved it" in (
+        result.stdout
+    )
+    assert marks(runner) == []

@@ -63,13 +63,15 @@ class CorruptRun(SwampError):
         )
 
 
-def read_events(path: Path) -> Iterator[tuple[int, Event]]:
-    """(line number, event) of every complete event; a torn last line is
-    skipped (a crash mid-write leaves one), anything else damaged raises."""
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        return
+def read_events(path: Path, data: bytes | None = None) -> Iterator[tuple[int, Event]]:
+    """(line number, event) of every complete event of the journal at `path`
+    (its content, when the caller has read it); a torn last line is skipped
+    (a crash mid-write leaves one), anything else damaged raises."""
+    if data is None:
+        try:
+            data = path.read_bytes()
+        except FileNotFoundError:
+            return
     lines = data.split(b"\n")
     for i, line in enumerate(lines):
         if not line.strip():

@@ -6,6 +6,7 @@ always be rebuilt from the journal, which is the source of truth.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -294,23 +295,35 @@ class RunState:
 def load_state(run_dir: Path) -> RunState:
     """The run's state: the snapshot, then every later journal event.
 
-    A damaged snapshot is rebuilt from the journal, the source of truth. A
-    journal that ends before its snapshot was cut by something other than a
-    crash of swamp: continuing would run again what the snapshot says is
-    done, so it raises CorruptRun, like any damage in the journal.
+    The journal is the source of truth; the snapshot is a cache of its fold,
+    used only while the journal still starts with the very bytes it was
+    folded from. A damaged or stale snapshot (one written before snapshots
+    said what they were folded from, or one whose journal was edited since)
+    is rebuilt from the journal. A journal that ends before its snapshot was
+    cut by something other than a crash of swamp: continuing would run again
+    what the snapshot says is done, so it raises CorruptRun, like any damage
+    in the journal.
     """
+    journal = run_dir / JOURNAL
+    try:
+        data = journal.read_bytes()
+    except FileNotFoundError:
+        data = b""
     state = RunState()
     snap = run_dir / SNAPSHOT
     if snap.is_file():
         try:
-            state = RunState.from_dict(json.loads(snap.read_text("utf-8")))
+            saved = json.loads(snap.read_text("utf-8"))
+            folded = saved.pop(_FOLDED, None)
+            state = RunState.from_dict(saved)
             if not isinstance(state.seq, int):
                 raise TypeError("seq")
+            if not _folded_from(folded, data):
+                state = RunState()  # stale: rebuilt from the journal below
         except (ValueError, TypeError, AttributeError, KeyError):
             state = RunState()  # rebuilt from the journal below
     last = 0
-    journal = run_dir / JOURNAL
-    for _, event in read_events(journal):
+    for _, event in read_events(journal, data):
         last = event.seq
         if last > state.seq:
             state.apply(event)
@@ -324,12 +337,39 @@ def load_state(run_dir: Path) -> RunState:
     return state
 
 
+# The snapshot's own key: the length and digest of the journal it was folded from.
+_FOLDED = "foldedFrom"
+
+
+def _folded_from(folded: Any, data: bytes) -> bool:
+    """Whether a snapshot folded from `folded` still stands for the journal
+    `data`: it begins with those bytes. A journal shorter than them stands
+    too, so that load_state says it was cut."""
+    if not (
+        isinstance(folded, dict)
+        and isinstance(folded.get("bytes"), int)
+        and isinstance(folded.get("sha256"), str)
+    ):
+        return False
+    size: int = folded["bytes"]
+    digest: str = folded["sha256"]
+    return len(data) < size or hashlib.sha256(data[:size]).hexdigest() == digest
+
+
 def write_snapshot(run_dir: Path, state: RunState) -> None:
+    """The state, with what it was folded from: the journal as it is now,
+    since the owner of the run writes it after its last event."""
+    try:
+        journal = (run_dir / JOURNAL).read_bytes()
+    except FileNotFoundError:
+        journal = b""
+    saved = state.to_dict()
+    saved[_FOLDED] = {"bytes": len(journal), "sha256": hashlib.sha256(journal).hexdigest()}
     # Compact: the C encoder is used only without indentation.
     # Not fsynced: the journal is the source of truth, and a snapshot lost
     # or damaged by a crash is rebuilt from it (load_state).
     atomic_write(
         run_dir / SNAPSHOT,
-        json.dumps(state.to_dict(), separators=(",", ":"), ensure_ascii=False, default=str),
+        json.dumps(saved, separators=(",", ":"), ensure_ascii=False, default=str),
         fsync=False,
     )

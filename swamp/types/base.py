@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -35,9 +35,6 @@ class ExecutionContext:
     workdir: Path
     timeout: float | None = None
     cancel: threading.Event = field(default_factory=threading.Event)
-    # Called with a child's process group id when it starts and with None when
-    # it ends, so that a stop can terminate it from elsewhere.
-    on_process: Callable[[int | None], None] | None = None
     # The values of the expansions in shell fields, by variable name: a type
     # that runs a shell field must put them in the shell's environment.
     shell_env: Mapping[str, str] = field(default_factory=dict)

@@ -124,13 +124,9 @@ def run_process(
     except OSError as e:
         return Outcome(ok=False, error=f"cannot run {argv[0]!r}: {e.strerror}")
     REAPER.started(proc.pid)
-    if ctx.on_process:
-        ctx.on_process(proc.pid)
     try:
         out, err, reason = _collect(proc, stdin, timeout, ctx)
     finally:
-        if ctx.on_process:
-            ctx.on_process(None)
         # Whatever the command left running in its group dies with the step.
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(proc.pid, signal.SIGKILL)
