@@ -44,7 +44,7 @@ def _at_rest(folder: Path, pending: Callable[[], bool]) -> bool:
 
 
 async def stream(
-    folder: Path, pending: Callable[[], bool], *, after: int = 0, follow: bool = True
+    folder: Path, pending: Callable[[], bool], *, after: int = 0
 ) -> AsyncIterator[str]:
     path = folder / JOURNAL
     offset = 0
@@ -63,7 +63,7 @@ async def stream(
             if event is not None and event.seq > after:
                 yield _event_frame(event)
         offset += end
-        if at_rest or not follow:
+        if at_rest:
             yield _end_frame(load_state(folder))
             return
         idle = idle + 1 if not end else 0
