@@ -122,6 +122,13 @@ class Request:
     target: str
     inputs: Mapping[str, Any]
     fields: Mapping[str, Any]  # every request field present, by its file name
+    # The optional texts, checked as non-empty strings (the times as ISO 8601).
+    note: str | None = None
+    requested_by: str | None = None
+    requested_at: str | None = None
+    not_before: str | None = None
+    not_after: str | None = None
+    window: str | None = None
 
     @property
     def pin(self) -> Mapping[str, str]:
@@ -132,32 +139,6 @@ class Request:
         """The digest of every request field: what a run records and resumes against."""
         text = canonical(dict(self.fields))
         return "sha256:" + hashlib.sha256(text.encode("utf-8")).hexdigest()
-
-    # The optional text fields, checked as non-empty strings by the loader.
-
-    @property
-    def note(self) -> str | None:
-        return self.fields.get("note")
-
-    @property
-    def requested_by(self) -> str | None:
-        return self.fields.get("requestedBy")
-
-    @property
-    def requested_at(self) -> str | None:
-        return self.fields.get("requestedAt")
-
-    @property
-    def not_before(self) -> str | None:
-        return self.fields.get("notBefore")
-
-    @property
-    def not_after(self) -> str | None:
-        return self.fields.get("notAfter")
-
-    @property
-    def window(self) -> str | None:
-        return self.fields.get("window")
 
 
 @dataclass
@@ -476,7 +457,18 @@ def _check(doc: Document, path: Path, done: bool) -> Request:
             "and queue it again in a reviewed change",
         )
     fields = {k: data[k] for k in REQUEST_FIELDS if k in data}
-    return Request(kind, target, MappingProxyType(dict(inputs)), MappingProxyType(fields))
+    return Request(
+        kind,
+        target,
+        MappingProxyType(dict(inputs)),
+        MappingProxyType(fields),
+        note=data.get("note"),
+        requested_by=data.get("requestedBy"),
+        requested_at=data.get("requestedAt"),
+        not_before=data.get("notBefore"),
+        not_after=data.get("notAfter"),
+        window=data.get("window"),
+    )
 
 
 def iter_items(root: Path, *, include_done: bool = False) -> Iterator[Item | BrokenItem]:
