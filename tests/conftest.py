@@ -3,13 +3,22 @@ nothing depends on (or touches) the user's ~/.gitconfig."""
 
 from __future__ import annotations
 
+import compileall
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from github_helpers import FakeGitHub
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    # Compile swamp's bytecode once, as `pip install` of a wheel does: the
+    # tests start swamp as a process a few hundred times (kill -9, signals,
+    # racing runners, Actions steps), and where PYTHONDONTWRITEBYTECODE is set
+    # (as in some CI images) each start would compile it again. The
+    # controller does it, before xdist's workers start.
+    if not hasattr(config, "workerinput"):
+        compileall.compile_dir(Path(__file__).parent.parent / "swamp", quiet=1)
     # The coverage gate (fail_under in pyproject.toml) is for the whole suite;
     # a run of a few tests still reports coverage but is not held to it.
     if config.args_source != pytest.Config.ArgsSource.TESTPATHS and config.pluginmanager.hasplugin(
