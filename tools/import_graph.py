@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import ast
+import functools
 import sys
 from graphlib import CycleError, TopologicalSorter
 from pathlib import Path
@@ -85,8 +86,13 @@ def imports_of(module: str, path: Path, known: dict[str, Path]) -> set[str]:
 
 
 def graph(root: Path = ROOT) -> dict[str, set[str]]:
+    return {name: set(targets) for name, targets in _graph(root).items()}
+
+
+@functools.cache  # the tests ask for the same tree's graph several times
+def _graph(root: Path) -> dict[str, frozenset[str]]:
     known = modules(root)
-    return {name: imports_of(name, path, known) for name, path in known.items()}
+    return {name: frozenset(imports_of(name, path, known)) for name, path in known.items()}
 
 
 def cycles(edges: dict[str, set[str]]) -> list[list[str]]:
@@ -167,6 +173,11 @@ def unexplained_lazy_imports(root: Path = ROOT) -> list[str]:
     """`path:line: import …` of every function-level import with no comment
     on its line, nor on the line just above its block of imports (blank
     lines between the groups of a block are part of it)."""
+    return list(_unexplained_lazy_imports(root))
+
+
+@functools.cache  # as for _graph
+def _unexplained_lazy_imports(root: Path) -> tuple[str, ...]:
     found = []
     for path in modules(root).values():
         lines = path.read_text().splitlines()
@@ -179,7 +190,7 @@ def unexplained_lazy_imports(root: Path = ROOT) -> list[str]:
                 ):
                     where = path.relative_to(root)
                     found.append(f"{where}:{sub.lineno}: {lines[sub.lineno - 1].strip()}")
-    return sorted(found)
+    return tuple(sorted(found))
 
 
 def _explained(lines: list[str], lineno: int) -> bool:
