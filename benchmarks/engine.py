@@ -7,7 +7,10 @@
     per step: the floor of a durable engine. Also against the same loop
     capturing each command's output, which swamp must read and the floor
     does not. Rounds alternate the four runs and the median ratios are
-    reported (a shared machine is noisy). swamp fsyncs
+    reported (a shared machine is noisy). And against the leanest capturing
+    loop Python allows (posix_spawn, two pipes and a pidfd under poll, one
+    append + fsync; Linux): what any engine that captures output starts
+    from, before it records or decides anything. swamp fsyncs
     once per step too: a step's finish shares the fsync of the next step's
     start. Two figures for swamp, since command/shell starts a step through
     posix_spawn only where swamp's working directory is the step's (Python's
@@ -29,6 +32,8 @@ from pathlib import Path
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
 
 import os
+import select
+import shutil
 import statistics
 import subprocess
 import tempfile
@@ -112,6 +117,53 @@ def bare_true(n: int, *, capture: bool = False, cpu: list[float] | None = None) 
     return elapsed
 
 
+def lean_capture(n: int, cpu: list[float] | None = None) -> float:
+    """`true` n times as a capturing engine must run it at the least: its own
+    session, stdout and stderr read from pipes until both close and the
+    process exits (poll on the pipes and a pidfd), then one durable record.
+    No journal, state or scheduling: swamp's cost over this is its own."""
+    true = shutil.which("true")
+    assert true is not None
+    with tempfile.TemporaryDirectory() as tmp:
+        fd = os.open(Path(tmp) / "j", os.O_WRONLY | os.O_CREAT | os.O_APPEND)
+        line = b"x" * 300 + b"\n"
+        start, used = time.perf_counter(), time.process_time()
+        for _ in range(n):
+            out_r, out_w = os.pipe()
+            err_r, err_w = os.pipe()
+            actions = [
+                (os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
+                (os.POSIX_SPAWN_DUP2, out_w, 1),
+                (os.POSIX_SPAWN_DUP2, err_w, 2),
+            ]
+            pid = os.posix_spawn(true, ["true"], os.environ, file_actions=actions, setsid=True)
+            os.close(out_w)
+            os.close(err_w)
+            pidfd = os.pidfd_open(pid)
+            poller = select.poll()
+            for each in (out_r, err_r, pidfd):
+                poller.register(each, select.POLLIN)
+            waiting, chunks = {out_r, err_r, pidfd}, []
+            while waiting:
+                for each, _ in poller.poll():
+                    chunk = b"" if each == pidfd else os.read(each, 65536)
+                    if chunk:
+                        chunks.append(chunk)
+                    else:
+                        poller.unregister(each)
+                        waiting.discard(each)
+            os.waitpid(pid, 0)
+            for each in (out_r, err_r, pidfd):
+                os.close(each)
+            os.write(fd, line)
+            os.fsync(fd)
+        elapsed = time.perf_counter() - start
+        if cpu is not None:
+            cpu.append(time.process_time() - used)
+        os.close(fd)
+    return elapsed
+
+
 def fsync_cost(n: int = 500) -> float:
     """Seconds per append + fsync of a journal-sized line, on the same disk."""
     with tempfile.TemporaryDirectory() as tmp:
@@ -134,18 +186,32 @@ def main() -> int:
     engines: dict[str, list[float]] = {"in the repository": [], "elsewhere": []}
     ratios: dict[str, list[float]] = {where: [] for where in engines}
     to_captured: list[float] = []  # in the repository, against the capturing loop
+    lean: list[float] = []
+    to_lean: list[float] = []  # in the repository, against the leanest capturing loop
+    has_lean = sys.platform.startswith("linux") and hasattr(os, "pidfd_open")
     # CPU seconds of this process (the steps' own excluded): where the gap is.
-    cpus: dict[str, list[float]] = {"bare loop": [], "capturing loop": [], "swamp": []}
+    cpus: dict[str, list[float]] = {
+        "bare loop": [],
+        "capturing loop": [],
+        "leanest capturing loop": [],
+        "swamp": [],
+    }
+    if not has_lean:
+        del cpus["leanest capturing loop"]
     for _ in range(rounds):
         bare = bare_true(500, cpu=cpus["bare loop"])
         bares.append(bare)
         captured.append(bare_true(500, capture=True, cpu=cpus["capturing loop"]))
+        if has_lean:
+            lean.append(lean_capture(500, cpu=cpus["leanest capturing loop"]))
         for where, times in engines.items():
             here = where != "elsewhere"
             spent = cpus["swamp"] if here else None
             times.append(time_run(sequential(500, "m", "true"), in_repository=here, cpu=spent))
             ratios[where].append(times[-1] / bare)
         to_captured.append(engines["in the repository"][-1] / captured[-1])
+        if has_lean:
+            to_lean.append(engines["in the repository"][-1] / lean[-1])
     fsync = fsync_cost()
     bare = statistics.median(bares)
     print(
@@ -166,6 +232,15 @@ def main() -> int:
         f"{statistics.median(captured):.3f}s; swamp in the repository against it: "
         f"median ratio {statistics.median(to_captured):.2f}"
     )
+    if has_lean:
+        # What is left once spawning and reading are done as cheaply as Python
+        # can: swamp's own per-step work (journal, state, scheduling, checks).
+        per_step = (statistics.median(engines["in the repository"]) - statistics.median(lean)) / 500
+        print(
+            f"    the leanest capturing loop (posix_spawn, pipes and a pidfd under poll): "
+            f"{statistics.median(lean):.3f}s; swamp in the repository against it: "
+            f"median ratio {statistics.median(to_lean):.2f}, {per_step * 1000:+.3f} ms/step"
+        )
     print(
         "    CPU per step in this process (not the steps' own): "
         + ", ".join(f"{k} {statistics.median(v) / 500 * 1000:.3f} ms" for k, v in cpus.items())
