@@ -257,12 +257,50 @@ def check_schema(schema: Any) -> list[str]:
 def schema_shape_problems(doc: Document, base: JsonPath, schema: Any) -> list[Problem]:
     """Problems of a user-written JSON Schema found at `base` in `doc`, each at
     its node, against the JSON Schema meta-schema."""
+    key = _plain_json(schema)
+    if key is not None and key in _VALID_SCHEMAS:
+        return []
+    errors = list(_meta_validator().iter_errors(schema))
+    if not errors and key is not None:
+        if len(_VALID_SCHEMAS) >= _MAX_VALID_SCHEMAS:
+            _VALID_SCHEMAS.clear()
+        _VALID_SCHEMAS.add(key)
+    return [p for err in errors for p in describe(doc, err, base, "keyword")]
+
+
+@cache
+def _meta_validator() -> Validator:
     # start-up time: jsonschema loads only when used
     from jsonschema import Draft202012Validator
 
     cls: Any = Draft202012Validator
-    meta = cls(cls.META_SCHEMA)
-    return [p for err in meta.iter_errors(schema) for p in describe(doc, err, base, "keyword")]
+    meta: Validator = cls(cls.META_SCHEMA)
+    return meta
+
+
+# Schemas that passed the meta-schema, by their JSON text: checking one is
+# much dearer than writing it out, and a process that loads repositories
+# again and again (`swamp serve`, the test suite) meets the same few schemas.
+# Only what passed is kept: problems are described afresh, at their node.
+_MAX_VALID_SCHEMAS = 4096
+_VALID_SCHEMAS: set[str] = set()
+
+
+def _plain_json(value: Any) -> str | None:
+    """`value` as canonical JSON text, or None if it is not plain JSON data
+    (a key that is not a string, a tuple, a date): then the text could stand
+    for another value, and the check is not reused."""
+
+    def plain(v: Any) -> bool:
+        if isinstance(v, dict):
+            return all(isinstance(k, str) and plain(x) for k, x in v.items())
+        if isinstance(v, list):
+            return all(plain(x) for x in v)
+        return v is None or isinstance(v, str | int | float)  # bool is an int
+
+    if not plain(value):
+        return None
+    return json.dumps(value, sort_keys=True)
 
 
 # The keywords of JSON Schema draft 2020-12 (and `definitions`, still common).

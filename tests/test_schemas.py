@@ -197,3 +197,18 @@ def test_the_wheel_carries_the_schemas_and_an_installed_swamp_finds_them(
         "description, env, secrets, serve, version, windows)",
     ]
     assert result.returncode == 1
+
+
+def test_a_schema_that_passed_the_meta_schema_is_not_checked_again_but_a_lookalike_is() -> None:
+    """check_schema remembers schemas that passed, by their JSON text; a value
+    whose text is the same but which is not plain JSON data (a tuple is no
+    JSON array) is checked, and its problem still reported."""
+    from swamp import schemas
+
+    schemas._VALID_SCHEMAS.clear()
+    assert schemas.check_schema({"enum": ["a"], "type": "string"}) == []
+    assert json.dumps({"enum": ["a"], "type": "string"}, sort_keys=True) in schemas._VALID_SCHEMAS
+    assert schemas.check_schema({"enum": ["a"], "type": "string"}) == []
+    assert schemas.check_schema({"enum": ("a",), "type": "string"}) != []
+    assert schemas.check_schema({"type": "strin"}) != []  # a problem is never remembered
+    assert schemas.check_schema({"type": "strin"}) != []
