@@ -257,15 +257,24 @@ def check_schema(schema: Any) -> list[str]:
 def schema_shape_problems(doc: Document, base: JsonPath, schema: Any) -> list[Problem]:
     """Problems of a user-written JSON Schema found at `base` in `doc`, each at
     its node, against the JSON Schema meta-schema."""
-    key = _plain_json(schema)
-    if key is not None and key in _VALID_SCHEMAS:
-        return []
-    errors = list(_meta_validator().iter_errors(schema))
-    if not errors and key is not None:
-        if len(_VALID_SCHEMAS) >= _MAX_VALID_SCHEMAS:
-            _VALID_SCHEMAS.clear()
-        _VALID_SCHEMAS.add(key)
+    errors = remembered_errors("meta-schema", _meta_validator(), schema)
     return [p for err in errors for p in describe(doc, err, base, "keyword")]
+
+
+def remembered_errors(check: str, v: Validator, value: Any) -> list[ValidationError]:
+    """`v`'s errors for `value`; none, without a look, for a value that passed
+    the same `check` before in this process (known by its JSON text)."""
+    key = _plain_json(value)
+    if key is not None:
+        key = f"{check}\n{key}"
+        if key in _PASSED:
+            return []
+    errors = list(v.iter_errors(value))
+    if not errors and key is not None:
+        if len(_PASSED) >= _MAX_PASSED:
+            _PASSED.clear()
+        _PASSED.add(key)
+    return errors
 
 
 @cache
@@ -278,12 +287,13 @@ def _meta_validator() -> Validator:
     return meta
 
 
-# Schemas that passed the meta-schema, by their JSON text: checking one is
-# much dearer than writing it out, and a process that loads repositories
-# again and again (`swamp serve`, the test suite) meets the same few schemas.
+# What passed a check (a definition its file schema, a user's schema the
+# meta-schema), by the check and the value's JSON text: checking is much
+# dearer than writing the value out, and a process that loads repositories
+# again and again (`swamp serve`, the test suite) meets the same few files.
 # Only what passed is kept: problems are described afresh, at their node.
-_MAX_VALID_SCHEMAS = 4096
-_VALID_SCHEMAS: set[str] = set()
+_MAX_PASSED = 4096
+_PASSED: set[str] = set()
 
 
 def _plain_json(value: Any) -> str | None:

@@ -74,7 +74,7 @@ def schema_errors(doc: Document, kind: str) -> tuple[list[Problem], list[Where]]
     """Schema problems, and where each error is (to prune what it spoils)."""
     problems: list[Problem] = []
     where: list[Where] = []
-    for err in schemas.validator(kind).iter_errors(doc.data):
+    for err in schemas.remembered_errors(kind, schemas.validator(kind), doc.data):
         problems += schemas.describe(doc, err, base=())
         path = tuple(err.absolute_path)
         if err.validator == "propertyNames" and isinstance(err.instance, str):
