@@ -185,6 +185,11 @@ def test_a_live_runner_slower_than_the_claim_timeout_is_never_taken_over(
     refused = swamp(other, "queue", "execute", "--item", item_id, "--reclaim", "--push")
     assert f"{item_id}: running: its runner" in refused.stdout
     assert "renewed its lease" in refused.stdout
+    # So does a runner that executes the whole queue: it skips the item as
+    # running, and does not suggest taking it over.
+    passed = swamp(other, "queue", "execute", "--all", "--commit", "--push")
+    assert "lease renewed at" in passed.stdout, passed.stdout
+    assert "--reclaim" not in passed.stdout + passed.stderr
     assert marks(other) == []
 
     (runner / "GO").touch()

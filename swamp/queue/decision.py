@@ -7,6 +7,7 @@ gate (gate.admit). Deciding writes nothing but an expiry.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal, assert_never
@@ -69,14 +70,18 @@ def decide(
     reclaim: bool = False,
     dry_run: bool = False,
     approvals: Approvals | None = None,
+    leases: Callable[[], Mapping[str, str]] | None = None,
 ) -> Action | Report:
     """What `item` needs now: an Action to run, or a Report saying why not
     (in one line, abridged: it quotes values from the item's file).
 
     `explicit`: the item was named (--item), so it may be resumed;
     `reclaim`: a stale claim on it may be taken over; `lock`: this process
-    holds the item's lock, kept by the Action."""
-    decided = _decide(repo, item, lock, now, explicit, reclaim, dry_run, approvals)
+    holds the item's lock, kept by the Action; `leases`: asked for origin's
+    lease renewals ({item: when}) when an item is claimed, so that a claim
+    made elsewhere is judged as a takeover would judge it, not by its age."""
+    renewals = leases() if leases is not None and item.state == ItemState.RUNNING else None
+    decided = _decide(repo, item, lock, now, explicit, reclaim, dry_run, approvals, renewals)
     if isinstance(decided, Report):
         decided.detail = paths.shown(decided.detail, 300)
     return decided
@@ -91,8 +96,9 @@ def _decide(
     reclaim: bool,
     dry_run: bool,
     approvals: Approvals | None,
+    leases: Mapping[str, str] | None,
 ) -> Action | Report:
-    st = status(repo, item, now, active=False)
+    st = status(repo, item, now, active=False, leases=leases)
     base = Report(item.id, item.target, st.state, st.detail, item.run)
     mode: Mode = "resume"
     match item.state:
@@ -104,7 +110,8 @@ def _decide(
                 base.outcome, base.detail = Disposition.SKIPPED, f"held: {st.detail}"
                 return base
         case ItemState.RUNNING:
-            claimed = claim_status(repo, item, now, active=False)
+            renewed = (leases or {}).get(item.id)
+            claimed = claim_status(repo, item, now, active=False, renewed_at=renewed)
             match claimed.state:
                 case DisplayState.RUNNING:
                     return base

@@ -55,6 +55,10 @@ class Executor:
     around: Around | None = None
     after: Callable[[Action, Report], Report] | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)
+    # Origin's lease renewals, fetched once, when an item claimed elsewhere is
+    # first decided (see decision.decide).
+    _leases: dict[str, str] | None = field(default=None, init=False, repr=False)
+    _leases_lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
 
     def run_all(
         self,
@@ -231,7 +235,17 @@ class Executor:
             reclaim=self.reclaim,
             dry_run=self.dry_run,
             approvals=self.approvals,
+            leases=self._renewals,
         )
+
+    def _renewals(self) -> dict[str, str]:
+        with self._leases_lock:
+            if self._leases is None:
+                # start-up time: git only when an item is claimed elsewhere
+                from swamp.queue.lease import renewals_at
+
+                self._leases = renewals_at(self.repo.root)
+            return self._leases
 
     def run(self, action: Action) -> Report:
         report = run_action(

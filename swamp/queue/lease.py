@@ -136,6 +136,17 @@ def renewals(git: Repo) -> dict[str, str]:
     return found
 
 
+def renewals_at(root: Path) -> dict[str, str]:
+    """renewals() for the checkout at `root`: how `queue list` and `queue
+    execute` judge a claim made elsewhere, as a takeover would (see
+    status.lapsed); none outside git, or when origin cannot be reached."""
+    try:
+        with Repo(root) as git:
+            return renewals(git)
+    except GitError:
+        return {}
+
+
 def restore_checkpoint(git: Repo, root: Path, lease: Lease) -> int:
     """Write the checkpointed journal of the lease's run into runs/<run>/ when
     it holds more than the local one; the number of files written."""

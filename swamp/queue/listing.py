@@ -3,7 +3,6 @@ with the state a reviewer should see now."""
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 from swamp import items
@@ -28,7 +27,12 @@ def queue_rows(
         and not item_locked(repo.root, e.id)
         for e in found
     )
-    leases = _renewals(repo.root) if elsewhere else {}
+    leases: dict[str, str] = {}
+    if elsewhere:
+        # start-up time: git only when an item is claimed elsewhere
+        from swamp.queue.lease import renewals_at
+
+        leases = renewals_at(repo.root)
     for entry in found:
         if isinstance(entry, items.BrokenItem):
             broken.append(str(entry.problem))
@@ -50,17 +54,3 @@ def queue_rows(
             }
         )
     return rows, broken
-
-
-def _renewals(root: Path) -> dict[str, str]:
-    """The leases of runners elsewhere, so that a claim is judged as a
-    takeover would judge it (see status.lapsed); none outside git."""
-    # Start-up: git only when an item is claimed elsewhere.
-    from swamp.gitrepo import GitError, Repo
-    from swamp.queue.lease import renewals
-
-    try:
-        with Repo(root) as git:
-            return renewals(git)
-    except GitError:
-        return {}
