@@ -634,8 +634,8 @@ def test_run_resume_push_claims_the_item_and_keeps_its_lease_while_it_runs(
         assert row["state"] == "running", row
         (other / "GO").touch()  # were it run here, it would not wait
         elsewhere = swamp(other, "queue", "execute", "--item", item_id, "--push")
-        # Running, or skipped once the claim is older than claimTimeout (the
-        # executor judges a claim by its time; only --reclaim reads the lease).
+        # Running, judged by its lease (however old the claim), as a takeover would.
+        assert f"{item_id} slow: running: claimed by " in elsewhere.stdout
         assert "ran 0 of 1 selected" in elsewhere.stdout
         assert marks(other) == []  # not run twice
 
@@ -650,6 +650,42 @@ def test_run_resume_push_claims_the_item_and_keeps_its_lease_while_it_runs(
     done = yaml.safe_load(git(origin, "show", f"main:{record}"))
     assert done["result"]["commits"]["claim"] == claims[0]
     assert _lease(origin, item_id) is None
+
+
+def test_run_resume_push_that_loses_the_race_for_its_claim_runs_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another runner changes the item on origin between this resume's check
+    and the push of its claim: the resume stops before any step, says why,
+    and leaves the checkout as origin has it."""
+    from swamp.queue import claims
+
+    origin, runner, item_id = _interrupted_with_its_lease(tmp_path)
+    (run_id,) = run_ids(runner)
+    journal = runner / "runs" / run_id / "journal.jsonl"
+    before = journal.read_bytes()
+    other = clone(origin, tmp_path / "other")
+    real = claims.push_claims
+
+    def raced(repo: object, claimed: list[object]) -> object:
+        git(other, "pull", "--quiet")
+        (item,) = (other / "queue").glob("*.yaml")
+        item.write_text(item.read_text() + "# taken by another runner\n")
+        git(other, "commit", "--quiet", "-am", "another runner's claim")
+        git(other, "push", "--quiet")
+        return real(repo, claimed)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(claims, "push_claims", raced)
+    (runner / "GO").touch()  # were a step run, it would not wait
+    refused = swamp(runner, "run", "resume", run_id, "--push", check=1)
+    assert refused.stderr.startswith(
+        f"swamp: error: queue item {item_id} changed on origin while it was being claimed"
+    ), refused.stderr
+    assert marks(runner) == ["a", "b"]  # as the interrupted run left them
+    assert journal.read_bytes() == before
+    assert git(runner, "rev-parse", "HEAD") == git(origin, "rev-parse", "main")
+    assert git(runner, "status", "--porcelain", "--", "queue", "done", "runs") == ""
+    assert len(git(origin, "log", "--format=%H", "--grep=^swamp: claim", "main").split()) == 1
 
 
 # Fails at `check` until FIXED exists, then waits for GO.
