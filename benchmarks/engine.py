@@ -38,6 +38,7 @@ import statistics
 import subprocess
 import tempfile
 import time
+from collections.abc import Callable
 
 from swamp.engine import service
 from swamp.engine.runs import NewRun
@@ -102,19 +103,9 @@ def bare_true(n: int, *, capture: bool = False, cpu: list[float] | None = None) 
     """`true` n times, each followed by one durable record (append + fsync);
     with `capture`, reading the command's stdout and stderr too, as swamp
     must (a step's outputs are what it prints). CPU seconds as for time_run."""
-    with tempfile.TemporaryDirectory() as tmp:
-        fd = os.open(Path(tmp) / "j", os.O_WRONLY | os.O_CREAT | os.O_APPEND)
-        line = b"x" * 300 + b"\n"
-        start, used = time.perf_counter(), time.process_time()
-        for _ in range(n):
-            subprocess.run(["true"], check=True, capture_output=capture)
-            os.write(fd, line)
-            os.fsync(fd)
-        elapsed = time.perf_counter() - start
-        if cpu is not None:
-            cpu.append(time.process_time() - used)
-        os.close(fd)
-    return elapsed
+    return _durable_loop(
+        n, lambda: subprocess.run(["true"], check=True, capture_output=capture), cpu
+    )
 
 
 def lean_capture(n: int, cpu: list[float] | None = None) -> float:
@@ -124,37 +115,47 @@ def lean_capture(n: int, cpu: list[float] | None = None) -> float:
     No journal, state or scheduling: swamp's cost over this is its own."""
     true = shutil.which("true")
     assert true is not None
+
+    def run() -> None:
+        out_r, out_w = os.pipe()
+        err_r, err_w = os.pipe()
+        actions = [
+            (os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
+            (os.POSIX_SPAWN_DUP2, out_w, 1),
+            (os.POSIX_SPAWN_DUP2, err_w, 2),
+        ]
+        pid = os.posix_spawn(true, ["true"], os.environ, file_actions=actions, setsid=True)
+        os.close(out_w)
+        os.close(err_w)
+        pidfd = os.pidfd_open(pid)
+        poller = select.poll()
+        for each in (out_r, err_r, pidfd):
+            poller.register(each, select.POLLIN)
+        waiting, chunks = {out_r, err_r, pidfd}, []
+        while waiting:
+            for each, _ in poller.poll():
+                chunk = b"" if each == pidfd else os.read(each, 65536)
+                if chunk:
+                    chunks.append(chunk)
+                else:
+                    poller.unregister(each)
+                    waiting.discard(each)
+        os.waitpid(pid, 0)
+        for each in (out_r, err_r, pidfd):
+            os.close(each)
+
+    return _durable_loop(n, run, cpu)
+
+
+def _durable_loop(n: int, run: Callable[[], object], cpu: list[float] | None) -> float:
+    """Seconds for n times `run()` then one journal-sized append + fsync;
+    the CPU seconds of this process appended to `cpu`."""
     with tempfile.TemporaryDirectory() as tmp:
         fd = os.open(Path(tmp) / "j", os.O_WRONLY | os.O_CREAT | os.O_APPEND)
         line = b"x" * 300 + b"\n"
         start, used = time.perf_counter(), time.process_time()
         for _ in range(n):
-            out_r, out_w = os.pipe()
-            err_r, err_w = os.pipe()
-            actions = [
-                (os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
-                (os.POSIX_SPAWN_DUP2, out_w, 1),
-                (os.POSIX_SPAWN_DUP2, err_w, 2),
-            ]
-            pid = os.posix_spawn(true, ["true"], os.environ, file_actions=actions, setsid=True)
-            os.close(out_w)
-            os.close(err_w)
-            pidfd = os.pidfd_open(pid)
-            poller = select.poll()
-            for each in (out_r, err_r, pidfd):
-                poller.register(each, select.POLLIN)
-            waiting, chunks = {out_r, err_r, pidfd}, []
-            while waiting:
-                for each, _ in poller.poll():
-                    chunk = b"" if each == pidfd else os.read(each, 65536)
-                    if chunk:
-                        chunks.append(chunk)
-                    else:
-                        poller.unregister(each)
-                        waiting.discard(each)
-            os.waitpid(pid, 0)
-            for each in (out_r, err_r, pidfd):
-                os.close(each)
+            run()
             os.write(fd, line)
             os.fsync(fd)
         elapsed = time.perf_counter() - start
