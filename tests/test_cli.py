@@ -76,6 +76,25 @@ def test_help_and_version_do_not_import_heavy_libraries(args: list[str]) -> None
     assert sorted(m for m in imported if m.split(".")[0] in HEAVY) == []
 
 
+@pytest.mark.parametrize("path", [c for c in COMMANDS if len(c) == 2], ids=" ".join)
+def test_a_command_built_alone_answers_as_in_the_whole_app(path: tuple[str, ...]) -> None:
+    """What `swamp GROUP COMMAND` builds at start-up (that command alone, see
+    cli.main) helps and refuses exactly as the whole app does."""
+    from typer.testing import CliRunner
+
+    from swamp.cli import _command_app
+
+    alone = _command_app(list(path), 0)
+    for args in ([*path, "--help"], [*path, "--no-such-option"]):
+        got = CliRunner().invoke(alone, args, prog_name="swamp")
+        expected = CliRunner().invoke(app, args, prog_name="swamp")
+        assert (got.exit_code, got.stdout, got.stderr) == (
+            expected.exit_code,
+            expected.stdout,
+            expected.stderr,
+        )
+
+
 def test_an_unknown_command_is_a_usage_error() -> None:
     result = _swamp("frobnicate")
     assert result.returncode == 2
@@ -83,14 +102,20 @@ def test_an_unknown_command_is_a_usage_error() -> None:
 
 
 def test_main_builds_only_the_invoked_command_and_the_whole_app_otherwise() -> None:
-    from swamp.cli import _invoked
+    from swamp.cli import _command_app, _invoked_at
 
-    assert _invoked(["queue", "list"]) == "queue"
-    assert _invoked(["-C", "queue", "run", "list"]) == "run"  # `queue` is -C's value
-    assert _invoked(["--repo=x", "validate"]) == "validate"
-    assert _invoked(["--repo", "x", "--help"]) is None
-    assert _invoked(["frobnicate"]) is None  # the whole app says what exists
-    assert _invoked([]) is None
+    assert _invoked_at(["queue", "list"]) == 0
+    assert _invoked_at(["-C", "queue", "run", "list"]) == 2  # `queue` is -C's value
+    assert _invoked_at(["--repo=x", "validate"]) == 1
+    assert _invoked_at(["--repo", "x", "--help"]) is None
+    assert _invoked_at(["frobnicate"]) is None  # the whole app says what exists
+    assert _invoked_at([]) is None
+    # A group's command is built alone; any other word, or none, gets the group.
+    narrowed = typer.main.get_command(_command_app(["-C", "x", "queue", "list"], 2))
+    assert list(narrowed.commands["queue"].commands) == ["list"]  # type: ignore[attr-defined]
+    for argv in (["queue", "lst"], ["queue"], ["queue", "--help"]):
+        whole = typer.main.get_command(_command_app(argv, 0))
+        assert len(whole.commands["queue"].commands) == 5  # type: ignore[attr-defined]
     # One command's app answers as the whole app does.
     result = subprocess.run(
         [sys.executable, "-m", "swamp", "queue", "lst"], capture_output=True, text=True, check=False

@@ -12,6 +12,8 @@ list` stay quick.
 
 from __future__ import annotations
 
+import copy
+import functools
 import sys
 from collections.abc import Callable, Iterable
 from typing import Annotated
@@ -70,6 +72,20 @@ def _main(
     ctx.obj = Globals(repo=repo_path)
 
 
+# The command groups (a command line names one of their commands: `queue list`).
+_GROUPS: dict[str, typer.Typer] = {
+    "method": method.app,
+    "workflow": workflow.app,
+    "queue": queue.app,
+    "run": run.app,
+    "ci": ci.app,
+}
+
+
+def _add_group(root: typer.Typer, name: str) -> None:
+    root.add_typer(_GROUPS[name], name=name)
+
+
 # Every command, in the order `swamp --help` lists them: a name, and how to
 # add it to a root.
 _COMMANDS: dict[str, Callable[[typer.Typer], object]] = {
@@ -78,11 +94,7 @@ _COMMANDS: dict[str, Callable[[typer.Typer], object]] = {
     "freeze": lambda root: root.command("freeze")(repo.freeze_command),
     "unfreeze": lambda root: root.command("unfreeze")(repo.unfreeze_command),
     "serve": lambda root: root.command("serve")(serve.serve_command),
-    "method": lambda root: root.add_typer(method.app, name="method"),
-    "workflow": lambda root: root.add_typer(workflow.app, name="workflow"),
-    "queue": lambda root: root.add_typer(queue.app, name="queue"),
-    "run": lambda root: root.add_typer(run.app, name="run"),
-    "ci": lambda root: root.add_typer(ci.app, name="ci"),
+    **{name: functools.partial(_add_group, name=name) for name in _GROUPS},
 }
 
 
@@ -96,25 +108,45 @@ def _app(names: Iterable[str] = _COMMANDS) -> typer.Typer:
 app = _app()
 
 
-def _invoked(argv: list[str]) -> str | None:
-    """The command `argv` names, past the global options; None if it names
-    none (`--help`, completion, a typo: the whole app answers those)."""
-    args = iter(argv)
-    for arg in args:
-        if arg in ("-C", "--repo"):
-            next(args, None)
+def _invoked_at(argv: list[str]) -> int | None:
+    """Where in `argv` the command is, past the global options; None if it
+    names none (`--help`, completion, a typo: the whole app answers those)."""
+    skip = False
+    for at, arg in enumerate(argv):
+        if skip:
+            skip = False
+        elif arg in ("-C", "--repo"):
+            skip = True
         elif not arg.startswith("--repo="):
-            return arg if arg in _COMMANDS else None
+            return at if arg in _COMMANDS else None
     return None
+
+
+def _command_app(argv: list[str], at: int) -> typer.Typer:
+    """The app of the command at argv[at] alone; of a group, with only the
+    command of it that follows (`queue list`), when it has one by that name
+    (else the whole group says what exists)."""
+    name = argv[at]
+    group = _GROUPS.get(name)
+    wanted = argv[at + 1] if at + 1 < len(argv) else None
+    chosen = [] if group is None else [c for c in group.registered_commands if c.name == wanted]
+    if group is None or len(chosen) != 1:
+        return _app([name])
+    narrowed = copy.copy(group)
+    narrowed.registered_commands = chosen
+    root = _root()
+    root.add_typer(narrowed, name=name)
+    return root
 
 
 def main() -> int:
     # typer turns every command of an app into click's at each start; a
     # command's own app is a fraction of that work (the same options, help
     # and errors: its name is the one the root would dispatch to).
-    invoked = _invoked(sys.argv[1:])
+    argv = sys.argv[1:]
+    at = _invoked_at(argv)
     try:
-        (app if invoked is None else _app([invoked]))()
+        (app if at is None else _command_app(argv, at))()
     except SystemExit as e:
         return e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
     return 0
