@@ -6,6 +6,7 @@ The schemas are data, kept apart from this code: a wheel carries them as
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from collections.abc import Mapping
@@ -264,11 +265,10 @@ def schema_shape_problems(doc: Document, base: JsonPath, schema: Any) -> list[Pr
 def remembered_errors(check: str, v: Validator, value: Any) -> list[ValidationError]:
     """`v`'s errors for `value`; none, without a look, for a value that passed
     the same `check` before in this process (known by its JSON text)."""
-    key = _plain_json(value)
-    if key is not None:
-        key = f"{check}\n{key}"
-        if key in _PASSED:
-            return []
+    text = _plain_json(value)
+    key = None if text is None else hashlib.sha256(f"{check}\n{text}".encode()).digest()
+    if key is not None and key in _PASSED:
+        return []
     errors = list(v.iter_errors(value))
     if not errors and key is not None:
         if len(_PASSED) >= _MAX_PASSED:
@@ -288,12 +288,13 @@ def _meta_validator() -> Validator:
 
 
 # What passed a check (a definition its file schema, a user's schema the
-# meta-schema), by the check and the value's JSON text: checking is much
-# dearer than writing the value out, and a process that loads repositories
-# again and again (`swamp serve`, the test suite) meets the same few files.
-# Only what passed is kept: problems are described afresh, at their node.
+# meta-schema), by the digest of the check and the value's JSON text:
+# checking is much dearer than writing the value out, and a process that
+# loads repositories again and again (`swamp serve`, the test suite) meets the
+# same few files. Only what passed is kept: problems are described afresh, at
+# their node. Digests, not texts: a few hundred kilobytes at most.
 _MAX_PASSED = 4096
-_PASSED: set[str] = set()
+_PASSED: set[bytes] = set()
 
 
 def _plain_json(value: Any) -> str | None:
