@@ -16,7 +16,8 @@ ignores), and says so.
 
 It ends with `swamp queue list` on this repository's example (its models/,
 workflows/ and queue/) against `python -c "import typer, yaml"`, the floor of
-any typer command that reads YAML; issue 12 aims at 1.5x or less.
+any typer command that reads YAML, the two run by turns; issue 12 aims at
+1.5x or less.
 """
 
 from __future__ import annotations
@@ -41,16 +42,33 @@ def measure_cpu(argv: list[str], runs: int) -> list[tuple[float, float]]:
     (user + system) of the process moves far less than the wall time."""
     for _ in range(2):
         subprocess.run(argv, capture_output=True, check=True)
-    times = []
-    for _ in range(runs):
-        before = resource.getrusage(resource.RUSAGE_CHILDREN)
-        start = time.perf_counter()
+    return [_run(argv) for _ in range(runs)]
+
+
+def interleaved(
+    first: list[str], second: list[str], runs: int
+) -> tuple[list[tuple[float, float]], list[tuple[float, float]]]:
+    """measure_cpu of two commands run by turns (ABBA), so that a shared
+    machine's drift weighs on both alike: a ratio of two series measured one
+    after the other moved by a fifth between runs of this script."""
+    for argv in (first, second, first, second):
         subprocess.run(argv, capture_output=True, check=True)
-        wall = time.perf_counter() - start
-        after = resource.getrusage(resource.RUSAGE_CHILDREN)
-        cpu = after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime
-        times.append((wall, cpu))
-    return times
+    a: list[tuple[float, float]] = []
+    b: list[tuple[float, float]] = []
+    for i in range(runs):
+        turns = ((first, a), (second, b)) if i % 2 == 0 else ((second, b), (first, a))
+        for argv, times in turns:
+            times.append(_run(argv))
+    return a, b
+
+
+def _run(argv: list[str]) -> tuple[float, float]:
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    start = time.perf_counter()
+    subprocess.run(argv, capture_output=True, check=True)
+    wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return wall, after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime
 
 
 def main() -> None:
@@ -82,8 +100,11 @@ def main() -> None:
     package = Path(__file__).resolve().parent.parent / "swamp"
     compiled = compileall.compile_dir(package, quiet=1)
     print(f"swamp's bytecode compiled first, as pip install does: {'ok' if compiled else 'FAILED'}")
-    floor = measure_cpu([py, "-c", "import typer, yaml"], runs)
-    listed = measure_cpu([py, "-m", "swamp", "--repo", example, "queue", "list"], runs)
+    floor, listed = interleaved(
+        [py, "-c", "import typer, yaml"],
+        [py, "-m", "swamp", "--repo", example, "queue", "list"],
+        runs,
+    )
     for i, what in enumerate(("wall", "CPU")):
         a = statistics.median(t[i] for t in listed)
         b = statistics.median(t[i] for t in floor)
