@@ -4,10 +4,11 @@
 
 1. `swamp queue list --json` over N_LIST (default 10,000) queued items, against
    a bare script that reads and parses the same files, in the same run; both
-   are timed as whole processes (median of 3). Start-up is measured too:
-   `python -c pass` for the bare script, and `swamp queue list --json` over an
-   empty queue of the same repository for swamp, so the ratio can be read
-   both ways (whole processes, and the work beyond each one's start-up).
+   are timed as whole processes (median of 5, the commands run by turns).
+   Start-up is measured too: `python -c pass` for the bare script, and
+   `swamp queue list --json` over an empty queue of the same repository for
+   swamp, so the ratio can be read both ways (whole processes, and the work
+   beyond each one's start-up).
 2. `swamp queue execute --all` over N_EXECUTE (default 1,000) items of the
    side-effect-free type, per item; it checks that every item ended in done/.
 """
@@ -66,13 +67,19 @@ def swamp(root: Path, *args: str) -> float:
     return time.perf_counter() - start
 
 
-def timed(cmd: list[str], repeat: int = 3) -> float:
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+def timed(*cmds: list[str], repeat: int = 5) -> list[float]:
+    """The median seconds of each command, after one warm-up run each; the
+    commands run by turns (ABBA), so that a shared machine's drift weighs on
+    all of them alike."""
+    times: list[list[float]] = [[] for _ in cmds]
+    for i in range(repeat + 1):
+        order = list(enumerate(cmds)) if i % 2 == 0 else list(enumerate(cmds))[::-1]
+        for k, cmd in order:
+            start = time.perf_counter()
+            subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
+            if i:  # the first round warms up
+                times[k].append(time.perf_counter() - start)
+    return [statistics.median(t) for t in times]
 
 
 def main() -> int:
@@ -86,10 +93,12 @@ def main() -> int:
         shutil.copy(root / "swamp.yaml", empty / "swamp.yaml")
         shutil.copytree(root / "models", empty / "models", dirs_exist_ok=True)
         py = sys.executable
-        python_startup = timed([py, "-c", "pass"])
-        swamp_startup = timed([py, "-m", "swamp", "--repo", str(empty), "queue", "list", "--json"])
-        bare = timed([py, "-c", BARE, str(root / "queue")])
-        listed = timed([py, "-m", "swamp", "--repo", str(root), "queue", "list", "--json"])
+        python_startup, swamp_startup, bare, listed = timed(
+            [py, "-c", "pass"],
+            [py, "-m", "swamp", "--repo", str(empty), "queue", "list", "--json"],
+            [py, "-c", BARE, str(root / "queue")],
+            [py, "-m", "swamp", "--repo", str(root), "queue", "list", "--json"],
+        )
         print(
             f"start-up: python -c pass {python_startup:.3f}s, "
             f"swamp (empty queue) {swamp_startup:.3f}s"
