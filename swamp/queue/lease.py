@@ -139,7 +139,8 @@ def renewals(git: Repo) -> dict[str, str]:
 def renewals_at(root: Path) -> dict[str, str]:
     """renewals() for the checkout at `root`: how `queue list` and `queue
     execute` judge a claim made elsewhere, as a takeover would (see
-    status.lapsed); none outside git, or when origin cannot be reached."""
+    status.lapsed); as last fetched when origin cannot be reached, and none
+    outside git."""
     try:
         with Repo(root) as git:
             return renewals(git)
