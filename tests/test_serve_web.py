@@ -189,6 +189,8 @@ def test_a_held_run_shows_its_graph_and_prompt_and_is_released_with_a_token(
 
 
 def test_step_states_change_live(served: Running, browser: Any, tmp_path: Path) -> None:
+    from playwright.sync_api import expect
+
     run = start(served.url, "waits")
     wait_for(lambda: state(served.url, run) == "running", what="the run to start")
     page = browser.new_page()
@@ -206,6 +208,8 @@ def test_step_states_change_live(served: Running, browser: Any, tmp_path: Path) 
         " === 'succeeded'"
     )
     page.wait_for_function("document.getElementById('run-state').textContent === 'succeeded'")
-    assert "the run is at rest: succeeded" in page.locator("#live").inner_text()
+    # The run-state event arrives before the stream's end; the page says the
+    # run is at rest only when the end arrives, so wait for that too.
+    expect(page.locator("#live")).to_have_text("the run is at rest: succeeded", timeout=90_000)
     shot(page, tmp_path, "run-done")
     page.close()
