@@ -64,14 +64,34 @@ def root_of(served: Running) -> Path:
     return served.server.cache.root
 
 
+# States a run does not leave by itself: waiting on for another is pointless.
+FINAL = ("succeeded", "failed", "stopped", "cancelled")
+
+
 def wait_state(client: httpx.Client, run: str, *states: str) -> dict[str, Any]:
+    """The run's document once it is in one of `states`. A run that ends in
+    another state fails the wait at once, and one that takes too long fails
+    it too: either way the message says what the run was last, and why."""
     found: dict[str, Any] = {}
 
     def done() -> bool:
+        found.clear()
         found.update(client.get(f"/api/v1/runs/{run}").json())
+        if found["displayState"] in FINAL and found["displayState"] not in states:
+            raise AssertionError(f"run {run} ended {last()}, not {states}")
         return found["displayState"] in states
 
-    wait_for(done, what=f"run {run} to be {states}")
+    def last() -> str:
+        return f"{found.get('displayState')} ({found.get('reason') or 'no reason given'})"
+
+    try:
+        # Bounded, not timed: on a loaded 2-core machine a run shares the
+        # cores with the rest of the suite.
+        wait_for(done, timeout=90, what=f"run {run} to be {states}")
+    except AssertionError as e:
+        if "timed out" in str(e):
+            raise AssertionError(f"{e}; it was last {last()}") from None
+        raise
     return found
 
 
