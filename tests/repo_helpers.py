@@ -11,6 +11,7 @@ import sys
 import textwrap
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -304,14 +305,17 @@ def events(repo: Path, run_id: str) -> list[dict[str, Any]]:
     return out
 
 
-def wait_for(predicate: Any, timeout: float = 30.0, what: str = "condition") -> None:
-    """Poll until predicate() is true; fail the test (not hang) after timeout."""
+def wait_for(
+    predicate: Any, timeout: float = 30.0, what: str | Callable[[], str] = "condition"
+) -> None:
+    """Poll until predicate() is true; fail the test (not hang) after timeout.
+    `what` may be a function, asked at the timeout (to say what was seen last)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if predicate():
             return
         time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
+    raise AssertionError(f"timed out waiting for {what() if callable(what) else what}")
 
 
 def show(repo: Path, run_id: str) -> dict[str, Any]:

@@ -84,14 +84,9 @@ def wait_state(client: httpx.Client, run: str, *states: str) -> dict[str, Any]:
     def last() -> str:
         return f"{found.get('displayState')} ({found.get('reason') or 'no reason given'})"
 
-    try:
-        # Bounded, not timed: on a loaded 2-core machine a run shares the
-        # cores with the rest of the suite.
-        wait_for(done, timeout=90, what=f"run {run} to be {states}")
-    except AssertionError as e:
-        if "timed out" in str(e):
-            raise AssertionError(f"{e}; it was last {last()}") from None
-        raise
+    # Bounded, not timed: on a loaded 2-core machine a run shares the cores
+    # with the rest of the suite.
+    wait_for(done, timeout=90, what=lambda: f"run {run} to be {states}; it was last {last()}")
     return found
 
 
